@@ -1,0 +1,100 @@
+"""Request and response bodies -> JSON text for the row, decoded by content type and redacted.
+
+- JSON (`application/json`, `*+json`) -> the parsed value; a body that claims JSON but is not
+  stays a string.
+- `application/x-www-form-urlencoded` -> an object (a repeated key becomes a list).
+- `multipart/*` -> the summary the instrumentation made (field names, file names and sizes).
+- other text -> a string. Binary content is never stored (the size is kept beside it).
+- a truncated body -> the captured prefix as a JSON string, so the column never holds invalid
+  JSON; secrets inside that prefix are scrubbed by pattern since it cannot be parsed.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+
+from .redaction import REDACTED, Redactor
+
+
+def parse_query(query: str) -> dict[str, str | list[str]]:
+    """Parse a query or form string; a key given twice becomes a list of its values."""
+    out: dict[str, Any] = {}
+    for key, value in parse_qsl(query, keep_blank_values=True):
+        if key in out:
+            previous = out[key]
+            if isinstance(previous, list):
+                previous.append(value)
+            else:
+                out[key] = [previous, value]
+        else:
+            out[key] = value
+    return out
+
+
+def _mime(content_type: str | None) -> str:
+    return content_type.split(";", 1)[0].strip().lower() if content_type else ""
+
+
+def _is_json(mime: str) -> bool:
+    return mime == "application/json" or mime.endswith("+json")
+
+
+# A `"key": value` pair in (possibly cut-off) JSON text: a string value, or a bare scalar.
+_JSON_PAIR = re.compile(r'"((?:[^"\\]|\\.)*)"(\s*:\s*)("(?:[^"\\]|\\.)*"?|[^,}\]\s]+)')
+
+
+def _scrub_json_text(text: str, redactor: Redactor) -> str:
+    def replace(match: re.Match[str]) -> str:
+        if redactor.key_is_secret(match.group(1)):
+            return f'"{match.group(1)}"{match.group(2)}"{REDACTED}"'
+        return match.group(0)
+
+    return _JSON_PAIR.sub(replace, text)
+
+
+def decode_body(content: Any, content_type: str | None, *, truncated: bool, redactor: Redactor) -> str | None:
+    """JSON text for a captured body, or `None` when nothing (or only binary data) was captured."""
+    if content is None:
+        return None
+    if isinstance(content, bytes | bytearray):
+        try:
+            content = bytes(content).decode("utf-8")
+        except UnicodeDecodeError:
+            return None  # binary: only its size is kept
+    if not isinstance(content, str):
+        content = str(content)
+    if content == "":
+        return None
+    mime = _mime(content_type)
+    if _is_json(mime) or (not mime and content[:1] in "{["):
+        if truncated:
+            return orjson.dumps(_scrub_json_text(content, redactor)).decode()
+        try:
+            value = orjson.loads(content)
+        except orjson.JSONDecodeError:
+            return orjson.dumps(_scrub_json_text(content, redactor)).decode()
+        return orjson.dumps(redactor.redact_value(value)).decode()
+    if mime == "application/x-www-form-urlencoded":
+        if truncated:
+            # The last pair may be cut off; the prefix still parses, and every key is checked.
+            return orjson.dumps(_scrub_form_text(content, redactor)).decode()
+        return orjson.dumps(redactor.redact_value(parse_query(content))).decode()
+    if mime.startswith("multipart/"):
+        try:
+            return orjson.dumps(redactor.redact_value(orjson.loads(content))).decode()
+        except orjson.JSONDecodeError:
+            return orjson.dumps(content).decode()
+    return orjson.dumps(content).decode()
+
+
+def _scrub_form_text(text: str, redactor: Redactor) -> str:
+    pairs = text.split("&")
+    for i, pair in enumerate(pairs):
+        key, sep, _ = pair.partition("=")
+        if sep and redactor.key_is_secret(key):
+            pairs[i] = f"{key}={REDACTED}"
+    return "&".join(pairs)

@@ -1,0 +1,91 @@
+"""`DuckDBSpanExporter`: an OpenTelemetry `SpanExporter` that writes request-log rows in-process.
+
+For single-process apps, scripts, tests and notebooks (DESIGN.md): the exporting process holds the
+DuckDB file, so multi-worker apps export over OTLP to the reqlog service instead. Put it behind a
+`BatchSpanProcessor`: each `export` call becomes one transaction, so a batch of 512 spans costs one
+commit. It is registered as the `reqlog_duckdb` traces exporter, so OTel's own configuration
+(`OTEL_TRACES_EXPORTER=reqlog_duckdb` or `otel-config.yaml`) can build it with keyword arguments.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from .flatten import span_to_row
+from .settings import ExporterSettings
+from .store import RequestLogStore
+from .useragent import warm_up
+
+logger = logging.getLogger(__name__)
+
+
+class DuckDBSpanExporter(SpanExporter):
+    """Flatten HTTP server spans into rows and store them in the DuckDB file at `path`.
+
+    `path` and the keyword options are `ExporterSettings` fields; unset ones come from `REQLOG_*`
+    environment variables, then defaults. Raises `ConfigError` for a bad option and `StorageError`
+    when the file cannot be opened (another process holds it). Spans that are not HTTP server spans
+    are skipped and counted in `skipped`.
+    """
+
+    def __init__(self, path: str | Path | None = None, **options: Any) -> None:
+        self.settings = ExporterSettings.from_env(os.environ, db=path, **options)
+        self._redactor = self.settings.redactor()
+        warm_up()
+        self._store = RequestLogStore(
+            self.settings.db,
+            memory_limit=self.settings.memory_limit,
+            checkpoint_threshold=self.settings.checkpoint_threshold,
+        )
+        self._lock = threading.Lock()
+        self._shutdown = False
+        self.exported = 0
+        self.skipped = 0
+
+    @property
+    def store(self) -> RequestLogStore:
+        return self._store
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        """Store the batch in one transaction. Never raises: a failure is logged and reported."""
+        if self._shutdown:
+            logger.warning("DuckDBSpanExporter: export called after shutdown")
+            return SpanExportResult.FAILURE
+        try:
+            rows = []
+            for span in spans:
+                row = span_to_row(span, self._redactor)
+                if row is None:
+                    self.skipped += 1
+                else:
+                    rows.append(row)
+            # The lock keeps batches from several processors' threads one after another, so the
+            # counters stay right and the store sees one writer at a time.
+            with self._lock:
+                if rows:
+                    self._store.insert_rows(rows)
+                self.exported += len(rows)
+        except Exception:
+            logger.exception("DuckDBSpanExporter: could not export %d spans", len(spans))
+            return SpanExportResult.FAILURE
+        return SpanExportResult.SUCCESS
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        """Nothing is buffered here: every `export` has committed before it returns."""
+        return True
+
+    def shutdown(self) -> None:
+        """Close the database. Idempotent; later exports fail without raising."""
+        with self._lock:
+            if self._shutdown:
+                return
+            self._shutdown = True
+            self._store.close()

@@ -1,0 +1,77 @@
+"""Redaction of secrets before anything is stored.
+
+Header values are replaced by name; keys in bodies, responses and query strings are replaced when
+their name contains a sensitive word, at any depth. Matching is case-insensitive and treats `-` as
+`_`, so `X-Api-Key`, `api_key` and `API-KEY` are one key. Substring matching errs on the safe side:
+`new_password` and `csrf_token` are redacted too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Iterable
+from typing import Any
+
+REDACTED = "[REDACTED]"
+
+DEFAULT_HEADERS: frozenset[str] = frozenset(
+    {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "x-auth-token", "x-csrftoken"}
+)
+DEFAULT_KEYS: frozenset[str] = frozenset(
+    {"password", "passwd", "secret", "token", "access_token", "refresh_token", "api_key", "apikey",
+     "authorization", "card_number", "cvv", "ssn"}
+)  # fmt: skip
+
+
+def _normalise(name: str) -> str:
+    return name.lower().replace("-", "_")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Redactor:
+    """Which header names and body keys are redacted (names compared lowercased, `-` as `_`)."""
+
+    headers: frozenset[str] = DEFAULT_HEADERS
+    keys: frozenset[str] = DEFAULT_KEYS
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        add_headers: Iterable[str] = (),
+        keep_headers: Iterable[str] = (),
+        add_keys: Iterable[str] = (),
+        keep_keys: Iterable[str] = (),
+    ) -> Redactor:
+        """The defaults plus `add_*`, minus `keep_*` (a default turned off)."""
+        headers = (DEFAULT_HEADERS | {h.lower() for h in add_headers}) - {h.lower() for h in keep_headers}
+        keys = (DEFAULT_KEYS | {k.lower() for k in add_keys}) - {k.lower() for k in keep_keys}
+        return cls(frozenset(_normalise(h) for h in headers), frozenset(_normalise(k) for k in keys))
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "headers", frozenset(_normalise(h) for h in self.headers))
+        object.__setattr__(self, "keys", frozenset(_normalise(k) for k in self.keys))
+
+    def header_is_secret(self, name: str) -> bool:
+        return _normalise(name) in self.headers
+
+    def key_is_secret(self, key: str) -> bool:
+        return _key_matches(self.keys, key)
+
+    def redact_value(self, value: Any) -> Any:
+        """Return `value` with every secret key's value replaced, at any depth (a new object)."""
+        if isinstance(value, dict):
+            return {
+                k: REDACTED if isinstance(k, str) and _key_matches(self.keys, k) else self.redact_value(v)
+                for k, v in value.items()
+            }
+        if isinstance(value, list):
+            return [self.redact_value(v) for v in value]
+        return value
+
+
+@functools.lru_cache(maxsize=4096)
+def _key_matches(keys: frozenset[str], key: str) -> bool:
+    normal = _normalise(key)
+    return any(secret in normal for secret in keys)

@@ -1,0 +1,148 @@
+"""`RequestLog`: the one row type. The DDL, the insert and the API JSON are all derived from it.
+
+A column is declared once, as a dataclass field whose metadata says its DuckDB type. JSON columns
+hold JSON *text* (already serialised, already redacted) so the API can splice them into its answer
+without parsing them again. Field order is the spec's response order, `user` flattened into
+`user_id`, `username`, `user_full_name`; the fields that are not in the spec come after it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+
+def _column(sql_type: str, *, compression: str | None = None, json: bool = False) -> Any:
+    default = False if sql_type == "BOOLEAN" else None
+    return dataclasses.field(default=default, metadata={"sql": sql_type, "compression": compression, "json": json})
+
+
+# The big text columns compress ~4x better with zstd, which DuckDB only picks by itself for
+# strings averaging >= 4 KB (FACTS.md: 848 -> 227 bytes per row).
+def _json_column() -> Any:
+    return _column("JSON", compression="zstd", json=True)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RequestLog:
+    """One HTTP request as the request-log API serves it.
+
+    `id`, `created_at` and `updated_at` are `None` until the store assigns them on insert.
+    Timestamps are naive datetimes in UTC. JSON fields are JSON text or `None` (nothing captured).
+    """
+
+    id: int | None = _column("BIGINT PRIMARY KEY")
+    user_id: str | None = _column("VARCHAR")
+    username: str | None = _column("VARCHAR")
+    user_full_name: str | None = _column("VARCHAR")
+    ip: str | None = _column("VARCHAR")
+    device: str | None = _column("VARCHAR")
+    device_type: str | None = _column("VARCHAR")
+    is_bot: bool = _column("BOOLEAN")
+    os: str | None = _column("VARCHAR")
+    browser: str | None = _column("VARCHAR")
+    scheme: str | None = _column("VARCHAR")
+    endpoint: str | None = _column("VARCHAR")
+    method: str | None = _column("VARCHAR")
+    status_code: int | None = _column("INTEGER")
+    exception_type: str | None = _column("VARCHAR")
+    started_at: datetime | None = _column("TIMESTAMP")
+    finished_at: datetime | None = _column("TIMESTAMP")
+    duration: float | None = _column("DOUBLE")
+    created_at: datetime | None = _column("TIMESTAMP")
+    updated_at: datetime | None = _column("TIMESTAMP")
+    query_params: str | None = _json_column()
+    body: str | None = _json_column()
+    response: str | None = _json_column()
+    request_headers: str | None = _json_column()
+    response_headers: str | None = _json_column()
+    exception_message: str | None = _column("VARCHAR", compression="zstd")
+    exception_traceback: str | None = _column("VARCHAR", compression="zstd")
+    # Beyond the spec: correlation with traces, the service, and the route template for grouping.
+    trace_id: str | None = _column("VARCHAR")
+    span_id: str | None = _column("VARCHAR")
+    service_name: str | None = _column("VARCHAR")
+    route: str | None = _column("VARCHAR")
+    # Body bookkeeping: the original size in bytes (kept for binary bodies, whose content is not
+    # stored) and whether `body` / `response` hold only a truncated prefix (then a JSON string).
+    request_body_size: int | None = _column("BIGINT")
+    response_body_size: int | None = _column("BIGINT")
+    request_body_truncated: bool = _column("BOOLEAN")
+    response_body_truncated: bool = _column("BOOLEAN")
+
+
+COLUMNS: tuple[dataclasses.Field[Any], ...] = dataclasses.fields(RequestLog)
+COLUMN_NAMES: tuple[str, ...] = tuple(f.name for f in COLUMNS)
+JSON_COLUMNS: frozenset[str] = frozenset(f.name for f in COLUMNS if f.metadata["json"])
+_USER_FIELDS = ("user_id", "username", "user_full_name")
+
+
+def iter_columns() -> Iterator[tuple[str, str, str | None]]:
+    """Yield `(name, sql_type, compression)` for every column, in order."""
+    for f in COLUMNS:
+        yield f.name, f.metadata["sql"], f.metadata["compression"]
+
+
+def format_timestamp(value: datetime | None) -> str | None:
+    """Render like Django REST Framework: `2025-11-19T14:55:32.673075Z` (no fraction when zero)."""
+    if value is None:
+        return None
+    text = value.isoformat()
+    if value.tzinfo is not None:
+        text = text.removesuffix("+00:00")
+    return text + "Z"
+
+
+def user_id_value(user_id: str | None) -> int | str | None:
+    """Integer ids (Django's) are stored as text and served as JSON numbers; other ids as strings."""
+    if user_id is None:
+        return None
+    if user_id.isdigit() or (user_id[:1] == "-" and user_id[1:].isdigit()):
+        number = int(user_id)
+        if str(number) == user_id:
+            return number
+    return user_id
+
+
+def to_api_dict(values: tuple[Any, ...]) -> dict[str, Any]:
+    """Build the API's JSON object from a row's values in column order.
+
+    JSON columns become `orjson.Fragment`s: stored text spliced in as is, never parsed again.
+    """
+    record = dict(zip(COLUMN_NAMES, values, strict=True))
+    user_id, username, full_name = (record.pop(name) for name in _USER_FIELDS)
+    out: dict[str, Any] = {"id": record.pop("id")}
+    out["user"] = (
+        None
+        if user_id is None and username is None
+        else {"id": user_id_value(user_id), "username": username, "full_name": full_name}
+    )
+    for name, value in record.items():
+        if name in JSON_COLUMNS:
+            out[name] = None if value is None else orjson.Fragment(value)
+        elif isinstance(value, datetime):
+            out[name] = format_timestamp(value)
+        elif name == "duration" and value is not None:
+            out[name] = round(value, 6)
+        else:
+            out[name] = value
+    return out
+
+
+def render_json(values: tuple[Any, ...]) -> bytes:
+    """The API's JSON bytes for one row given as a tuple of values in column order."""
+    return orjson.dumps(to_api_dict(values))
+
+
+def row_values(row: RequestLog) -> tuple[Any, ...]:
+    """The row's values in column order (the inverse of `RequestLog(*values)`)."""
+    return tuple(getattr(row, name) for name in COLUMN_NAMES)
+
+
+def to_json(row: RequestLog) -> bytes:
+    """The API's JSON bytes for `row`."""
+    return render_json(row_values(row))

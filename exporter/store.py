@@ -1,0 +1,230 @@
+"""The DuckDB store: schema, migrations, batched writes and reads. The only module holding SQL.
+
+One `RequestLogStore` owns one DuckDB database file (DuckDB lets a single process hold a file
+read-write). Each thread works through its own cursor. Writes come in batches, one transaction
+per batch, through an Arrow table: DuckDB's commit costs milliseconds and `executemany` goes row
+by row, so batching is what makes ingest fast (FACTS.md, and `bench/exporter.py`).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from .errors import StorageError
+from .row import COLUMN_NAMES, RequestLog, iter_columns, row_values
+
+TABLE = "request_logs"
+SEQUENCE = "request_logs_id_seq"
+_ASSIGNED_ON_INSERT = ("id", "created_at", "updated_at")
+_INSERTED_COLUMNS = tuple(name for name in COLUMN_NAMES if name not in _ASSIGNED_ON_INSERT)
+_ARROW_TYPES = {
+    "BIGINT": pa.int64(),
+    "BIGINT PRIMARY KEY": pa.int64(),
+    "INTEGER": pa.int32(),
+    "DOUBLE": pa.float64(),
+    "BOOLEAN": pa.bool_(),
+    "TIMESTAMP": pa.timestamp("us"),
+    "VARCHAR": pa.string(),
+    "JSON": pa.string(),
+}
+_COLUMN_TYPES = {name: sql_type for name, sql_type, _ in iter_columns()}
+_ARROW_SCHEMA = pa.schema([(name, _ARROW_TYPES[_COLUMN_TYPES[name]]) for name in _INSERTED_COLUMNS])
+
+
+def _create_table_sql() -> str:
+    columns = []
+    for name, sql_type, compression in iter_columns():
+        column = f"{name} {sql_type}"
+        if name == "id":
+            column += f" DEFAULT nextval('{SEQUENCE}')"
+        if compression:
+            column += f" USING COMPRESSION {compression}"
+        columns.append(column)
+    # (trace_id, span_id) identifies a span: a client retrying a batch must not store it twice.
+    columns.append("UNIQUE (trace_id, span_id)")
+    return f"CREATE TABLE {TABLE} (\n  " + ",\n  ".join(columns) + "\n)"
+
+
+# Append-only: a release that changes the row adds a migration; an older file is brought up to
+# date when it is opened. Version 1 is the row as `RequestLog` declares it.
+MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
+    (
+        1,
+        (
+            f"CREATE SEQUENCE {SEQUENCE} START 1",
+            _create_table_sql(),
+        ),
+    ),
+)
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+_INSERT_SQL = (
+    f"INSERT INTO {TABLE} ({', '.join(_INSERTED_COLUMNS)}, created_at, updated_at) "
+    f"SELECT {', '.join(_INSERTED_COLUMNS)}, $now, $now FROM _reqlog_batch "
+    f"ON CONFLICT DO NOTHING RETURNING {', '.join(COLUMN_NAMES)}"
+)
+_SELECT_COLUMNS = ", ".join(COLUMN_NAMES)
+
+
+class RequestLogStore:
+    """Open (creating or migrating) the request-log database at `path`.
+
+    Raises `StorageError` when the file cannot be opened (for example, another process holds it)
+    or was written by a newer release.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        memory_limit: str = "1GB",
+        checkpoint_threshold: str = "256MB",
+        config: dict[str, Any] | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self._local = threading.local()
+        self._closed = False
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        settings: dict[str, Any] = {"memory_limit": memory_limit, "checkpoint_threshold": checkpoint_threshold}
+        settings.update(config or {})
+        try:
+            self._con = duckdb.connect(str(path), config=settings)
+        except duckdb.Error as exc:
+            raise StorageError(f"cannot open {path}: {exc}") from exc
+        self._cursors: list[duckdb.DuckDBPyConnection] = []
+        self._cursors_lock = threading.Lock()
+        self._migrate()
+
+    # -- schema -----------------------------------------------------------------------------
+
+    def _migrate(self) -> None:
+        con = self._con
+        con.execute("CREATE TABLE IF NOT EXISTS reqlog_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMP)")
+        row = con.execute("SELECT max(version) FROM reqlog_migrations").fetchone()
+        current = (row[0] if row else None) or 0
+        if current > SCHEMA_VERSION:
+            raise StorageError(f"{self.path} has schema version {current}; this release knows up to {SCHEMA_VERSION}")
+        for version, statements in MIGRATIONS:
+            if version <= current:
+                continue
+            con.execute("BEGIN TRANSACTION")
+            try:
+                for statement in statements:
+                    con.execute(statement)
+                con.execute("INSERT INTO reqlog_migrations VALUES (?, ?)", [version, _utcnow()])
+                con.execute("COMMIT")
+            except duckdb.Error as exc:
+                con.execute("ROLLBACK")
+                raise StorageError(f"migration {version} failed: {exc}") from exc
+
+    def schema_version(self) -> int:
+        row = self.cursor().execute("SELECT max(version) FROM reqlog_migrations").fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
+    # -- connections ------------------------------------------------------------------------
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """This thread's cursor (DuckDB connections are not safe to share between threads)."""
+        cursor = getattr(self._local, "cursor", None)
+        if cursor is None:
+            if self._closed:
+                raise StorageError("the store is closed")
+            cursor = self._con.cursor()
+            self._local.cursor = cursor
+            with self._cursors_lock:
+                self._cursors.append(cursor)
+        return cursor
+
+    def close(self) -> None:
+        """Close every cursor and the database (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        with self._cursors_lock:
+            for cursor in self._cursors:
+                cursor.close()
+            self._cursors.clear()
+        self._con.close()
+
+    # -- writes -----------------------------------------------------------------------------
+
+    def insert_rows(self, rows: Sequence[RequestLog]) -> list[tuple[Any, ...]]:
+        """Insert a batch in one transaction; return the stored rows' values in column order.
+
+        The returned tuples carry the assigned `id`, `created_at` and `updated_at`, so a caller
+        can render or cache what was stored without reading it back (`row.render_json`).
+
+        A row whose (trace_id, span_id) is already stored, or repeated in the batch, is skipped.
+        Raises `StorageError` when the write fails (nothing of the batch is stored then).
+        """
+        if not rows:
+            return []
+        return self.insert_arrow(rows_to_arrow(_unique(rows)))
+
+    def insert_arrow(self, table: pa.Table) -> list[tuple[Any, ...]]:
+        """Insert an Arrow table with the columns of `rows_to_arrow`; see `insert_rows`."""
+        cursor = self.cursor()
+        try:
+            cursor.register("_reqlog_batch", table)
+            try:
+                cursor.execute("BEGIN TRANSACTION")
+                stored = cursor.execute(_INSERT_SQL, {"now": _utcnow()}).fetchall()
+                cursor.execute("COMMIT")
+            except BaseException:
+                cursor.execute("ROLLBACK")
+                raise
+            finally:
+                cursor.unregister("_reqlog_batch")
+        except duckdb.Error as exc:
+            raise StorageError(f"insert of {table.num_rows} rows failed: {exc}") from exc
+        return stored
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def get_values(self, request_id: int) -> tuple[Any, ...] | None:
+        """The row's values in column order, or `None` when no row has that id."""
+        return self.cursor().execute(f"SELECT {_SELECT_COLUMNS} FROM {TABLE} WHERE id = ?", [request_id]).fetchone()
+
+    def get_row(self, request_id: int) -> RequestLog | None:
+        """The row with id `request_id`, or `None`."""
+        values = self.get_values(request_id)
+        return None if values is None else RequestLog(*values)
+
+    def count(self) -> int:
+        row = self.cursor().execute(f"SELECT count(*) FROM {TABLE}").fetchone()
+        return int(row[0]) if row else 0
+
+
+def rows_to_arrow(rows: Iterable[RequestLog]) -> pa.Table:
+    """Rows as an Arrow table of the inserted columns (id and insert times are the store's)."""
+    values = [row_values(row) for row in rows]
+    index = {name: i for i, name in enumerate(COLUMN_NAMES)}
+    arrays = [
+        pa.array([v[index[name]] for v in values], type=_ARROW_SCHEMA.field(name).type) for name in _INSERTED_COLUMNS
+    ]
+    return pa.Table.from_arrays(arrays, schema=_ARROW_SCHEMA)
+
+
+def _unique(rows: Sequence[RequestLog]) -> list[RequestLog]:
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for row in rows:
+        if row.trace_id is not None and row.span_id is not None:
+            key = (row.trace_id, row.span_id)
+            if key in seen:
+                continue
+            seen.add(key)
+        out.append(row)
+    return out
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
