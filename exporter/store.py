@@ -72,6 +72,18 @@ _INSERT_SQL = (
 )
 _SELECT_COLUMNS = ", ".join(COLUMN_NAMES)
 
+# How the reqlog service opens its database: analyst SQL runs in the same DuckDB instance, and
+# these settings hold for the whole instance and cannot be turned back on (FACTS.md), so no query
+# can read or write files or URLs, or load extensions. The service writes Parquet exports with
+# pyarrow, not DuckDB's COPY, for that reason.
+SERVICE_DUCKDB_CONFIG: dict[str, Any] = {
+    "enable_external_access": False,
+    "autoload_known_extensions": False,
+    "autoinstall_known_extensions": False,
+    "allow_community_extensions": False,
+    "lock_configuration": True,
+}
+
 
 class RequestLogStore:
     """Open (creating or migrating) the request-log database at `path`.
