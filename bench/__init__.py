@@ -1,0 +1,1 @@
+"""reqlog's benchmarks: `make bench` runs them all; `python -m bench NAME ...` runs some."""
