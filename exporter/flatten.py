@@ -93,7 +93,7 @@ def build_row(
         scheme=_text(get(attr.URL_SCHEME) or get(attr.HTTP_SCHEME)),
         endpoint=path,
         method=method.upper(),
-        status_code=_int(get(attr.HTTP_RESPONSE_STATUS_CODE) or get(attr.HTTP_STATUS_CODE)),
+        status_code=_status(get(attr.HTTP_RESPONSE_STATUS_CODE) or get(attr.HTTP_STATUS_CODE)),
         exception_type=exception_type,
         started_at=started_at,
         finished_at=finished_at,
@@ -212,16 +212,25 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
+def _status(value: Any) -> int | None:
+    code = _int(value)
+    return code if code is not None and 0 <= code <= 999 else None
+
+
 def _int(value: Any) -> int | None:
+    """An integer that fits a BIGINT column, or `None`."""
+    number: int | None = None
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str):
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str):
         try:
-            return int(value.strip())
+            number = int(value.strip())
         except ValueError:
             return None
-    return None
+    if number is None or not -(2**63) <= number < 2**63:
+        return None
+    return number

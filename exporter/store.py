@@ -120,8 +120,7 @@ class RequestLogStore:
     def _migrate(self) -> None:
         con = self._con
         con.execute("CREATE TABLE IF NOT EXISTS reqlog_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMP)")
-        row = con.execute("SELECT max(version) FROM reqlog_migrations").fetchone()
-        current = (row[0] if row else None) or 0
+        current = con.execute("SELECT max(version) FROM reqlog_migrations").fetchall()[0][0] or 0
         if current > SCHEMA_VERSION:
             raise StorageError(f"{self.path} has schema version {current}; this release knows up to {SCHEMA_VERSION}")
         for version, statements in MIGRATIONS:
@@ -138,8 +137,7 @@ class RequestLogStore:
                 raise StorageError(f"migration {version} failed: {exc}") from exc
 
     def schema_version(self) -> int:
-        row = self.cursor().execute("SELECT max(version) FROM reqlog_migrations").fetchone()
-        return int(row[0]) if row and row[0] is not None else 0
+        return int(self.cursor().execute("SELECT max(version) FROM reqlog_migrations").fetchall()[0][0] or 0)
 
     # -- connections ------------------------------------------------------------------------
 
@@ -179,7 +177,11 @@ class RequestLogStore:
         """
         if not rows:
             return []
-        return self.insert_arrow(rows_to_arrow(_unique(rows)))
+        try:
+            table = rows_to_arrow(_unique(rows))
+        except (pa.ArrowException, OverflowError, TypeError) as exc:
+            raise StorageError(f"batch of {len(rows)} rows does not fit the schema: {exc}") from exc
+        return self.insert_arrow(table)
 
     def insert_arrow(self, table: pa.Table) -> list[tuple[Any, ...]]:
         """Insert an Arrow table with the columns of `rows_to_arrow`; see `insert_rows`."""
@@ -197,13 +199,17 @@ class RequestLogStore:
                 cursor.unregister("_reqlog_batch")
         except duckdb.Error as exc:
             raise StorageError(f"insert of {table.num_rows} rows failed: {exc}") from exc
+        stored.sort(key=lambda values: values[0])  # RETURNING comes in no particular order
         return stored
 
     # -- reads ------------------------------------------------------------------------------
 
     def get_values(self, request_id: int) -> tuple[Any, ...] | None:
         """The row's values in column order, or `None` when no row has that id."""
-        return self.cursor().execute(f"SELECT {_SELECT_COLUMNS} FROM {TABLE} WHERE id = ?", [request_id]).fetchone()
+        # fetchall, not fetchone: DuckDB 2 keeps a partly fetched result open on the cursor and
+        # refuses the cursor's next statement until it is consumed.
+        found = self.cursor().execute(f"SELECT {_SELECT_COLUMNS} FROM {TABLE} WHERE id = ?", [request_id]).fetchall()
+        return found[0] if found else None
 
     def get_row(self, request_id: int) -> RequestLog | None:
         """The row with id `request_id`, or `None`."""
@@ -211,8 +217,7 @@ class RequestLogStore:
         return None if values is None else RequestLog(*values)
 
     def count(self) -> int:
-        row = self.cursor().execute(f"SELECT count(*) FROM {TABLE}").fetchone()
-        return int(row[0]) if row else 0
+        return int(self.cursor().execute(f"SELECT count(*) FROM {TABLE}").fetchall()[0][0])
 
 
 def rows_to_arrow(rows: Iterable[RequestLog]) -> pa.Table:

@@ -1,0 +1,122 @@
+"""The DuckDB store on a real file: schema from the row, migrations, batches, dedup, reads."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from exporter import RequestLog, RequestLogStore, StorageError
+from exporter.row import COLUMN_NAMES
+from exporter.store import SCHEMA_VERSION, TABLE
+
+
+def row(n: int, **changes: object) -> RequestLog:
+    base = RequestLog(
+        method="GET",
+        endpoint=f"/items/{n}",
+        status_code=200,
+        started_at=datetime(2025, 11, 19, 14, 55, 32, 673075),
+        finished_at=datetime(2025, 11, 19, 14, 55, 32, 789033),
+        duration=0.115958,
+        request_headers='{"Host": "example"}',
+        query_params="{}",
+        trace_id=f"{n:032x}",
+        span_id=f"{n:016x}",
+    )
+    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def store(db_path: Path):  # type: ignore[no-untyped-def]
+    s = RequestLogStore(db_path)
+    yield s
+    s.close()
+
+
+def test_table_columns_are_the_row_fields(store: RequestLogStore) -> None:
+    names = [r[0] for r in store.cursor().execute(f"DESCRIBE {TABLE}").fetchall()]
+    assert tuple(names) == COLUMN_NAMES
+    types = dict(
+        store.cursor()
+        .execute(f"SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = '{TABLE}'")
+        .fetchall()
+    )
+    assert types["request_headers"] == "JSON" and types["started_at"] == "TIMESTAMP" and types["is_bot"] == "BOOLEAN"
+
+
+def test_batch_insert_assigns_ids_and_insert_times(store: RequestLogStore) -> None:
+    stored = store.insert_rows([row(1), row(2), row(3)])
+    assert [values[0] for values in stored] == [1, 2, 3]
+    fetched = store.get_row(2)
+    assert fetched is not None
+    assert fetched.endpoint == "/items/2"
+    assert fetched.created_at is not None and fetched.created_at == fetched.updated_at
+    assert dataclasses.replace(fetched, id=None, created_at=None, updated_at=None) == row(2)
+    assert store.get_row(99) is None
+
+
+def test_a_span_stored_twice_is_stored_once(store: RequestLogStore) -> None:
+    assert len(store.insert_rows([row(1), row(1)])) == 1
+    assert store.insert_rows([row(1)]) == []
+    assert len(store.insert_rows([row(1), row(2)])) == 1
+    assert store.count() == 2
+
+
+def test_a_failed_batch_stores_nothing(store: RequestLogStore) -> None:
+    store.insert_rows([row(1)])
+    # A status code outside INTEGER makes the batch fail as a whole: nothing of it is kept.
+    with pytest.raises(StorageError):
+        store.insert_rows([row(2), row(3, status_code=2**40)])
+    assert store.count() == 1
+    assert len(store.insert_rows([row(2)])) == 1
+
+
+def test_reopen_keeps_rows_and_schema_version(db_path: Path) -> None:
+    first = RequestLogStore(db_path)
+    first.insert_rows([row(1)])
+    first.close()
+    first.close()  # idempotent
+    again = RequestLogStore(db_path)
+    try:
+        assert again.count() == 1
+        assert again.schema_version() == SCHEMA_VERSION
+        assert again.insert_rows([row(2)])[0][0] == 2  # the sequence carries on
+    finally:
+        again.close()
+
+
+def test_a_file_from_a_newer_release_is_refused(db_path: Path) -> None:
+    RequestLogStore(db_path).close()
+    con = duckdb.connect(str(db_path))
+    con.execute("INSERT INTO reqlog_migrations VALUES (?, now())", [SCHEMA_VERSION + 1])
+    con.close()
+    with pytest.raises(StorageError, match="schema version"):
+        RequestLogStore(db_path)
+
+
+def test_an_older_file_is_migrated(db_path: Path) -> None:
+    # A file as an unreleased version 0 would have left it: only the migrations table.
+    con = duckdb.connect(str(db_path))
+    con.execute("CREATE TABLE reqlog_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMP)")
+    con.close()
+    store = RequestLogStore(db_path)
+    try:
+        assert store.schema_version() == SCHEMA_VERSION
+        assert store.count() == 0
+    finally:
+        store.close()
+
+
+def test_cursors_are_per_thread(store: RequestLogStore) -> None:
+    import threading
+
+    seen = []
+    thread = threading.Thread(target=lambda: seen.append(store.cursor()))
+    thread.start()
+    thread.join()
+    assert seen[0] is not store.cursor()
+    assert store.cursor() is store.cursor()
