@@ -1,0 +1,313 @@
+"""Analyst SQL in a sandbox: check one statement, then run it read-only with a time limit and a row cap.
+
+Defence in depth, because each layer alone has holes (FACTS.md, DuckDB section):
+
+1. `check_sql` accepts exactly one statement, and only a query: SELECT (including DESCRIBE, SHOW,
+   SUMMARIZE, FROM-first and VALUES), EXPLAIN of a query, and a few PRAGMAs that only read.
+   `COMMIT; DELETE ...` would otherwise escape the read-only transaction, and ATTACH, CHECKPOINT or
+   CREATE TEMP get through one.
+2. Table functions are allow-listed by walking the statement's syntax tree (`json_serialize_sql`):
+   DuckDB has table functions that write (`checkpoint`, `copy_database`), run serialized statements
+   (`json_execute_serialized_sql`, `query`), change logging, or read memory by pointer (`arrow_scan`).
+3. `run_sql` runs it inside `BEGIN TRANSACTION READ ONLY` on a fresh cursor, interrupted by a timer.
+4. The database instance itself is opened with `SERVICE_DUCKDB_CONFIG`, which refuses every file,
+   URL and extension access whatever the statement looks like.
+
+Pure of any server: the endpoint and `reqlog sql` both call `run_sql`.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from datetime import time as time_of_day
+from decimal import Decimal
+from typing import Any
+
+import duckdb
+import orjson
+
+from exporter.errors import RequestLogError
+from exporter.row import format_timestamp
+
+DEFAULT_TIMEOUT = 5.0
+DEFAULT_ROW_LIMIT = 10_000
+
+# Table functions an analyst needs: generators, JSON unnesting, and the catalog's own descriptions.
+ALLOWED_TABLE_FUNCTIONS = frozenset(
+    {
+        "range",
+        "generate_series",
+        "unnest",
+        "json_each",
+        "json_tree",
+        "repeat",
+        "repeat_row",
+        "summary",
+        "duckdb_columns",
+        "duckdb_constraints",
+        "duckdb_functions",
+        "duckdb_indexes",
+        "duckdb_keywords",
+        "duckdb_schemas",
+        "duckdb_tables",
+        "duckdb_types",
+        "duckdb_views",
+        "pragma_table_info",
+        "table_info",
+        "pragma_storage_info",
+        "storage_info",
+        "pragma_database_size",
+        "database_size",
+        "pragma_version",
+        "version",
+        "show",
+        "show_tables",
+        "show_tables_expanded",
+    }
+)
+_FILE_FUNCTIONS = re.compile(r"^(read_|parquet_|sniff_|glob$|import_|copy_|iceberg|delta)")
+# PRAGMAs that only describe; any other PRAGMA changes a setting or does work (force_checkpoint).
+ALLOWED_PRAGMAS = frozenset(
+    {"table_info", "show", "show_tables", "show_tables_expanded", "database_size", "storage_info", "version"}
+)
+_PRAGMA_NAME = re.compile(r"^\s*PRAGMA\s+([A-Za-z_][A-Za-z0-9_]*)", re.IGNORECASE)
+_EXPLAIN = re.compile(r"^\s*EXPLAIN(\s+ANALY[SZ]E)?\s+", re.IGNORECASE)
+# A table name that is really a path or URL: a replacement scan of a file (`FROM 'data.csv'`).
+_PATHLIKE = re.compile(r"[/\\:]|\.(csv|tsv|json|jsonl|ndjson|parquet|txt|gz|zst|duckdb|db)$", re.IGNORECASE)
+
+
+class SqlError(RequestLogError):
+    """Analyst SQL that cannot be answered; `message` is safe to show the caller."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class SqlRefused(SqlError):
+    """The statement is not allowed in the sandbox (what and why is in `message`)."""
+
+
+class SqlTimeout(SqlError):
+    """The query ran past its time limit and was interrupted."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__(f"The query was interrupted: it ran longer than the {timeout:g} s time limit.")
+        self.timeout = timeout
+
+
+class SqlFailed(SqlError):
+    """DuckDB rejected or failed the query (syntax, unknown column, permission...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SqlResult:
+    """A query's answer: column names and DuckDB types, at most `row_limit` rows, and whether more existed."""
+
+    columns: list[str]
+    types: list[str]
+    rows: list[tuple[Any, ...]]
+    truncated: bool
+    elapsed: float
+
+    def to_json(self) -> bytes:
+        """`{"columns": [...], "rows": [[...]], "truncated": bool}`; JSON columns as objects, times ISO 8601."""
+        json_columns = [i for i, t in enumerate(self.types) if t == "JSON"]
+        rows = [_jsonable_row(row, json_columns) for row in self.rows]
+        return orjson.dumps(
+            {"columns": self.columns, "rows": rows, "truncated": self.truncated},
+            default=_json_default,
+            option=orjson.OPT_PASSTHROUGH_DATETIME,
+        )
+
+
+def check_sql(con: duckdb.DuckDBPyConnection, sql: str) -> str:
+    """Return the one statement in `sql` if the sandbox allows it; raise `SqlRefused` saying why otherwise.
+
+    `con` must be this thread's own cursor: the check parses through DuckDB. Raises `SqlFailed` when
+    the text does not parse.
+    """
+    if not sql or not sql.strip():
+        raise SqlRefused("No SQL statement was given.")
+    try:
+        statements = con.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise SqlFailed(_clean(exc)) from exc
+    if len(statements) != 1:
+        raise SqlRefused(f"Exactly one SQL statement is allowed; got {len(statements)}.")
+    statement = statements[0]
+    kind = statement.type
+    text = statement.query
+    if kind == duckdb.StatementType.PRAGMA:
+        match = _PRAGMA_NAME.match(text)
+        name = match.group(1).lower() if match else "?"
+        if name not in ALLOWED_PRAGMAS:
+            raise SqlRefused(f"PRAGMA {name} is not allowed: only read-only queries may run here.")
+        return text
+    if kind == duckdb.StatementType.EXPLAIN:
+        inner = _EXPLAIN.sub("", text, count=1)
+        inner_statements = con.extract_statements(inner)
+        if len(inner_statements) != 1 or inner_statements[0].type != duckdb.StatementType.SELECT:
+            raise SqlRefused("EXPLAIN is allowed only for a SELECT query.")
+        _check_tree(con, inner)
+        return text
+    if kind != duckdb.StatementType.SELECT:
+        raise SqlRefused(_refusal_for(kind))
+    _check_tree(con, text)
+    return text
+
+
+def run_sql(
+    con: duckdb.DuckDBPyConnection,
+    sql: str,
+    *,
+    timeout: float | None = DEFAULT_TIMEOUT,
+    row_limit: int = DEFAULT_ROW_LIMIT,
+) -> SqlResult:
+    """Check `sql`, run it read-only on a new cursor of `con`, return at most `row_limit` rows.
+
+    Raises `SqlRefused` (not allowed), `SqlTimeout` (interrupted after `timeout` seconds; `None` or 0
+    means no limit) or `SqlFailed` (DuckDB's own error). Blocks: call it from a worker thread.
+    """
+    cursor = con.cursor()
+    try:
+        statement = check_sql(cursor, sql)
+    except BaseException:
+        cursor.close()
+        raise
+    state = _Deadline(cursor)
+    timer = threading.Timer(timeout, state.expire) if timeout else None
+    start = time.perf_counter()
+    try:
+        cursor.execute("BEGIN TRANSACTION READ ONLY")
+        if timer is not None:
+            timer.start()
+        try:
+            cursor.execute(statement)
+            description = cursor.description or []
+            # One row past the cap tells whether the answer was truncated; the rest is never produced.
+            rows = cursor.fetchmany(row_limit + 1)
+        except duckdb.InterruptException as exc:
+            raise SqlTimeout(timeout or 0) from exc
+        except duckdb.Error as exc:
+            if state.expired:
+                raise SqlTimeout(timeout or 0) from exc
+            raise SqlFailed(_clean(exc)) from exc
+        finally:
+            state.finish()
+    finally:
+        if timer is not None:
+            timer.cancel()
+        cursor.close()  # closing rolls the read-only transaction back
+    return SqlResult(
+        columns=[d[0] for d in description],
+        types=[str(d[1]) for d in description],
+        rows=rows[:row_limit],
+        truncated=len(rows) > row_limit,
+        elapsed=time.perf_counter() - start,
+    )
+
+
+class _Deadline:
+    """Interrupts the cursor once, unless the query finished first (no interrupt may hit a later statement)."""
+
+    def __init__(self, cursor: duckdb.DuckDBPyConnection) -> None:
+        self._cursor = cursor
+        self._lock = threading.Lock()
+        self._done = False
+        self.expired = False
+
+    def expire(self) -> None:
+        with self._lock:
+            if self._done:
+                return
+            self.expired = True
+            self._cursor.interrupt()
+
+    def finish(self) -> None:
+        with self._lock:
+            self._done = True
+
+
+def _check_tree(con: duckdb.DuckDBPyConnection, query: str) -> None:
+    row = con.execute("SELECT json_serialize_sql($1)", [query]).fetchone()
+    tree = orjson.loads(row[0]) if row else {"error": True, "error_message": "cannot parse"}
+    if tree.get("error"):
+        raise SqlFailed(str(tree.get("error_message", "The query could not be parsed.")))
+    for node in _walk(tree):
+        node_type = node.get("type")
+        if node_type == "TABLE_FUNCTION":
+            name = str((node.get("function") or {}).get("function_name", "")).lower()
+            if _FILE_FUNCTIONS.match(name):
+                raise SqlRefused(f"{name}(): file and network access is not allowed.")
+            if name not in ALLOWED_TABLE_FUNCTIONS:
+                raise SqlRefused(f"The table function {name}() is not allowed here.")
+        elif node_type == "BASE_TABLE" and _PATHLIKE.search(str(node.get("table_name", ""))):
+            raise SqlRefused(f"Reading {node['table_name']!r}: file and network access is not allowed.")
+
+
+def _walk(value: Any) -> Iterator[dict[str, Any]]:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            yield item
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+_REFUSALS = {
+    "ATTACH": "ATTACH is not allowed: queries may read only this database.",
+    "DETACH": "DETACH is not allowed.",
+    "LOAD": "INSTALL and LOAD are not allowed: extensions cannot be added.",
+    "SET": "SET, RESET and USE are not allowed: settings cannot be changed.",
+    "VARIABLE_SET": "SET VARIABLE is not allowed: settings cannot be changed.",
+    "COPY": "COPY is not allowed: file and network access is not allowed.",
+    "COPY_DATABASE": "COPY FROM DATABASE is not allowed: file and network access is not allowed.",
+    "EXPORT": "EXPORT DATABASE is not allowed: file and network access is not allowed.",
+    "TRANSACTION": "Transaction control (BEGIN, COMMIT, ROLLBACK) is not allowed.",
+    "CALL": "CALL is not allowed: only read-only queries may run here.",
+}
+
+
+def _refusal_for(kind: duckdb.StatementType) -> str:
+    name = str(kind).rsplit(".", 1)[-1]
+    return _REFUSALS.get(name, f"Only read-only queries (SELECT) are allowed; this is a {name} statement.")
+
+
+def _clean(exc: duckdb.Error) -> str:
+    # DuckDB's message carries a caret diagram over several lines; its first line is the message.
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _jsonable_row(row: tuple[Any, ...], json_columns: list[int]) -> list[Any]:
+    out = list(row)
+    for i in json_columns:
+        if isinstance(out[i], str):
+            out[i] = orjson.Fragment(out[i])
+    for i, value in enumerate(out):
+        if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**64:
+            out[i] = str(value)  # HUGEINT past what JSON numbers carry safely
+    return out
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        if value.tzinfo is not None and value.utcoffset() is not None:
+            value = (value - value.utcoffset()).replace(tzinfo=None)  # type: ignore[operator]
+        return format_timestamp(value)
+    if isinstance(value, date | time_of_day):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).hex()
+    return str(value)
