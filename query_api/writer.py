@@ -1,0 +1,175 @@
+"""The single writer: one thread drains a bounded queue of row batches and group-commits them.
+
+DuckDB's commit costs a WAL write plus an fdatasync, ~1 ms plus a few microseconds a row
+(FACTS.md), so a commit per OTLP request would cap ingest at a few hundred requests a second.
+Here every batch that arrives while a transaction runs waits in the queue, and the next transaction
+takes all of them: concurrent requests share one commit. Each request's future is resolved only
+after COMMIT returned, so the receiver sends its 2xx once the rows are durable.
+
+The queue is bounded in rows, counting the rows being written: when it is full `submit` raises
+`WriterBusy` at once (the receiver answers 503 with Retry-After) instead of letting memory grow.
+A batch bigger than the whole bound is still accepted when nothing else is queued, so no request
+is refused forever.
+"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pyarrow as pa
+
+from exporter.errors import RequestLogError, StorageError
+from exporter.store import RequestLogStore
+
+logger = logging.getLogger(__name__)
+
+StoredValues = list[tuple[Any, ...]]
+
+
+class WriterBusy(RequestLogError):
+    """The queue is full; the caller should retry after a moment."""
+
+
+class WriterClosed(RequestLogError):
+    """The writer is shutting down and takes no more batches."""
+
+
+class _Item:
+    __slots__ = ("future", "table")
+
+    def __init__(self, table: pa.Table) -> None:
+        self.table = table
+        self.future: concurrent.futures.Future[int] = concurrent.futures.Future()
+
+
+class Writer:
+    """Write Arrow batches (columns of `exporter.store.rows_to_arrow`) to `store` from one thread.
+
+    `max_queued_rows` bounds the rows waiting or being written; `max_batch_rows` caps one
+    transaction. `on_commit(stored_values)` runs on the writer thread after each commit and before
+    the batch's futures resolve (the service uses it to fill its recent-rows cache); its errors
+    are logged, never raised.
+    """
+
+    def __init__(
+        self,
+        store: RequestLogStore,
+        *,
+        max_queued_rows: int = 100_000,
+        max_batch_rows: int = 20_000,
+        on_commit: Callable[[StoredValues], None] | None = None,
+    ) -> None:
+        self._store = store
+        self._max_queued = max_queued_rows
+        self._max_batch = max_batch_rows
+        self._on_commit = on_commit
+        self._queue: collections.deque[_Item] = collections.deque()
+        self._pending = 0  # rows queued or in the transaction being written
+        self._cond = threading.Condition()
+        self._closing = False
+        self._thread: threading.Thread | None = None
+        # Counters, read by tests, the benchmark and the stats endpoint; written by the writer thread.
+        self.transactions = 0
+        self.rows_written = 0
+        self.rows_stored = 0  # written minus duplicates skipped by ON CONFLICT DO NOTHING
+        self.failures = 0
+
+    @property
+    def pending_rows(self) -> int:
+        return self._pending
+
+    def start(self) -> None:
+        """Start the writer thread (batches submitted before it starts wait, then share a commit)."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="reqlog-writer", daemon=True)
+            self._thread.start()
+
+    def submit(self, table: pa.Table) -> concurrent.futures.Future[int]:
+        """Queue `table` for the next transaction; the future gives the rows written once committed.
+
+        The future fails with `StorageError` if the transaction fails. Raises `WriterBusy` when the
+        queue is full and `WriterClosed` after `close()`.
+        """
+        item = _Item(table)
+        rows = table.num_rows
+        with self._cond:
+            if self._closing:
+                raise WriterClosed("the writer is shutting down")
+            if self._pending and self._pending + rows > self._max_queued:
+                raise WriterBusy(f"{self._pending} rows are waiting to be written")
+            self._queue.append(item)
+            self._pending += rows
+            self._cond.notify()
+        return item.future
+
+    def close(self, timeout: float | None = None) -> None:
+        """Take no more batches, write every queued one, and stop the thread (idempotent)."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        # Never started (or stuck past `timeout`): whatever is left cannot be written any more.
+        with self._cond:
+            left, self._queue = list(self._queue), collections.deque()
+        for item in left:
+            if item.future.set_running_or_notify_cancel():
+                item.future.set_exception(WriterClosed("the writer stopped before this batch was written"))
+
+    # -- the writer thread --------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._closing:
+                    self._cond.wait()
+                if not self._queue:
+                    return
+                batch, rows = [], 0
+                while self._queue and (not batch or rows + self._queue[0].table.num_rows <= self._max_batch):
+                    item = self._queue.popleft()
+                    rows += item.table.num_rows
+                    batch.append(item)
+            try:
+                # A request whose client went away has a cancelled future; its rows are still
+                # written (a retry of it is deduplicated), there is just nobody to tell.
+                live = [item for item in batch if item.future.set_running_or_notify_cancel()]
+                self._write(batch, live)
+            finally:
+                with self._cond:
+                    self._pending -= rows
+
+    def _write(self, batch: Sequence[_Item], live: Sequence[_Item]) -> None:
+        try:
+            table = batch[0].table if len(batch) == 1 else pa.concat_tables([item.table for item in batch])
+            self._commit(table)
+        except Exception as exc:
+            if len(batch) > 1:
+                # One bad batch must not fail the requests it was grouped with: write them one by one.
+                for item in batch:
+                    self._write([item], [item] if item in live else [])
+                return
+            self.failures += 1
+            logger.exception("could not write a batch of %d rows", batch[0].table.num_rows)
+            error = exc if isinstance(exc, StorageError) else StorageError(f"write failed: {exc}")
+            for item in live:
+                item.future.set_exception(error)
+            return
+        for item in live:
+            item.future.set_result(item.table.num_rows)
+
+    def _commit(self, table: pa.Table) -> None:
+        stored = self._store.insert_arrow(table)
+        self.transactions += 1
+        self.rows_written += table.num_rows
+        self.rows_stored += len(stored)
+        if self._on_commit is not None and stored:
+            try:
+                self._on_commit(stored)
+            except Exception:
+                logger.exception("on_commit callback failed")
