@@ -17,6 +17,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from .analytics import ANALYST_VIEWS
 from .errors import StorageError
 from .row import COLUMN_NAMES, RequestLog, iter_columns, row_values
 
@@ -62,6 +63,8 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             _create_table_sql(),
         ),
     ),
+    # Views for analysts: per-route latency, hourly traffic, slowest requests, top exceptions, bot share.
+    (2, ANALYST_VIEWS),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -1,0 +1,108 @@
+"""Analyst SQL shipped with the database: the views (a schema migration) and the dashboard stats query.
+
+Everything here groups by typed columns only: pulling a value out of the JSON columns with `->>`
+is ~10-20x slower at 10M rows (FACTS.md), so what people group by is a column of its own.
+
+An *error* is a response with status >= 500 or a request that raised (`exception_type` set).
+`route` is the route template when the framework reports one and the path otherwise, so that
+per-route figures do not lump every request of an uninstrumented framework under NULL.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+ERROR_CONDITION = "(status_code >= 500 OR exception_type IS NOT NULL)"
+ROUTE_EXPRESSION = "coalesce(route, endpoint)"
+
+_LATENCY = f"""
+    count(*) AS requests,
+    quantile_cont(duration, 0.5) AS p50,
+    quantile_cont(duration, 0.95) AS p95,
+    quantile_cont(duration, 0.99) AS p99,
+    count(*) FILTER (WHERE {ERROR_CONDITION}) AS errors,
+    count(*) FILTER (WHERE {ERROR_CONDITION}) / count(*) AS error_rate"""
+
+# Created by schema migration 2 (exporter/store.py). Changing one later means a new migration that
+# runs `CREATE OR REPLACE VIEW` again: a migration, once released, never changes.
+ANALYST_VIEWS: tuple[str, ...] = (
+    f"""CREATE OR REPLACE VIEW route_latency AS
+SELECT {ROUTE_EXPRESSION} AS route, method,{_LATENCY},
+    avg(duration) AS mean,
+    max(duration) AS max
+FROM request_logs
+GROUP BY ALL""",
+    f"""CREATE OR REPLACE VIEW hourly_traffic AS
+SELECT date_trunc('hour', started_at) AS hour,{_LATENCY},
+    count(*) FILTER (WHERE is_bot) AS bot_requests,
+    count(DISTINCT ip) AS distinct_ips,
+    count(DISTINCT user_id) AS distinct_users
+FROM request_logs
+GROUP BY ALL""",
+    """CREATE OR REPLACE VIEW slowest_requests AS
+SELECT id, started_at, duration, method, endpoint, route, status_code, exception_type,
+    service_name, username, ip, trace_id
+FROM request_logs
+WHERE duration IS NOT NULL
+ORDER BY duration DESC, id DESC""",
+    f"""CREATE OR REPLACE VIEW top_exceptions AS
+SELECT exception_type,
+    count(*) AS occurrences,
+    count(DISTINCT {ROUTE_EXPRESSION}) AS routes,
+    min(started_at) AS first_seen,
+    max(started_at) AS last_seen,
+    arg_max(id, started_at) AS last_id,
+    arg_max(exception_message, started_at) AS last_message
+FROM request_logs
+WHERE exception_type IS NOT NULL
+GROUP BY exception_type
+ORDER BY occurrences DESC, exception_type""",
+    """CREATE OR REPLACE VIEW bot_share AS
+SELECT CAST(started_at AS DATE) AS day,
+    count(*) AS requests,
+    count(*) FILTER (WHERE is_bot) AS bot_requests,
+    count(*) FILTER (WHERE is_bot) / count(*) AS bot_share
+FROM request_logs
+GROUP BY ALL
+ORDER BY day""",
+)
+VIEW_NAMES: tuple[str, ...] = ("route_latency", "hourly_traffic", "slowest_requests", "top_exceptions", "bot_share")
+
+# What `GET /api/metrics/request_logs/stats?group_by=` accepts, each a typed column (never request text).
+STATS_GROUPS: dict[str, str] = {
+    "route": ROUTE_EXPRESSION,
+    "endpoint": "endpoint",
+    "status_code": "status_code",
+    "method": "method",
+    "device_type": "device_type",
+}
+
+
+def stats_query(
+    group_by: str,
+    *,
+    started_after: datetime | None = None,
+    started_before: datetime | None = None,
+    limit: int = 100,
+) -> tuple[str, list[Any]]:
+    """SQL and parameters for count, p50/p95/p99 duration and error rate per group, busiest first.
+
+    `group_by` must be a key of `STATS_GROUPS` (KeyError otherwise); times are naive UTC,
+    `started_after` included and `started_before` excluded.
+    """
+    column = STATS_GROUPS[group_by]
+    clauses, params = [], []
+    if started_after is not None:
+        clauses.append("started_at >= ?")
+        params.append(started_after)
+    if started_before is not None:
+        clauses.append("started_at < ?")
+        params.append(started_before)
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    sql = f"""SELECT {column} AS key,{_LATENCY}
+FROM request_logs {where}
+GROUP BY 1
+ORDER BY requests DESC, key NULLS LAST
+LIMIT ?"""
+    return sql, [*params, limit]
