@@ -8,6 +8,7 @@ by row, so batching is what makes ingest fast (FACTS.md, and `bench/exporter.py`
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -221,6 +222,85 @@ class RequestLogStore:
 
     def count(self) -> int:
         return int(self.cursor().execute(f"SELECT count(*) FROM {TABLE}").fetchall()[0][0])
+
+    def list_values(
+        self,
+        log_filter: LogFilter | None = None,
+        *,
+        before_id: int | None = None,
+        after_id: int | None = None,
+        limit: int = 50,
+    ) -> list[tuple[Any, ...]]:
+        """Rows matching `log_filter` as value tuples, at most `limit`, for cursor pagination.
+
+        Newest (highest id) first, below `before_id` when given. With `after_id` (and no
+        `before_id`), the rows just above it, oldest first: a page walked backwards.
+        """
+        clauses, params = (log_filter or LogFilter()).sql()
+        if before_id is not None:
+            clauses.append("id < ?")
+            params.append(before_id)
+        if after_id is not None:
+            clauses.append("id > ?")
+            params.append(after_id)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        order = "ASC" if after_id is not None and before_id is None else "DESC"
+        # Pick the page's ids first, reading only the filtered columns, then fetch the wide rows by
+        # id: a full-row top-N would read every JSON column of every candidate row.
+        cursor = self.cursor()
+        ids_sql = f"SELECT id FROM {TABLE}{where} ORDER BY id {order} LIMIT ?"
+        ids = [row[0] for row in cursor.execute(ids_sql, [*params, limit]).fetchall()]
+        if not ids:
+            return []
+        return cursor.execute(
+            f"SELECT {_SELECT_COLUMNS} FROM {TABLE} WHERE id BETWEEN ? AND ? AND list_contains(?, id) "
+            f"ORDER BY id {order}",
+            [min(ids), max(ids), ids],
+        ).fetchall()
+
+
+def _filter_field(sql: str) -> Any:
+    return dataclasses.field(default=None, metadata={"sql": sql})
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class LogFilter:
+    """Conditions on request logs, all optional (`None` = no condition), combined with AND.
+
+    Each field maps to one fixed SQL condition with a parameter, so no request text becomes SQL.
+    `anonymous=True` keeps rows without a user (`False` those with one); `status_class` 2 means
+    2xx; `has_exception` tests `exception_type`; times are naive UTC (`started_before` excluded).
+    """
+
+    anonymous: bool | None = _filter_field("(user_id IS NULL AND username IS NULL) = ?")
+    user_id: str | None = _filter_field("user_id = ?")
+    username: str | None = _filter_field("username = ?")
+    ip: str | None = _filter_field("ip = ?")
+    method: str | None = _filter_field("method = ?")
+    status_code: int | None = _filter_field("status_code = ?")
+    status_class: int | None = _filter_field("status_code // 100 = ?")
+    endpoint: str | None = _filter_field("endpoint = ?")
+    endpoint_prefix: str | None = _filter_field("starts_with(endpoint, ?)")
+    route: str | None = _filter_field("route = ?")
+    device_type: str | None = _filter_field("device_type = ?")
+    is_bot: bool | None = _filter_field("is_bot = ?")
+    has_exception: bool | None = _filter_field("(exception_type IS NOT NULL) = ?")
+    exception_type: str | None = _filter_field("exception_type = ?")
+    trace_id: str | None = _filter_field("trace_id = ?")
+    started_after: datetime | None = _filter_field("started_at >= ?")
+    started_before: datetime | None = _filter_field("started_at < ?")
+    min_duration: float | None = _filter_field("duration >= ?")
+
+    def sql(self) -> tuple[list[str], list[Any]]:
+        """The conditions in use and their parameters."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if value is not None:
+                clauses.append(field.metadata["sql"])
+                params.append(value)
+        return clauses, params
 
 
 def rows_to_arrow(rows: Iterable[RequestLog]) -> pa.Table:

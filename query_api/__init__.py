@@ -1,0 +1,8 @@
+"""reqlog's service: the DRF-compatible request-log API, accounts and tokens, the `reqlog` command."""
+
+from __future__ import annotations
+
+from .app import create_app
+from .settings import ServiceSettings
+
+__all__ = ["ServiceSettings", "create_app"]

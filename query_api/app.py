@@ -1,0 +1,115 @@
+"""The application factory: `create_app(settings)` wires the store, accounts, caches and routes.
+
+Lifecycle: resources open in `cleanup_ctx` order when the app starts and close in reverse order
+when it stops. The store's context is registered first, so it closes last: the ingest writer
+(`setup_ingest`, registered after it) commits its pending rows while the store is still open.
+`web.run_app` turns SIGINT/SIGTERM into that orderly shutdown after in-flight requests finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import web
+
+from exporter.row import COLUMN_NAMES
+from exporter.store import SERVICE_DUCKDB_CONFIG, RequestLogStore
+
+from . import openapi, views
+from .account_cache import AccountCache
+from .accounts import AccountDB
+from .errors import error_middleware
+from .ingest import setup_ingest
+from .keys import ACCOUNTS_KEY, OPENAPI_KEY, READER_KEY, RECENT_KEY, SETTINGS_KEY, STORE_KEY
+from .readpool import ReadPool
+from .recent import RecentCache
+from .settings import ServiceSettings
+from .sql_api import setup_sql
+
+logger = logging.getLogger("reqlog.service")
+_WARM_BATCH = 2_000
+_WARM_MAX_ROWS = 200_000
+
+
+def create_app(settings: ServiceSettings) -> web.Application:
+    """The reqlog service as an aiohttp application (nothing is opened until it starts)."""
+    app = web.Application(middlewares=[error_middleware], client_max_size=settings.client_max_size)
+    app[SETTINGS_KEY] = settings
+    app[RECENT_KEY] = RecentCache(settings.recent_cache_bytes)
+    app[OPENAPI_KEY] = openapi.base_document()
+    app.cleanup_ctx.append(_store_context)
+    app.cleanup_ctx.append(_accounts_context)
+    if settings.warm_cache:
+        app.on_startup.append(_warm_recent_cache)
+    views.setup_routes(app)
+    openapi.setup_routes(app)
+    setup_ingest(app)
+    setup_sql(app)
+    return app
+
+
+async def _store_context(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS_KEY]
+    # Opening replays the WAL, which can take a while on a big file: keep the loop free meanwhile.
+    store = await asyncio.to_thread(
+        RequestLogStore,
+        settings.db,
+        memory_limit=settings.memory_limit,
+        checkpoint_threshold=settings.checkpoint_threshold,
+        config=SERVICE_DUCKDB_CONFIG,
+    )
+    app[STORE_KEY] = store
+    app[READER_KEY] = ReadPool(settings.read_threads)
+    try:
+        yield
+    finally:
+        await asyncio.to_thread(app[READER_KEY].close)
+        await asyncio.to_thread(store.close)
+        logger.info("request-log store closed")
+
+
+async def _accounts_context(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS_KEY]
+    db = AccountDB(settings.accounts_path)
+    cache = AccountCache(db, interval=settings.account_refresh_interval)
+    app[ACCOUNTS_KEY] = cache
+    poller = asyncio.create_task(cache.run(), name="reqlog-accounts")
+    try:
+        yield
+    finally:
+        poller.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await poller
+        db.close()
+
+
+async def _warm_recent_cache(app: web.Application) -> None:
+    # The newest rows are the likeliest to be asked for: load them up to the cache's byte budget.
+    cache = app[RECENT_KEY]
+    if cache.max_bytes <= 0:
+        return
+    values = await app[READER_KEY].run(_newest_rows, app[STORE_KEY], cache.max_bytes)
+    cache.add(reversed(values))
+    logger.info("recent cache warmed with %d rows (%d bytes)", len(cache), cache.nbytes)
+
+
+def _newest_rows(store: RequestLogStore, budget: int) -> list[tuple[Any, ...]]:
+    rows: list[tuple[Any, ...]] = []
+    estimate = 0
+    before = None
+    while estimate < budget and len(rows) < _WARM_MAX_ROWS:
+        batch = store.list_values(before_id=before, limit=_WARM_BATCH)
+        if not batch:
+            break
+        rows.extend(batch)
+        estimate += sum(_approximate_size(v) for v in batch)
+        before = batch[-1][0]
+    return rows
+
+
+def _approximate_size(values: tuple[Any, ...]) -> int:
+    return 200 + sum(len(v) for v in values if isinstance(v, str)) + 12 * len(COLUMN_NAMES)

@@ -1,0 +1,192 @@
+"""The `reqlog` command: `serve`, `account ...`, `token ...` (plus the analysis commands of `sql_cli`).
+
+Account and token commands open the SQLite accounts database beside the DuckDB file, so they work
+while `reqlog serve` runs on the same data directory; the service sees each change within a second.
+Only this module (an entry point) reads `os.environ`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from exporter.errors import ConfigError, RequestLogError, StorageError
+
+from . import sql_cli
+from .accounts import AccountDB
+from .auth import PERM_INGEST, PERM_SQL, PERM_VIEW_LOGS
+from .settings import ServiceSettings
+
+logger = logging.getLogger("reqlog")
+FIRST_ADMIN = "admin"
+
+
+def _settings(args: argparse.Namespace, **overrides: Any) -> ServiceSettings:
+    return ServiceSettings.from_env(os.environ, db=getattr(args, "db", None), **overrides)
+
+
+def _db_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", help="the DuckDB file (default: $REQLOG_DB or ./data/reqlog.duckdb)")
+
+
+def ensure_first_admin(settings: ServiceSettings) -> str | None:
+    """With no accounts yet, create the admin account and return its token (else `None`)."""
+    with AccountDB(settings.accounts_path) as db:
+        if db.count():
+            return None
+        db.create_account(FIRST_ADMIN, full_name="Administrator", is_staff=True, is_superuser=True)
+        return db.create_token(FIRST_ADMIN)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from .app import create_app
+
+    overrides: dict[str, Any] = {"host": args.host, "port": args.port}
+    if args.retention_days is not None:
+        overrides["retention_days"] = args.retention_days
+    settings = _settings(args, **overrides)
+    token = ensure_first_admin(settings)
+    if token is not None:
+        print(
+            f"reqlog: created the account {FIRST_ADMIN!r} (admin). Its API token, shown only this once:\n"
+            f"  {token}\n"
+            f'  curl -H "Authorization: Token {token}" http://{settings.host}:{settings.port}/api/metrics/request_logs',
+            file=sys.stderr,
+            flush=True,
+        )
+    app = create_app(settings)
+    print(f"reqlog: serving {settings.db} on http://{settings.host}:{settings.port}", file=sys.stderr, flush=True)
+    # run_app handles SIGINT/SIGTERM: it stops accepting, lets in-flight requests finish, then runs
+    # the cleanup contexts (writer flush, then store close).
+    web.run_app(
+        app,
+        host=settings.host,
+        port=settings.port,
+        access_log=logging.getLogger("aiohttp.access") if settings.access_log else None,
+        print=None,
+        shutdown_timeout=10.0,
+    )
+    return 0
+
+
+def cmd_account_create(args: argparse.Namespace) -> int:
+    with AccountDB(_settings(args).accounts_path) as db:
+        account = db.create_account(
+            args.username,
+            full_name=args.full_name,
+            is_staff=args.staff or args.admin,
+            is_superuser=args.admin,
+            permissions=args.grant,
+        )
+    print(f"created account {account.username!r} (id {account.id})")
+    return 0
+
+
+def cmd_account_list(args: argparse.Namespace) -> int:
+    with AccountDB(_settings(args).accounts_path) as db:
+        rows = db.list_accounts()
+    print(f"{'id':>4}  {'username':<20} {'active':<6} {'staff':<5} {'admin':<5} {'tokens':>6}  permissions  full name")
+    for account, tokens in rows:
+        permissions = ",".join(str(code) for code in sorted(account.permissions)) or "-"
+        print(
+            f"{account.id:>4}  {account.username:<20} {_yes(account.is_active):<6} {_yes(account.is_staff):<5} "
+            f"{_yes(account.is_superuser):<5} {tokens:>6}  {permissions:<11}  {account.full_name}"
+        )
+    return 0
+
+
+def cmd_account_deactivate(args: argparse.Namespace) -> int:
+    with AccountDB(_settings(args).accounts_path) as db:
+        db.set_active(args.username, False)
+    print(f"deactivated {args.username!r}", file=sys.stderr)
+    return 0
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    with AccountDB(_settings(args).accounts_path) as db:
+        key = db.create_token(args.username)
+    print(key)  # alone on stdout, so `TOKEN=$(reqlog token create alice)` works
+    return 0
+
+
+def cmd_token_revoke(args: argparse.Namespace) -> int:
+    with AccountDB(_settings(args).accounts_path) as db:
+        count = db.revoke(args.token_or_username)
+    print(f"revoked {count} token{'s' if count != 1 else ''}", file=sys.stderr)
+    return 0
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="reqlog", description="Request logs: serve, manage access, analyse.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the service (API, OTLP ingest, SQL)")
+    _db_option(serve)
+    serve.add_argument("--host", help="address to bind (default: $REQLOG_HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default: $REQLOG_PORT or 8000)")
+    serve.add_argument("--retention-days", type=int, help="delete request logs older than this many days")
+    serve.set_defaults(func=cmd_serve)
+
+    account = commands.add_parser("account", help="manage accounts").add_subparsers(dest="action", required=True)
+    create = account.add_parser("create", help="create an account")
+    create.add_argument("username")
+    create.add_argument("--full-name", default="")
+    create.add_argument("--staff", action="store_true", help="a staff account (needed for request logs)")
+    create.add_argument("--admin", action="store_true", help="an admin: every permission")
+    create.add_argument(
+        "--grant",
+        type=int,
+        action="append",
+        default=[],
+        metavar="CODE",
+        help=f"a permission code: {PERM_VIEW_LOGS} request logs, {PERM_INGEST} ingest, {PERM_SQL} SQL (repeatable)",
+    )
+    create.set_defaults(func=cmd_account_create)
+    listing = account.add_parser("list", help="list accounts")
+    listing.set_defaults(func=cmd_account_list)
+    deactivate = account.add_parser("deactivate", help="deactivate an account (its tokens stop working)")
+    deactivate.add_argument("username")
+    deactivate.set_defaults(func=cmd_account_deactivate)
+    for sub in (create, listing, deactivate):
+        _db_option(sub)
+
+    token = commands.add_parser("token", help="manage API tokens").add_subparsers(dest="action", required=True)
+    token_create = token.add_parser("create", help="create a token and print it")
+    token_create.add_argument("username")
+    token_create.set_defaults(func=cmd_token_create)
+    revoke = token.add_parser("revoke", help="revoke a token, or every token of an account")
+    revoke.add_argument("token_or_username", metavar="TOKEN|USERNAME")
+    revoke.set_defaults(func=cmd_token_revoke)
+    for sub in (token_create, revoke):
+        _db_option(sub)
+
+    sql_cli.add_commands(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `reqlog` console script; returns the exit status."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except ConfigError as exc:
+        print(f"reqlog: error: {exc}", file=sys.stderr)
+        return 2
+    except (StorageError, RequestLogError) as exc:
+        print(f"reqlog: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

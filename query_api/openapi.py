@@ -1,0 +1,262 @@
+"""The OpenAPI 3.1 document served at `GET /api/openapi.json`, written by hand.
+
+Other modules add their endpoints from their `setup_*` function with `add_paths(app, paths,
+schemas=...)`; for example, in `setup_sql(app)`:
+
+    openapi.add_paths(app, {"/api/sql": {"post": {...}}}, schemas={"SqlResult": {...}})
+
+Operations may refer to the shared pieces: `#/components/schemas/Error` (`{"detail": ...}`),
+`#/components/responses/{Unauthorized,Forbidden,NotFound,ValidationError}` and the security
+scheme `TokenAuth` (declared for every operation by default; give `"security": []` to opt out).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from exporter.row import JSON_COLUMNS
+
+from .errors import JSON
+from .filters import PARAMETERS
+from .keys import OPENAPI_KEY
+from .pagination import MAX_PAGE_SIZE, PAGE_SIZE
+
+OPENAPI_PATH = "/api/openapi.json"
+
+_NULLABLE_STRING = {"type": ["string", "null"]}
+_TIMESTAMP = {"type": ["string", "null"], "format": "date-time"}
+_JSON_VALUE: dict[str, Any] = {}  # any JSON value (objects, or a string for truncated or non-JSON bodies)
+
+_REQUEST_LOG: dict[str, Any] = {
+    "type": "object",
+    "required": [
+        "id",
+        "user",
+        "ip",
+        "device",
+        "device_type",
+        "is_bot",
+        "os",
+        "browser",
+        "scheme",
+        "endpoint",
+        "method",
+        "status_code",
+        "exception_type",
+        "started_at",
+        "finished_at",
+        "duration",
+        "created_at",
+        "updated_at",
+        "query_params",
+        "body",
+        "response",
+        "request_headers",
+        "response_headers",
+        "exception_message",
+        "exception_traceback",
+    ],  # fmt: skip
+    "properties": {
+        "id": {"type": "integer"},
+        "user": {
+            "oneOf": [
+                {"type": "null"},
+                {
+                    "type": "object",
+                    "required": ["id", "username", "full_name"],
+                    "properties": {
+                        "id": {"type": ["integer", "string", "null"]},
+                        "username": _NULLABLE_STRING,
+                        "full_name": _NULLABLE_STRING,
+                    },
+                },
+            ]
+        },
+        "ip": _NULLABLE_STRING,
+        "device": _NULLABLE_STRING,
+        "device_type": _NULLABLE_STRING,
+        "is_bot": {"type": "boolean"},
+        "os": _NULLABLE_STRING,
+        "browser": _NULLABLE_STRING,
+        "scheme": _NULLABLE_STRING,
+        "endpoint": _NULLABLE_STRING,
+        "method": _NULLABLE_STRING,
+        "status_code": {"type": ["integer", "null"]},
+        "exception_type": _NULLABLE_STRING,
+        "started_at": _TIMESTAMP,
+        "finished_at": _TIMESTAMP,
+        "duration": {"type": ["number", "null"]},
+        "created_at": _TIMESTAMP,
+        "updated_at": _TIMESTAMP,
+        **{name: _JSON_VALUE for name in sorted(JSON_COLUMNS)},
+        "exception_message": _NULLABLE_STRING,
+        "exception_traceback": _NULLABLE_STRING,
+        "trace_id": _NULLABLE_STRING,
+        "span_id": _NULLABLE_STRING,
+        "service_name": _NULLABLE_STRING,
+        "route": _NULLABLE_STRING,
+        "request_body_size": {"type": ["integer", "null"]},
+        "response_body_size": {"type": ["integer", "null"]},
+        "request_body_truncated": {"type": "boolean"},
+        "response_body_truncated": {"type": "boolean"},
+    },
+}
+
+_PARAMETER_SCHEMAS: dict[str, dict[str, Any]] = {
+    "user": {"type": "string", "description": "A user id; 0 selects anonymous requests."},
+    "status_code": {"type": "integer"},
+    "status": {"type": "string", "enum": ["1xx", "2xx", "3xx", "4xx", "5xx"]},
+    "is_bot": {"type": "boolean"},
+    "has_exception": {"type": "boolean"},
+    "started_after": {"type": "string", "format": "date-time"},
+    "started_before": {"type": "string", "format": "date-time"},
+    "min_duration": {"type": "number", "description": "Seconds."},
+    "ip": {"type": "string", "description": "An IPv4 or IPv6 address."},
+}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {JSON: {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+def _unauthorized() -> dict[str, Any]:
+    response = _error("Missing or invalid token (DRF's messages).")
+    response["headers"] = {"WWW-Authenticate": {"schema": {"type": "string", "const": "Token"}}}
+    return response
+
+
+def _list_parameters() -> list[dict[str, Any]]:
+    names = ["user", *PARAMETERS]
+    parameters = [
+        {"name": name, "in": "query", "required": False, "schema": _PARAMETER_SCHEMAS.get(name, {"type": "string"})}
+        for name in names
+    ]
+    parameters.append({"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"}})
+    parameters.append(
+        {
+            "name": "page_size",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE, "default": PAGE_SIZE},
+        }
+    )
+    return parameters
+
+
+def base_document() -> dict[str, Any]:
+    """A fresh copy of the document with the request-log endpoints."""
+    ok = {"description": "The request log.", "content": {JSON: {"schema": {"$ref": "#/components/schemas/RequestLog"}}}}
+    page = {
+        "description": "A page of request logs, newest first.",
+        "content": {JSON: {"schema": {"$ref": "#/components/schemas/RequestLogPage"}}},
+    }
+    common_errors = {
+        "401": {"$ref": "#/components/responses/Unauthorized"},
+        "403": {"$ref": "#/components/responses/Forbidden"},
+        "500": {"$ref": "#/components/responses/ServerError"},
+    }
+    doc: dict[str, Any] = {
+        "openapi": "3.1.0",
+        "info": {"title": "reqlog", "version": "0.1.0", "description": "Request logs with DRF-compatible access."},
+        "security": [{"TokenAuth": []}],
+        "paths": {
+            "/api/metrics/request_logs/{id}": {
+                "get": {
+                    "operationId": "retrieveRequestLog",
+                    "summary": "Retrieve one request log by id (staff with permission 3601, or admin).",
+                    "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                    "responses": {"200": ok, **common_errors, "404": {"$ref": "#/components/responses/NotFound"}},
+                }
+            },
+            "/api/metrics/request_logs": {
+                "get": {
+                    "operationId": "listRequestLogs",
+                    "summary": "List request logs, newest first, filtered, cursor-paginated.",
+                    "parameters": _list_parameters(),
+                    "responses": {
+                        "200": page,
+                        "400": {"$ref": "#/components/responses/ValidationError"},
+                        **common_errors,
+                        "404": {"$ref": "#/components/responses/NotFound"},
+                    },
+                }
+            },
+            OPENAPI_PATH: {
+                "get": {
+                    "operationId": "openapi",
+                    "summary": "This document.",
+                    "security": [],
+                    "responses": {
+                        "200": {"description": "OpenAPI 3.1", "content": {JSON: {"schema": {"type": "object"}}}}
+                    },
+                }
+            },
+        },
+        "components": {
+            "securitySchemes": {
+                "TokenAuth": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "Authorization",
+                    "description": "`Token <40 hex characters>`, as Django REST Framework.",
+                }
+            },  # fmt: skip
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "required": ["detail"],
+                    "properties": {"detail": {"type": "string"}},
+                    "additionalProperties": False,
+                },
+                "FieldErrors": {
+                    "type": "object",
+                    "additionalProperties": {"type": "array", "items": {"type": "string"}},
+                },
+                "RequestLog": _REQUEST_LOG,
+                "RequestLogPage": {
+                    "type": "object",
+                    "required": ["next", "previous", "results"],
+                    "properties": {
+                        "next": {"type": ["string", "null"]},
+                        "previous": {"type": ["string", "null"]},
+                        "results": {"type": "array", "items": {"$ref": "#/components/schemas/RequestLog"}},
+                    },
+                    "additionalProperties": False,
+                },
+            },
+            "responses": {
+                "Unauthorized": _unauthorized(),
+                "Forbidden": _error("Authenticated without the permission."),
+                "NotFound": _error("No such request log, an id that is not a 64-bit integer, or an invalid cursor."),
+                "ServerError": _error('"A server error occurred."'),
+                "ValidationError": {
+                    "description": "Invalid filter values, DRF's field errors.",
+                    "content": {JSON: {"schema": {"$ref": "#/components/schemas/FieldErrors"}}},
+                },
+            },
+        },
+    }
+    return copy.deepcopy(doc)
+
+
+def add_paths(app: web.Application, paths: Mapping[str, Any], *, schemas: Mapping[str, Any] | None = None) -> None:
+    """Add path items (merged per path, by method) and component schemas to the app's document."""
+    doc = app[OPENAPI_KEY]
+    for path, item in paths.items():
+        doc["paths"].setdefault(path, {}).update(copy.deepcopy(dict(item)))
+    for name, schema in (schemas or {}).items():
+        doc["components"]["schemas"][name] = copy.deepcopy(schema)
+
+
+async def serve_document(request: web.Request) -> web.Response:
+    """`GET /api/openapi.json` (public, like DRF's schema view by default)."""
+    return web.Response(body=orjson.dumps(request.app[OPENAPI_KEY]), content_type=JSON)
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_get(OPENAPI_PATH, serve_document, allow_head=False)

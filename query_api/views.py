@@ -1,0 +1,94 @@
+"""The request-log endpoints: retrieve by id and the filtered, cursor-paginated list.
+
+Both follow DRF's order: authenticate, check permission, then look up (so a caller without
+permission learns nothing about which ids exist). Rows are served as the API's JSON bytes,
+rendered from stored values with the JSON columns spliced in as text (`exporter.row.render_json`),
+never parsed and re-serialised.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from exporter.row import render_json
+from exporter.store import LogFilter, RequestLogStore
+
+from .auth import PERM_VIEW_LOGS, authorize
+from .errors import JSON, NotFound
+from .filters import parse_filters
+from .keys import READER_KEY, RECENT_KEY, STORE_KEY
+from .pagination import decode_cursor, page_links, page_size
+
+LIST_PATH = "/api/metrics/request_logs"
+DETAIL_PATH = "/api/metrics/request_logs/{id}"
+NO_MATCH = "No RequestLog matches the given query."
+_MIN_ID, _MAX_ID = -(2**63), 2**63 - 1
+
+
+def parse_id(raw: str) -> int:
+    """The path's id as a 64-bit integer; DRF's bare 404 "Not found." when it is not one."""
+    text = raw[1:] if raw[:1] in "+-" else raw
+    if not text.isascii() or not text.isdigit():
+        raise NotFound()
+    value = int(raw)
+    if not _MIN_ID <= value <= _MAX_ID:
+        raise NotFound()
+    return value
+
+
+def _lookup(store: RequestLogStore, request_id: int) -> bytes | None:
+    # Runs on a reader thread: the lookup and the rendering both stay off the event loop.
+    values = store.get_values(request_id)
+    return None if values is None else render_json(values)
+
+
+async def retrieve(request: web.Request) -> web.Response:
+    """`GET /api/metrics/request_logs/{id}`: the row, from the recent cache or the store."""
+    await authorize(request, PERM_VIEW_LOGS)
+    request_id = parse_id(request.match_info["id"])
+    app = request.app
+    body = app[RECENT_KEY].get(request_id)
+    if body is None:
+        body = await app[READER_KEY].run(_lookup, app[STORE_KEY], request_id)
+        if body is None:
+            raise NotFound(NO_MATCH)
+    return web.Response(body=body, content_type=JSON)
+
+
+def _page(
+    store: RequestLogStore, log_filter: LogFilter, before: int | None, after: int | None, size: int
+) -> tuple[list[int], list[orjson.Fragment], bool]:
+    values = store.list_values(log_filter, before_id=before, after_id=after, limit=size + 1)
+    has_more = len(values) > size
+    values = values[:size]
+    if after is not None:
+        values.reverse()  # fetched oldest first, served newest first
+    return [v[0] for v in values], [orjson.Fragment(render_json(v)) for v in values], has_more
+
+
+async def list_logs(request: web.Request) -> web.Response:
+    """`GET /api/metrics/request_logs`: newest first, filtered, in DRF's cursor-page shape."""
+    await authorize(request, PERM_VIEW_LOGS)
+    query = dict(request.query.items())  # a repeated parameter: the last value wins, as in Django
+    log_filter = parse_filters(query)
+    cursor = decode_cursor(query.get("cursor"))
+    size = page_size(query)
+    before = after = None
+    if cursor is not None:
+        before, after = (None, cursor.position) if cursor.reverse else (cursor.position, None)
+    app = request.app
+    ids, results, has_more = await app[READER_KEY].run(_page, app[STORE_KEY], log_filter, before, after, size)
+    next_url, previous_url = page_links(request.url, cursor, ids, has_more=has_more)
+    page: dict[str, Any] = {"next": next_url, "previous": previous_url, "results": results}
+    return web.Response(body=orjson.dumps(page), content_type=JSON)
+
+
+def setup_routes(app: web.Application) -> None:
+    """Register the endpoints, with and without DRF's trailing slash."""
+    for path in (LIST_PATH, LIST_PATH + "/"):
+        app.router.add_get(path, list_logs, allow_head=False)
+    for path in (DETAIL_PATH, DETAIL_PATH + "/"):
+        app.router.add_get(path, retrieve, allow_head=False)
