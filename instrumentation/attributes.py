@@ -60,3 +60,9 @@ EXCEPTION_STACKTRACE = "exception.stacktrace"
 
 # Resource attribute naming the instrumented service.
 SERVICE_NAME = "service.name"
+
+# Added by the instrumentation (issue 3).
+NETWORK_PROTOCOL_VERSION = "network.protocol.version"
+# A failure inside reqlog's own capture code: an event with the `exception.*` attributes, named
+# apart from `exception` so the row's exception columns still mean "the app raised".
+CAPTURE_ERROR_EVENT = "reqlog.capture_error"

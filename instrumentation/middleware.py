@@ -1,0 +1,221 @@
+"""`RequestLogMiddleware`: one OTel SERVER span per HTTP request, carrying the whole exchange.
+
+Why not `OpenTelemetryMiddleware` itself: FACTS.md measured it at ~600 us per request, most of it
+its own Python (headers re-decoded on every lookup, the URL rebuilt and parsed, attributes set one
+by one and twice, two INTERNAL spans per send). This middleware builds on the same pieces, the SDK
+tracer, the global propagator, OTel's `excluded_urls` semantics and the instrumentation-suppression
+switch, but decodes each header once and hands every request attribute to `start_span` in one dict
+and every response attribute to one `set_attributes` call.
+
+ASGI ordering, and why the span ends when the app returns rather than with the last body chunk:
+Starlette and FastAPI (ServerErrorMiddleware) send their 500 response *before* re-raising the
+exception. Stock OTel ends the span on the final `http.response.body`, so when it wraps such an app
+from outside the exception arrives after the span has ended and is lost. Here the final body only
+stamps the end time; the span ends in `finally`, after the exception has been recorded, with that
+end time, so the duration still excludes background tasks run after the response.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from opentelemetry import context, trace
+from opentelemetry.instrumentation.utils import is_http_instrumentation_enabled
+from opentelemetry.propagate import extract
+from opentelemetry.trace import SpanKind
+
+from . import attributes as attr
+from .capture import SIZE, BodyCapture, choose_mode
+from .client import ClientResolver
+from .exchange import Exchange
+from .options import Options, UserResolver, parse_networks
+from .user import current_exchange
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_TRACER_NAME = "reqlog.instrumentation"
+_REQ = attr.REQUEST_HEADER_PREFIX
+_CONTENT_TYPE = _REQ + "content-type"
+_CONTENT_ENCODING = _REQ + "content-encoding"
+_CONTENT_LENGTH = _REQ + "content-length"
+_TRANSFER_ENCODING = _REQ + "transfer-encoding"
+_USER_AGENT = _REQ + "user-agent"
+_FORWARDED_FOR = _REQ + "x-forwarded-for"
+_FORWARDED = _REQ + "forwarded"
+_REAL_IP = _REQ + "x-real-ip"
+_NAME_CACHE_SIZE = 512  # header names seen; bounded so hostile clients cannot grow it
+
+
+class _HeaderGetter:
+    """Propagator getter over the already-decoded request header attributes (no second decode)."""
+
+    def get(self, carrier: dict[str, Any], key: str) -> list[str] | None:
+        value = carrier.get(_REQ + key.lower())
+        return list(value) if value is not None else None
+
+    def keys(self, carrier: dict[str, Any]) -> list[str]:
+        return [key[len(_REQ) :] for key in carrier if key.startswith(_REQ)]
+
+
+_GETTER = _HeaderGetter()
+
+
+class RequestLogMiddleware:
+    """ASGI middleware recording each HTTP request as one SERVER span for reqlog.
+
+    Install it around a whole app (`app = RequestLogMiddleware(app)`), as Starlette/FastAPI
+    middleware (`app.add_middleware(RequestLogMiddleware, **options)`) or around Django's
+    `get_asgi_application()`. Websocket and lifespan scopes pass through untouched.
+
+    `tracer_provider`: the provider to use (the global one otherwise). `user_resolver(scope)`:
+    returns `(id, username, full_name)` or `None`. `options`: an `Options`; otherwise keyword
+    options (`max_body_bytes=`, `trusted_proxies=`, ...) with `REQLOG_*` variables for the rest.
+    Raises `OptionError` (a `ValueError`) for a bad option, at construction.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        tracer_provider: trace.TracerProvider | None = None,
+        user_resolver: UserResolver | None = None,
+        options: Options | None = None,
+        **option_values: Any,
+    ) -> None:
+        self.app = app
+        self.options = options if options is not None else Options.from_env(os.environ, **option_values)
+        self.user_resolver = user_resolver
+        self._tracer = trace.get_tracer(_TRACER_NAME, tracer_provider=tracer_provider)
+        self._excluded = self.options.excluded_regex()
+        self._clients = ClientResolver(parse_networks(self.options.trusted_proxies))
+        self._allowed = self.options.content_type_matcher()
+        self._request_keys: dict[bytes, str] = {}
+        self.response_keys: dict[bytes, str] = {}
+        if "django" in sys.modules:
+            # Django turns view exceptions into 500 responses itself; its signal is how we see them.
+            from .django_hooks import connect_signals
+
+            connect_signals()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not is_http_instrumentation_enabled():
+            await self.app(scope, receive, send)
+            return
+        if self._excluded is not None and self._excluded.search(_url(scope)):
+            await self.app(scope, receive, send)
+            return
+        failure: Exception | None = None
+        try:
+            attributes = self._request_attributes(scope)
+            parent = extract(attributes, getter=_GETTER)
+        except Exception as exc:  # capture must never break the request
+            attributes, parent, failure = {}, None, exc
+        method = attributes.get(attr.HTTP_REQUEST_METHOD) or "HTTP"
+        span = self._tracer.start_span(method, context=parent, kind=SpanKind.SERVER, attributes=attributes)
+        exchange = Exchange(self, scope, span, attributes, send)
+        if failure is not None:
+            exchange.capture_failed(failure)
+        if self.options.capture_request_body and (_CONTENT_LENGTH in attributes or _TRANSFER_ENCODING in attributes):
+            exchange.request_body = self._request_body(attributes)
+            exchange.downstream_receive = receive
+            receive = exchange.receive
+        token = context.attach(trace.set_span_in_context(span, parent))
+        exchange_token = current_exchange.set(exchange)
+        try:
+            await self.app(scope, receive, exchange.send)
+        except Exception as exc:
+            exchange.record_exception(exc)
+            raise
+        finally:
+            current_exchange.reset(exchange_token)
+            context.detach(token)
+            exchange.finish()
+
+    def _request_attributes(self, scope: Scope) -> dict[str, Any]:
+        """Every request attribute, each header decoded once, in the order the SDK should keep."""
+        method = scope.get("method") or "HTTP"
+        attributes: dict[str, Any] = {
+            attr.HTTP_REQUEST_METHOD: method,
+            attr.URL_SCHEME: scope.get("scheme") or "http",
+            attr.URL_PATH: scope.get("path") or "/",
+        }
+        query = scope.get("query_string")
+        if query:
+            attributes[attr.URL_QUERY] = query.decode("latin-1")
+        keys = self._request_keys
+        for name, value in scope.get("headers") or ():
+            key = keys.get(name)
+            if key is None:
+                key = _header_key(keys, _REQ, name)
+            try:
+                text = value.decode()
+            except UnicodeDecodeError:
+                text = value.decode("latin-1")
+            previous = attributes.get(key)
+            attributes[key] = (text,) if previous is None else (*previous, text)
+        user_agent = attributes.get(_USER_AGENT)
+        if user_agent is not None:
+            attributes[attr.USER_AGENT_ORIGINAL] = user_agent[0]
+        client = scope.get("client")
+        peer = client[0] if client else None
+        if self._clients.enabled:
+            peer = self._clients.resolve(
+                peer,
+                attributes.get(_FORWARDED_FOR, ()),
+                attributes.get(_FORWARDED, ()),
+                attributes.get(_REAL_IP, ()),
+            )
+        if peer is not None:
+            attributes[attr.CLIENT_ADDRESS] = peer
+        version = scope.get("http_version")
+        if version:
+            attributes[attr.NETWORK_PROTOCOL_VERSION] = version
+        return attributes
+
+    def _request_body(self, attributes: dict[str, Any]) -> BodyCapture:
+        content_type = attributes.get(_CONTENT_TYPE)
+        encoding = attributes.get(_CONTENT_ENCODING)
+        content_type_value = content_type[0] if content_type else None
+        mode = choose_mode(
+            content_type_value,
+            encoding[0] if encoding else None,
+            allowed=self._allowed,
+            summarize_multipart=self.options.summarize_multipart,
+        )
+        return BodyCapture(mode, content_type_value, self.options.max_body_bytes)
+
+    def response_body(self, content_type: str | None, encoding: str | None) -> BodyCapture:
+        """The capture for a response with these headers (size only when capture is off)."""
+        if not self.options.capture_response_body:
+            return BodyCapture(SIZE, content_type, 0)
+        mode = choose_mode(
+            content_type, encoding, allowed=self._allowed, summarize_multipart=self.options.summarize_multipart
+        )
+        return BodyCapture(mode, content_type, self.options.max_body_bytes)
+
+
+def _header_key(cache: dict[bytes, str], prefix: str, name: bytes) -> str:
+    key = prefix + name.decode("latin-1").lower()
+    if len(cache) < _NAME_CACHE_SIZE:
+        cache[name] = key
+    return key
+
+
+def _url(scope: Scope) -> str:
+    """`scheme://host/path` as OTel's `excluded_urls` sees it (Host header, else the server)."""
+    host = None
+    for name, value in scope.get("headers") or ():
+        if name == b"host":
+            host = value.decode("latin-1")
+            break
+    if host is None:
+        server = scope.get("server") or ("0.0.0.0", 80)
+        host = server[0] if str(server[1]) == "80" else f"{server[0]}:{server[1]}"
+    return f"{scope.get('scheme', 'http')}://{host}{scope.get('path', '')}"

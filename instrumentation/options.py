@@ -1,0 +1,180 @@
+"""Middleware options: one frozen object, validated up front, from arguments or `REQLOG_*` variables.
+
+Resolution order is argument > environment variable > default (as in OTel's `BatchSpanProcessor`).
+Every option and its variable is listed in `docs/instrumentation.md`. Parsing happens once, when
+the middleware is built, so the request path only reads ready-made values (compiled regexes,
+`ipaddress` networks, frozensets).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+# Bodies captured by default: JSON (and any `+json` type), HTML forms and text. Patterns are MIME
+# types, `type/*` or `*/*+suffix`; parameters such as `; charset=utf-8` are ignored.
+DEFAULT_BODY_CONTENT_TYPES = ("application/json", "*/*+json", "application/x-www-form-urlencoded", "text/*")
+DEFAULT_MAX_BODY_BYTES = 64 * 1024
+
+UserTuple = tuple[Any, Any, Any]
+UserResolver = Callable[[Mapping[str, Any]], "UserTuple | None"]
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+class OptionError(ValueError):
+    """A middleware option has a bad value; `option` names it."""
+
+    def __init__(self, option: str, message: str) -> None:
+        super().__init__(f"{option}: {message}")
+        self.option = option
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def _bool(name: str, value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise OptionError(name, f"expected true or false, got {value!r}")
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Options:
+    """What `RequestLogMiddleware` captures. Each field has a `REQLOG_<FIELD>` variable.
+
+    - `max_body_bytes`: bytes of each body kept on the span (the prefix beyond is cut and flagged).
+    - `capture_request_body` / `capture_response_body`: turn body capture off per direction.
+    - `body_content_types`: allowlist of content types whose text is captured; other bodies keep
+      only their size and content type.
+    - `summarize_multipart`: record a multipart upload as field names, file names and sizes.
+    - `trusted_proxies`: addresses and CIDRs whose forwarding headers are believed.
+    - `excluded_urls`: regexes searched in `scheme://host/path`, as in OTel's `excluded_urls`
+      (also read from `OTEL_PYTHON_EXCLUDED_URLS` when `REQLOG_EXCLUDED_URLS` is unset).
+    """
+
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    capture_request_body: bool = True
+    capture_response_body: bool = True
+    body_content_types: tuple[str, ...] = DEFAULT_BODY_CONTENT_TYPES
+    summarize_multipart: bool = True
+    trusted_proxies: tuple[str, ...] = ()
+    excluded_urls: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if isinstance(self.max_body_bytes, bool) or not isinstance(self.max_body_bytes, int):
+            raise OptionError("max_body_bytes", f"expected an integer, got {self.max_body_bytes!r}")
+        if self.max_body_bytes < 0:
+            raise OptionError("max_body_bytes", "must be 0 or more")
+        for name in ("body_content_types", "trusted_proxies", "excluded_urls"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                object.__setattr__(self, name, _csv(value))
+            else:
+                object.__setattr__(self, name, tuple(value))
+        # Validate now so a typo fails at start-up, not on the first request.
+        parse_networks(self.trusted_proxies)
+        for pattern in self.excluded_urls:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise OptionError("excluded_urls", f"bad regex {pattern!r}: {exc}") from None
+        for pattern in self.body_content_types:
+            if "/" not in pattern:
+                raise OptionError("body_content_types", f"expected a MIME type such as text/*, got {pattern!r}")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Options:
+        """Arguments (not `None`) win over `REQLOG_*` variables, which win over defaults.
+
+        Raises `OptionError` (a `ValueError`) for an unknown option or a bad value.
+        """
+        env = os.environ if environ is None else environ
+        names = {field.name: field for field in dataclasses.fields(cls)}
+        unknown = set(overrides) - set(names)
+        if unknown:
+            raise OptionError(sorted(unknown)[0], "unknown option")
+        values: dict[str, Any] = {}
+        for name in names:
+            if overrides.get(name) is not None:
+                values[name] = overrides[name]
+                continue
+            raw = env.get(f"REQLOG_{name.upper()}")
+            if raw is None and name == "excluded_urls":
+                raw = env.get("OTEL_PYTHON_EXCLUDED_URLS")
+            if raw is None:
+                continue
+            if name == "max_body_bytes":
+                try:
+                    values[name] = int(raw)
+                except ValueError:
+                    raise OptionError(name, f"expected an integer, got {raw!r}") from None
+            elif isinstance(getattr(cls, name, None), bool) or name.startswith(("capture_", "summarize_")):
+                values[name] = _bool(name, raw)
+            else:
+                values[name] = _csv(raw)
+        return cls(**values)
+
+    def excluded_regex(self) -> re.Pattern[str] | None:
+        """One alternation of `excluded_urls`, or `None` when nothing is excluded."""
+        if not self.excluded_urls:
+            return None
+        return re.compile("|".join(f"(?:{pattern})" for pattern in self.excluded_urls))
+
+    def content_type_matcher(self) -> Callable[[str], bool]:
+        """A predicate on a lowercased MIME type (no parameters) for `body_content_types`."""
+        return _ContentTypes(self.body_content_types)
+
+
+def parse_networks(
+    values: Iterable[str],
+) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """`10.0.0.0/8`, `127.0.0.1` or `::1` -> networks; raises `OptionError` for anything else."""
+    networks = []
+    for value in values:
+        try:
+            networks.append(ipaddress.ip_network(value.strip(), strict=False))
+        except ValueError:
+            raise OptionError("trusted_proxies", f"not an address or CIDR: {value!r}") from None
+    return tuple(networks)
+
+
+class _ContentTypes:
+    """Matches exact types, `type/*` and `*/*+suffix` patterns with set lookups, no regex."""
+
+    __slots__ = ("_exact", "_any", "_prefixes", "_suffixes")
+
+    def __init__(self, patterns: Iterable[str]) -> None:
+        self._exact: set[str] = set()
+        self._prefixes: set[str] = set()
+        self._suffixes: set[str] = set()
+        self._any = False
+        for raw in patterns:
+            pattern = raw.strip().lower()
+            major, _, minor = pattern.partition("/")
+            if pattern == "*/*":
+                self._any = True
+            elif minor == "*":
+                self._prefixes.add(major)
+            elif major == "*" and minor.startswith("*+"):
+                self._suffixes.add(minor[1:])
+            else:
+                self._exact.add(pattern)
+
+    def __call__(self, mime: str) -> bool:
+        if self._any or mime in self._exact:
+            return True
+        major, _, minor = mime.partition("/")
+        if major in self._prefixes:
+            return True
+        plus = minor.rfind("+")
+        return plus >= 0 and minor[plus:] in self._suffixes

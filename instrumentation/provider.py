@@ -1,0 +1,119 @@
+"""`configure()`: one call that makes a TracerProvider sending request-log spans to reqlog.
+
+Two destinations (DESIGN.md): the reqlog service over OTLP/HTTP, authenticated with a reqlog token,
+for multi-worker apps and production; or the in-process `reqlog_duckdb` exporter that writes the
+DuckDB file itself, for single-process apps, scripts and tests. Exporters are loaded through the
+`opentelemetry_traces_exporter` entry points, the way OTel's own configuration does, so this package
+never imports `exporter` (imports flow query_api -> exporter -> instrumentation).
+
+The standard `OTEL_*` variables keep their meaning: `OTEL_SERVICE_NAME`/`OTEL_RESOURCE_ATTRIBUTES`
+(resource), `OTEL_BSP_*` (batching), `OTEL_TRACES_SAMPLER*`, `OTEL_PROPAGATORS`,
+`OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT/HEADERS/COMPRESSION/TIMEOUT` (used when reqlog's own
+arguments and `REQLOG_*` variables leave them open) and `OTEL_TRACES_EXPORTER`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.trace import SpanLimits, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.util.re import parse_env_headers
+
+from .options import OptionError
+
+ENTRY_POINT_GROUP = "opentelemetry_traces_exporter"
+OTLP = "otlp_proto_http"
+DUCKDB = "reqlog_duckdb"
+# Every header is one attribute: the SDK's default of 128 per span can drop the request's own
+# method and URL (the oldest) on header-heavy requests.
+DEFAULT_SPAN_ATTRIBUTE_LIMIT = 1024
+_ALIASES = {"otlp": OTLP, "otlp_http": OTLP, "duckdb": DUCKDB}
+
+
+def configure(
+    *,
+    exporter: str | None = None,
+    endpoint: str | None = None,
+    token: str | None = None,
+    db: str | Path | None = None,
+    service_name: str | None = None,
+    exporter_options: Mapping[str, Any] | None = None,
+    set_global: bool = True,
+    environ: Mapping[str, str] | None = None,
+) -> TracerProvider:
+    """Build a TracerProvider with a BatchSpanProcessor feeding reqlog, and make it global.
+
+    - `exporter` (`REQLOG_EXPORTER`, then `OTEL_TRACES_EXPORTER`, default `otlp`): `otlp` sends to
+      the reqlog service, `reqlog_duckdb` writes in-process; any other registered traces exporter
+      name works too and gets `exporter_options`.
+    - `endpoint` (`REQLOG_ENDPOINT`): the service's base URL; spans go to `<endpoint>/v1/traces`.
+      Unset: the OTLP exporter's own `OTEL_EXPORTER_OTLP_*` settings apply.
+    - `token` (`REQLOG_TOKEN`): sent as `Authorization: Token <token>`, beside any
+      `OTEL_EXPORTER_OTLP_HEADERS`.
+    - `db` (`REQLOG_DB`): the DuckDB file for `reqlog_duckdb`.
+    - `service_name`: overrides `OTEL_SERVICE_NAME`.
+    - `set_global`: also install it as the global provider (the middleware's default).
+
+    Raises `OptionError` when the exporter name is not registered.
+    """
+    env = os.environ if environ is None else environ
+    name = exporter or env.get("REQLOG_EXPORTER") or env.get("OTEL_TRACES_EXPORTER") or "otlp"
+    name = _ALIASES.get(name.strip().lower(), name.strip())
+    span_exporter = _build_exporter(
+        name,
+        endpoint=endpoint or env.get("REQLOG_ENDPOINT"),
+        token=token or env.get("REQLOG_TOKEN"),
+        db=db,
+        options=dict(exporter_options or {}),
+        env=env,
+    )
+    resource = Resource.create({SERVICE_NAME: service_name} if service_name else {})
+    explicit_limit = "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT" in env or "OTEL_ATTRIBUTE_COUNT_LIMIT" in env
+    limits = SpanLimits(max_span_attributes=None if explicit_limit else DEFAULT_SPAN_ATTRIBUTE_LIMIT)
+    provider = TracerProvider(resource=resource, span_limits=limits)
+    provider.add_span_processor(BatchSpanProcessor(span_exporter))
+    if set_global:
+        trace.set_tracer_provider(provider)
+    return provider
+
+
+def load_exporter_class(name: str) -> type[SpanExporter]:
+    """The class registered as `name` in the `opentelemetry_traces_exporter` entry points."""
+    for entry_point in entry_points(group=ENTRY_POINT_GROUP, name=name):
+        return entry_point.load()  # type: ignore[no-any-return]
+    known = sorted(ep.name for ep in entry_points(group=ENTRY_POINT_GROUP))
+    raise OptionError("exporter", f"no traces exporter named {name!r}; installed: {', '.join(known)}")
+
+
+def _build_exporter(
+    name: str,
+    *,
+    endpoint: str | None,
+    token: str | None,
+    db: str | Path | None,
+    options: dict[str, Any],
+    env: Mapping[str, str],
+) -> SpanExporter:
+    cls = load_exporter_class(name)
+    if name == DUCKDB:
+        if db is not None:
+            options.setdefault("path", db)
+        return cls(**options)
+    if name == OTLP:
+        if endpoint:
+            options.setdefault("endpoint", f"{endpoint.rstrip('/')}/v1/traces")
+        if token:
+            headers = parse_env_headers(
+                env.get("OTEL_EXPORTER_OTLP_TRACES_HEADERS") or env.get("OTEL_EXPORTER_OTLP_HEADERS") or "",
+                liberal=True,
+            )
+            headers["authorization"] = f"Token {token}"
+            options.setdefault("headers", headers)
+    return cls(**options)
