@@ -18,10 +18,13 @@ Pure of any server: the endpoint and `reqlog sql` both call `run_sql`.
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from datetime import time as time_of_day
@@ -125,6 +128,27 @@ class SqlResult:
             option=orjson.OPT_PASSTHROUGH_DATETIME,
         )
 
+    def to_csv(self) -> str:
+        """The answer as CSV with a header row: NULL as an empty field, nested values as JSON, times ISO 8601."""
+        rows = orjson.loads(self.to_json())["rows"]
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(self.columns)
+        for row in rows:
+            writer.writerow([csv_cell(value) for value in row])
+        return out.getvalue()
+
+
+def csv_cell(value: Any) -> Any:
+    """One JSON value as a CSV field: NULL empty, booleans lowercase, objects and arrays as JSON text."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        return orjson.dumps(value).decode()
+    return value
+
 
 def check_sql(con: duckdb.DuckDBPyConnection, sql: str) -> str:
     """Return the one statement in `sql` if the sandbox allows it; raise `SqlRefused` saying why otherwise.
@@ -174,35 +198,16 @@ def run_sql(
     Raises `SqlRefused` (not allowed), `SqlTimeout` (interrupted after `timeout` seconds; `None` or 0
     means no limit) or `SqlFailed` (DuckDB's own error). Blocks: call it from a worker thread.
     """
+    start = time.perf_counter()
     cursor = con.cursor()
     try:
         statement = check_sql(cursor, sql)
-    except BaseException:
-        cursor.close()
-        raise
-    state = _Deadline(cursor)
-    timer = threading.Timer(timeout, state.expire) if timeout else None
-    start = time.perf_counter()
-    try:
-        cursor.execute("BEGIN TRANSACTION READ ONLY")
-        if timer is not None:
-            timer.start()
-        try:
+        with _deadline(cursor, timeout):
             cursor.execute(statement)
             description = cursor.description or []
             # One row past the cap tells whether the answer was truncated; the rest is never produced.
             rows = cursor.fetchmany(row_limit + 1)
-        except duckdb.InterruptException as exc:
-            raise SqlTimeout(timeout or 0) from exc
-        except duckdb.Error as exc:
-            if state.expired:
-                raise SqlTimeout(timeout or 0) from exc
-            raise SqlFailed(_clean(exc)) from exc
-        finally:
-            state.finish()
     finally:
-        if timer is not None:
-            timer.cancel()
         cursor.close()  # closing rolls the read-only transaction back
     return SqlResult(
         columns=[d[0] for d in description],
@@ -211,6 +216,43 @@ def run_sql(
         truncated=len(rows) > row_limit,
         elapsed=time.perf_counter() - start,
     )
+
+
+def run_with_deadline(
+    con: duckdb.DuckDBPyConnection, sql: str, params: list[Any], *, timeout: float | None
+) -> list[tuple[Any, ...]]:
+    """Run our own parameterised read (not analyst text) read-only with the same time limit; all rows.
+
+    Raises `SqlTimeout` or `SqlFailed` like `run_sql`.
+    """
+    cursor = con.cursor()
+    try:
+        with _deadline(cursor, timeout):
+            return cursor.execute(sql, params).fetchall()
+    finally:
+        cursor.close()
+
+
+@contextmanager
+def _deadline(cursor: duckdb.DuckDBPyConnection, timeout: float | None) -> Iterator[None]:
+    """A read-only transaction on `cursor`, interrupted after `timeout` seconds; DuckDB errors as `SqlError`s."""
+    state = _Deadline(cursor)
+    timer = threading.Timer(timeout, state.expire) if timeout else None
+    try:
+        cursor.execute("BEGIN TRANSACTION READ ONLY")
+        if timer is not None:
+            timer.start()
+        yield
+    except duckdb.InterruptException as exc:
+        raise SqlTimeout(timeout or 0) from exc
+    except duckdb.Error as exc:
+        if state.expired:
+            raise SqlTimeout(timeout or 0) from exc
+        raise SqlFailed(_clean(exc)) from exc
+    finally:
+        state.finish()
+        if timer is not None:
+            timer.cancel()
 
 
 class _Deadline:

@@ -1,0 +1,176 @@
+"""The analysis endpoints' part of the OpenAPI document (added through `openapi.add_paths`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from exporter.analytics import STATS_GROUPS
+
+from . import openapi
+from .errors import JSON
+
+_ERRORS = {
+    "400": {"$ref": "#/components/responses/ValidationError"},
+    "401": {"$ref": "#/components/responses/Unauthorized"},
+    "403": {"$ref": "#/components/responses/Forbidden"},
+    "500": {"$ref": "#/components/responses/ServerError"},
+}
+_SECONDS = {"type": ["number", "null"], "description": "Seconds (exact quantile, linear interpolation)."}
+
+_SQL = {
+    "post": {
+        "operationId": "runSql",
+        "summary": "Run one read-only SQL statement in a sandbox (admin, or permission 3603).",
+        "description": (
+            "Only a query: SELECT (with DESCRIBE, SHOW, SUMMARIZE), EXPLAIN and read-only PRAGMAs. No file or "
+            "network access, ATTACH, INSTALL/LOAD, SET, writes or DDL, and exactly one statement; a refusal is "
+            "a 400 whose `detail` says why. The query is interrupted at the time limit (400 saying so) and "
+            "at most the row cap is returned (`truncated` true). 429 when every SQL slot stays busy."
+        ),
+        "parameters": [
+            {"name": "format", "in": "query", "required": False, "schema": {"type": "string", "enum": ["json", "csv"]}}
+        ],
+        "requestBody": {
+            "required": True,
+            "content": {
+                JSON: {"schema": {"$ref": "#/components/schemas/SqlRequest"}},
+                "application/x-www-form-urlencoded": {"schema": {"$ref": "#/components/schemas/SqlRequest"}},
+                "text/plain": {"schema": {"type": "string"}},
+            },
+        },
+        "responses": {
+            "200": {
+                "description": "The answer; `X-Reqlog-Truncated` says whether the row cap cut it.",
+                "headers": {"X-Reqlog-Truncated": {"schema": {"type": "string", "enum": ["true", "false"]}}},
+                "content": {
+                    JSON: {"schema": {"$ref": "#/components/schemas/SqlResult"}},
+                    "text/csv": {"schema": {"type": "string"}},
+                },
+            },
+            **_ERRORS,
+            "429": {"$ref": "#/components/responses/Throttled"},
+        },
+    }
+}
+
+_STATS = {
+    "get": {
+        "operationId": "requestLogStats",
+        "summary": "Count, p50/p95/p99 duration and error rate per group (staff with 3601, or admin).",
+        "parameters": [
+            {
+                "name": "group_by",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string", "enum": sorted(STATS_GROUPS), "default": "route"},
+            },
+            {
+                "name": "started_after",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string", "format": "date-time"},
+            },
+            {
+                "name": "started_before",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string", "format": "date-time"},
+            },
+            {
+                "name": "limit",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
+            },
+        ],
+        "responses": {
+            "200": {
+                "description": "Groups, busiest first.",
+                "content": {JSON: {"schema": {"$ref": "#/components/schemas/Stats"}}},
+            },
+            **_ERRORS,
+            "429": {"$ref": "#/components/responses/Throttled"},
+        },
+    }
+}
+
+_EXPORT = {
+    "get": {
+        "operationId": "exportRequestLogs",
+        "summary": "Stream request logs as Arrow IPC, oldest first (admin, or permission 3603).",
+        "parameters": [
+            {"name": "since", "in": "query", "required": False, "schema": {"type": "string"}},
+            {"name": "until", "in": "query", "required": False, "schema": {"type": "string"}},
+        ],
+        "responses": {
+            "200": {
+                "description": "An Arrow IPC stream of request-log rows; `X-Reqlog-Rows` gives their number.",
+                "headers": {"X-Reqlog-Rows": {"schema": {"type": "string"}}},
+                "content": {"application/vnd.apache.arrow.stream": {"schema": {"type": "string", "format": "binary"}}},
+            },
+            **_ERRORS,
+            "429": {"$ref": "#/components/responses/Throttled"},
+        },
+    }
+}
+
+_SCHEMAS: dict[str, Any] = {
+    "SqlRequest": {
+        "type": "object",
+        "required": ["sql"],
+        "properties": {"sql": {"type": "string"}, "format": {"type": "string", "enum": ["json", "csv"]}},
+    },
+    "SqlResult": {
+        "type": "object",
+        "required": ["columns", "rows", "truncated"],
+        "properties": {
+            "columns": {"type": "array", "items": {"type": "string"}},
+            "rows": {"type": "array", "items": {"type": "array"}},
+            "truncated": {"type": "boolean"},
+        },
+        "additionalProperties": False,
+    },
+    "Stats": {
+        "type": "object",
+        "required": ["group_by", "started_after", "started_before", "results"],
+        "properties": {
+            "group_by": {"type": "string", "enum": sorted(STATS_GROUPS)},
+            "started_after": {"type": ["string", "null"]},
+            "started_before": {"type": ["string", "null"]},
+            "results": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "description": "The group's value under the `group_by` name, then its figures.",
+                    "required": ["count", "p50", "p95", "p99", "errors", "error_rate"],
+                    "properties": {
+                        "count": {"type": "integer"},
+                        "p50": _SECONDS,
+                        "p95": _SECONDS,
+                        "p99": _SECONDS,
+                        "errors": {"type": "integer", "description": "Status >= 500 or an exception."},
+                        "error_rate": {"type": "number"},
+                    },
+                },
+            },
+        },
+    },
+}
+
+
+def register(app: web.Application) -> None:
+    """Add the SQL, stats and export operations (and a 429 response) to the app's OpenAPI document."""
+    from .sql_api import EXPORT_PATH, SQL_PATH, STATS_PATH
+
+    openapi.add_paths(app, {SQL_PATH: _SQL, STATS_PATH: _STATS, EXPORT_PATH: _EXPORT}, schemas=_SCHEMAS)
+    responses = app[openapi.OPENAPI_KEY]["components"]["responses"]
+    responses.setdefault(
+        "Throttled",
+        {
+            "description": "Every SQL slot stayed busy; try again after `Retry-After` seconds.",
+            "headers": {"Retry-After": {"schema": {"type": "string"}}},
+            "content": {JSON: {"schema": {"$ref": "#/components/schemas/Error"}}},
+        },
+    )
