@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from .middleware import RequestLogMiddleware
 
 _RESP = attr.RESPONSE_HEADER_PREFIX
+_RESP_CONTENT_TYPE = _RESP + "content-type"
+_RESP_CONTENT_ENCODING = _RESP + "content-encoding"
 _NAME_CACHE_SIZE = 512
 
 
@@ -115,9 +117,10 @@ class Exchange:
                 text = value.decode("latin-1")
             previous = out.get(key)
             out[key] = (text,) if previous is None else (*previous, text)
-            if name == b"content-type":
+            # Compare the lowercased key: Django, for one, sends `Content-Type` as it spells it.
+            if key == _RESP_CONTENT_TYPE:
                 content_type = text
-            elif name == b"content-encoding":
+            elif key == _RESP_CONTENT_ENCODING:
                 encoding = text
         self.response_body = self._middleware.response_body(content_type, encoding)
 
