@@ -35,6 +35,7 @@ class RetentionState:
 
     first_delay: float = RETENTION_FIRST_DELAY
     interval: float = RETENTION_INTERVAL
+    scheduled: bool = False
     runs: int = 0
     last: PruneResult | None = None
     ran: asyncio.Event = field(default_factory=asyncio.Event)
@@ -93,6 +94,7 @@ async def _retention_context(app: web.Application) -> AsyncIterator[None]:
     task = None
     if app[SETTINGS_KEY].retention_days is not None:
         task = asyncio.create_task(_daily(app), name="reqlog-retention")
+        state.scheduled = True
     try:
         yield
     finally:
