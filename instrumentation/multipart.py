@@ -50,7 +50,9 @@ class MultipartSummary:
         """Fields in arrival order; a part cut off by the end of the body is still listed."""
         fields = list(self._fields)
         if self._part is not None and self._state == "content":
-            fields.append(self._finish(self._part))
+            # The body ended inside a part: the lookahead held back for a delimiter was content.
+            part = dict(self._part, size=self._part["size"] + len(self._buffer))
+            fields.append(self._finish(part))
             self.truncated = True
         summary: dict[str, Any] = {}
         for name, value in fields:
