@@ -60,6 +60,8 @@ def configure(
     - `db` (`REQLOG_DB`): the DuckDB file for `reqlog_duckdb`.
     - `service_name`: overrides `OTEL_SERVICE_NAME`.
     - `set_global`: also install it as the global provider (the middleware's default).
+    - `environ`: where `REQLOG_*` and `OTEL_TRACES_EXPORTER` are read (default `os.environ`); the
+      SDK and the OTLP exporter read their own `OTEL_*` variables from `os.environ`.
 
     Raises `OptionError` when the exporter name is not registered.
     """
@@ -70,7 +72,7 @@ def configure(
         name,
         endpoint=endpoint or env.get("REQLOG_ENDPOINT"),
         token=token or env.get("REQLOG_TOKEN"),
-        db=db,
+        db=db or env.get("REQLOG_DB"),
         options=dict(exporter_options or {}),
         env=env,
     )
