@@ -19,7 +19,7 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from .flatten import span_to_row
+from .flatten import span_values
 from .settings import ExporterSettings
 from .store import RequestLogStore
 from .useragent import warm_up
@@ -62,7 +62,7 @@ class DuckDBSpanExporter(SpanExporter):
         try:
             rows = []
             for span in spans:
-                row = span_to_row(span, self._redactor)
+                row = span_values(span, self._redactor)
                 if row is None:
                     self.skipped += 1
                 else:
@@ -71,7 +71,7 @@ class DuckDBSpanExporter(SpanExporter):
             # counters stay right and the store sees one writer at a time.
             with self._lock:
                 if rows:
-                    self._store.insert_rows(rows)
+                    self._store.insert_values(rows, returning=False)
                 self.exported += len(rows)
         except Exception:
             logger.exception("DuckDBSpanExporter: could not export %d spans", len(spans))
