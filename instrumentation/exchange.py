@@ -122,7 +122,10 @@ class Exchange:
                 content_type = text
             elif key == _RESP_CONTENT_ENCODING:
                 encoding = text
-        self.response_body = self._middleware.response_body(content_type, encoding)
+        middleware = self._middleware
+        self.response_body = middleware.body_capture(
+            content_type, encoding, capture=middleware.options.capture_response_body
+        )
 
     def record_exception(self, exc: BaseException) -> None:
         """Note the app's unhandled exception (the first one wins); recorded when the span ends."""

@@ -98,6 +98,7 @@ class RequestLogMiddleware:
         self._allowed = self.options.content_type_matcher()
         self._request_keys: dict[bytes, str] = {}
         self.response_keys: dict[bytes, str] = {}
+        self._modes: dict[tuple[str | None, str | None], int] = {}
         if "django" in sys.modules:
             # Django turns view exceptions into 500 responses itself; its signal is how we see them.
             from .django_hooks import connect_signals
@@ -122,7 +123,7 @@ class RequestLogMiddleware:
         exchange = Exchange(self, scope, span, attributes, send)
         if failure is not None:
             exchange.capture_failed(failure)
-        if self.options.capture_request_body and (_CONTENT_LENGTH in attributes or _TRANSFER_ENCODING in attributes):
+        if _CONTENT_LENGTH in attributes or _TRANSFER_ENCODING in attributes:
             exchange.request_body = self._request_body(attributes)
             exchange.downstream_receive = receive
             receive = exchange.receive
@@ -182,22 +183,24 @@ class RequestLogMiddleware:
     def _request_body(self, attributes: dict[str, Any]) -> BodyCapture:
         content_type = attributes.get(_CONTENT_TYPE)
         encoding = attributes.get(_CONTENT_ENCODING)
-        content_type_value = content_type[0] if content_type else None
-        mode = choose_mode(
-            content_type_value,
+        return self.body_capture(
+            content_type[0] if content_type else None,
             encoding[0] if encoding else None,
-            allowed=self._allowed,
-            summarize_multipart=self.options.summarize_multipart,
+            capture=self.options.capture_request_body,
         )
-        return BodyCapture(mode, content_type_value, self.options.max_body_bytes)
 
-    def response_body(self, content_type: str | None, encoding: str | None) -> BodyCapture:
-        """The capture for a response with these headers (size only when capture is off)."""
-        if not self.options.capture_response_body:
+    def body_capture(self, content_type: str | None, encoding: str | None, *, capture: bool) -> BodyCapture:
+        """A capture for a body with these headers; size and type only when `capture` is off."""
+        if not capture:
             return BodyCapture(SIZE, content_type, 0)
-        mode = choose_mode(
-            content_type, encoding, allowed=self._allowed, summarize_multipart=self.options.summarize_multipart
-        )
+        key = (content_type, encoding)
+        mode = self._modes.get(key)
+        if mode is None:
+            mode = choose_mode(
+                content_type, encoding, allowed=self._allowed, summarize_multipart=self.options.summarize_multipart
+            )
+            if len(self._modes) < _NAME_CACHE_SIZE:  # bounded: content types come from clients too
+                self._modes[key] = mode
         return BodyCapture(mode, content_type, self.options.max_body_bytes)
 
 

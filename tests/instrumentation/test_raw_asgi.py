@@ -374,3 +374,16 @@ async def test_global_provider_is_the_default(span_exporter: InMemorySpanExporte
     app = RequestLogMiddleware(raw_app)
     assert (await request(app, "POST", "/echo", json={"x": 1})).status_code == 201
     assert span_exporter.get_finished_spans() == ()
+
+
+async def test_body_capture_switched_off_keeps_sizes(
+    tracer_provider: TracerProvider, span_exporter: InMemorySpanExporter
+) -> None:
+    app = RequestLogMiddleware(
+        raw_app, tracer_provider=tracer_provider, capture_request_body=False, capture_response_body=False
+    )
+    await request(app, "POST", "/echo", json={"secret": "no"})
+    span = server_span(span_exporter)
+    assert attr.REQUEST_BODY_CONTENT not in span.attributes and attr.RESPONSE_BODY_CONTENT not in span.attributes
+    assert span.attributes[attr.REQUEST_BODY_SIZE] == len(b'{"secret":"no"}')
+    assert span.attributes[attr.RESPONSE_BODY_SIZE] > 0

@@ -76,6 +76,14 @@ async def _stream(request: Request) -> StreamingResponse:
     return StreamingResponse(events(), media_type="text/event-stream")
 
 
+async def _broken_stream(request: Request) -> StreamingResponse:
+    async def events() -> AsyncIterator[bytes]:
+        yield b"data: first\n\n"
+        raise OSError("feed lost")
+
+    return StreamingResponse(events(), media_type="text/event-stream")
+
+
 def starlette_app(style: str, provider: TracerProvider, **options: Any) -> Any:
     app = Starlette(
         routes=[
@@ -84,6 +92,7 @@ def starlette_app(style: str, provider: TracerProvider, **options: Any) -> Any:
             Route("/missing", _missing),
             Route("/me", _me),
             Route("/stream", _stream),
+            Route("/broken-stream", _broken_stream),
             Mount("/v2", routes=[Route("/items/{item_id:int}", _item, methods=["POST"])]),
         ],
         middleware=[Middleware(AuthenticationMiddleware, backend=_TokenBackend())],
@@ -249,3 +258,15 @@ async def test_starlette_streaming_response(
     assert span.attributes[attr.RESPONSE_BODY_SIZE] == len(expected)
     assert span.attributes[attr.RESPONSE_BODY_CONTENT] == expected[:50]
     assert span.attributes[attr.RESPONSE_BODY_TRUNCATED] is True
+
+
+@pytest.mark.parametrize("style", STYLES)
+async def test_exception_after_the_response_started_keeps_the_sent_status(
+    style: str, tracer_provider: TracerProvider, span_exporter: InMemorySpanExporter
+) -> None:
+    response = await request(starlette_app(style, tracer_provider), "GET", "/broken-stream")
+    assert response.status_code == 200  # already on the wire when the generator failed
+    row = row_of(span_exporter)
+    assert (row.status_code, row.exception_type, row.exception_message) == (200, "OSError", "feed lost")
+    assert js(row.response) == "data: first\n\n"
+    assert server_span(span_exporter).status.status_code is StatusCode.ERROR
