@@ -15,7 +15,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from aiohttp import web
 
@@ -57,19 +57,25 @@ def setup(app: web.Application) -> None:
 
 
 async def run_retention(
-    app: web.Application, *, on_batch: Callable[[int], None] | None = None, batch_rows: int = BATCH_ROWS
+    app: web.Application,
+    *,
+    cutoff: datetime | None = None,
+    on_batch: Callable[[int], None] | None = None,
+    batch_rows: int = BATCH_ROWS,
 ) -> PruneResult:
-    """Prune rows older than `retention_days` now (the job's body; also for tests and operators).
+    """Prune rows that started before `cutoff` (default: `retention_days` ago) now.
 
-    `on_batch(deleted_so_far)` runs on the pruning thread after each committed batch.
+    The job's body, and `POST /api/metrics/request_logs/prune`'s. `on_batch(deleted_so_far)` runs on
+    the pruning thread after each committed batch. Runs one at a time (a second caller waits).
     """
-    days = app[SETTINGS_KEY].retention_days
-    if days is None:
-        raise RuntimeError("retention_days is not set")
+    if cutoff is None:
+        days = app[SETTINGS_KEY].retention_days
+        if days is None:
+            raise RuntimeError("retention_days is not set")
+        cutoff = cutoff_for(timedelta(days=days))
     state = app[RETENTION_KEY]
     store = app[STORE_KEY]
     recent = app[RECENT_KEY]
-    cutoff = cutoff_for(timedelta(days=days))
 
     def batch_done(deleted: int) -> None:
         if state.stopping.is_set():

@@ -26,20 +26,23 @@ import pyarrow as pa
 from aiohttp import web
 
 from exporter.analytics import STATS_GROUPS, stats_query
+from exporter.row import format_timestamp
 from exporter.store import RequestLogStore
 
 from . import retention_task, sql_openapi
 from .auth import PERM_SQL, PERM_VIEW_LOGS, authorize
-from .errors import JSON, ApiError, TooManyRequests, ValidationError
+from .errors import JSON, ApiError, PermissionDenied, TooManyRequests, ValidationError
 from .export import ARROW_STREAM, parse_bound, read_batches
 from .filters import PARAMETERS
 from .keys import SETTINGS_KEY, STORE_KEY
 from .readpool import ReadPool
+from .retention import cutoff_for, parse_age
 from .sqlsandbox import SqlError, SqlResult, run_sql, run_with_deadline
 
 SQL_PATH = "/api/metrics/sql"
 STATS_PATH = "/api/metrics/request_logs/stats"
 EXPORT_PATH = "/api/metrics/request_logs/export"
+PRUNE_PATH = "/api/metrics/request_logs/prune"
 SQL_THREADS = 2
 STATS_MAX_LIMIT = 1000
 CSV = "text/csv"
@@ -58,6 +61,8 @@ def setup_sql(app: web.Application) -> None:
         app.router.add_get(path, request_log_stats, allow_head=False)
     for path in (EXPORT_PATH, EXPORT_PATH + "/"):
         app.router.add_get(path, export_logs, allow_head=False)
+    for path in (PRUNE_PATH, PRUNE_PATH + "/"):
+        app.router.add_post(path, prune_logs)
     app.cleanup_ctx.append(_sql_context)
     retention_task.setup(app)
     sql_openapi.register(app)
@@ -259,3 +264,27 @@ def _next_chunk(reader: pa.RecordBatchReader, writer: pa.ipc.RecordBatchStreamWr
     sink.seek(0)
     sink.truncate()
     return chunk
+
+
+# -- POST /api/metrics/request_logs/prune ------------------------------------------------------
+
+
+async def prune_logs(request: web.Request) -> web.Response:
+    """Delete rows older than `older_than` (`30d`, `12h`, `2w`) now; admins only. `reqlog prune --url` calls it."""
+    account = await authorize(request, PERM_SQL)
+    if not account.is_superuser:
+        raise PermissionDenied()
+    try:
+        data = orjson.loads(await request.read() or b"{}")
+    except orjson.JSONDecodeError as exc:
+        raise ApiError(400, f"JSON parse error - {exc}") from None
+    text = data.get("older_than") if isinstance(data, dict) else None
+    if not isinstance(text, str) or not text.strip():
+        raise ValidationError({"older_than": ["This field is required."]})
+    try:
+        age = parse_age(text)
+    except ValueError as exc:
+        raise ValidationError({"older_than": [str(exc)]}) from None
+    result = await retention_task.run_retention(request.app, cutoff=cutoff_for(age))
+    body = {"deleted": result.deleted, "cutoff": format_timestamp(result.cutoff), "checkpointed": result.checkpointed}
+    return web.Response(body=orjson.dumps(body), content_type=JSON)

@@ -1,10 +1,212 @@
-"""`reqlog sql`, `reqlog export`, `reqlog prune`. Placeholder until the SQL work lands (issue 6)."""
+"""`reqlog sql`, `reqlog export` and `reqlog prune`: analysis from a terminal.
+
+Each works two ways. With `--url` (or `$REQLOG_URL`) and a token (`--token` or `$REQLOG_TOKEN`)
+it goes through the running service. Without, it opens the database file itself, which DuckDB
+allows only while no other process holds it: when the service holds it, the command says so and
+prints the `--url` form that works. A local `sql` opens the file read-only, with the same sandbox
+as the service.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
+import sys
+from pathlib import Path
 from typing import Any
+
+import orjson
+
+from exporter.errors import RequestLogError
+
+from . import remote
+from .export import export_from, parse_bound, write_parquet
+from .local_db import DatabaseBusy, open_local
+from .retention import compact, cutoff_for, parse_age, prune
+from .settings import ServiceSettings
+from .sql_output import format_csv, format_json, format_table
+from .sqlsandbox import DEFAULT_ROW_LIMIT, DEFAULT_TIMEOUT, SqlError, run_sql
 
 
 def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
-    """Add the analysis subcommands to the `reqlog` parser (not yet implemented)."""
+    """Add `sql`, `export` and `prune` to the `reqlog` parser."""
+    sql = subparsers.add_parser("sql", help="run one read-only SQL query (file or service)")
+    sql.add_argument("query", help='the SQL, e.g. "SELECT * FROM route_latency"; "-" reads it from stdin')
+    sql.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output (default: table)")
+    sql.add_argument("--max-rows", type=int, default=DEFAULT_ROW_LIMIT, help="row cap for a local query")
+    sql.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds before a local query stops")
+    _access_options(sql)
+    sql.set_defaults(func=cmd_sql)
+
+    export = subparsers.add_parser("export", help="write request logs as Parquet, partitioned by day")
+    export.add_argument("--out", required=True, type=Path, help="directory for date=YYYY-MM-DD/part-0.parquet")
+    export.add_argument("--since", help="first day (YYYY-MM-DD) or moment (ISO 8601) to include")
+    export.add_argument("--until", help="last day to include (YYYY-MM-DD), or a moment to stop before")
+    _access_options(export)
+    export.set_defaults(func=cmd_export)
+
+    prune_cmd = subparsers.add_parser("prune", help="delete request logs older than an age")
+    prune_cmd.add_argument("--older-than", required=True, type=_age, help="an age: 30d, 12h, 2w (a bare number: days)")
+    prune_cmd.add_argument("--dry-run", action="store_true", help="count what would go, delete nothing (local)")
+    prune_cmd.add_argument("--compact", action="store_true", help="then rewrite the file smaller (local only)")
+    _access_options(prune_cmd)
+    prune_cmd.set_defaults(func=cmd_prune)
+
+
+def _access_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", help="the DuckDB file (default: $REQLOG_DB or ./data/reqlog.duckdb)")
+    parser.add_argument("--url", default=os.environ.get("REQLOG_URL"), help="the service, e.g. http://127.0.0.1:8000")
+    parser.add_argument("--token", default=os.environ.get("REQLOG_TOKEN"), help="API token (or $REQLOG_TOKEN)")
+
+
+def _age(text: str) -> str:
+    try:
+        parse_age(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text.strip()
+
+
+def _db_path(args: argparse.Namespace) -> Path:
+    return ServiceSettings.from_env(os.environ, db=args.db).db
+
+
+def _busy(args: argparse.Namespace, exc: DatabaseBusy, command: str) -> int:
+    settings = ServiceSettings.from_env(os.environ)
+    url = args.url or f"http://{settings.host}:{settings.port}"
+    print(
+        f"reqlog: {exc.path} is held by another process{f' (PID {exc.pid})' if exc.pid else ''}, most likely a "
+        f"running `reqlog serve`.\nDuckDB lets only one process open the file, so go through the service:\n"
+        f"  reqlog {command} --url {url} --token $REQLOG_TOKEN",
+        file=sys.stderr,
+    )
+    return 1
+
+
+# -- reqlog sql ------------------------------------------------------------------------------
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    query = sys.stdin.read() if args.query == "-" else args.query
+    try:
+        if args.url:
+            answer = remote.sql(args.url, _token(args), query)
+        else:
+            with open_local(_db_path(args), read_only=True) as con:
+                answer = orjson.loads(run_sql(con, query, timeout=args.timeout, row_limit=args.max_rows).to_json())
+    except DatabaseBusy as exc:
+        return _busy(args, exc, f"sql {_quote(query)}")
+    except (SqlError, remote.RemoteError) as exc:
+        print(f"reqlog: {exc}", file=sys.stderr)
+        return 1
+    columns, rows = answer["columns"], answer["rows"]
+    if args.format == "json":
+        sys.stdout.write(format_json(answer))
+    elif args.format == "csv":
+        sys.stdout.write(format_csv(columns, rows))
+    else:
+        sys.stdout.write(format_table(columns, rows, width=shutil.get_terminal_size((120, 24)).columns))
+    if answer["truncated"]:
+        print(
+            f"reqlog: only the first {len(rows):,} rows are shown (the row cap); add a LIMIT or aggregate",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _token(args: argparse.Namespace) -> str:
+    if not args.token:
+        raise remote.RemoteError("a token is needed with --url: pass --token or set $REQLOG_TOKEN")
+    return str(args.token)
+
+
+def _quote(query: str) -> str:
+    return '"' + query.replace('"', '\\"') + '"'
+
+
+# -- reqlog export ---------------------------------------------------------------------------
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    try:
+        since, until = parse_bound(args.since), parse_bound(args.until, end=True)
+    except ValueError as exc:
+        print(f"reqlog: --since/--until: {exc}", file=sys.stderr)
+        return 2
+    bar = ProgressBar(sys.stderr)
+    try:
+        if args.url:
+            total, batches, close = remote.export_stream(args.url, _token(args), args.since, args.until)
+            try:
+                summary = write_parquet(batches, args.out, progress=lambda done: bar.update(done, total))
+            finally:
+                close()
+        else:
+            with open_local(_db_path(args), read_only=True) as con:
+                summary = export_from(con, args.out, since=since, until=until, progress=bar.update)
+    except DatabaseBusy as exc:
+        bounds = "".join(f" --{n} {v}" for n, v in (("since", args.since), ("until", args.until)) if v)
+        return _busy(args, exc, f"export --out {args.out}{bounds}")
+    except remote.RemoteError as exc:
+        print(f"reqlog: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        bar.done()
+    print(f"exported {summary.rows:,} rows into {len(summary.files)} day file(s) under {args.out}", file=sys.stderr)
+    return 0
+
+
+class ProgressBar:
+    """A one-line bar on a terminal (`stream` a TTY); silent otherwise, so logs and pipes stay clean."""
+
+    def __init__(self, stream: Any, *, width: int = 30) -> None:
+        self.stream = stream
+        self.width = width
+        self.enabled = bool(getattr(stream, "isatty", lambda: False)())
+        self._shown = False
+
+    def update(self, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        share = done / total if total else 1.0
+        filled = round(self.width * share)
+        self.stream.write(f"\r[{'#' * filled}{'.' * (self.width - filled)}] {share:4.0%} {done:,}/{total:,} rows")
+        self.stream.flush()
+        self._shown = True
+
+    def done(self) -> None:
+        if self._shown:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+# -- reqlog prune ----------------------------------------------------------------------------
+
+
+def cmd_prune(args: argparse.Namespace) -> int:
+    cutoff = cutoff_for(parse_age(args.older_than))
+    try:
+        if args.url:
+            if args.compact or args.dry_run:
+                raise remote.RemoteError("--compact and --dry-run work on the file only (stop the service first)")
+            result = remote.prune(args.url, _token(args), args.older_than)
+            print(f"deleted {result['deleted']:,} rows that started before {result['cutoff']}", file=sys.stderr)
+            return 0
+        path = _db_path(args)
+        with open_local(path, read_only=args.dry_run) as con:
+            if args.dry_run:
+                count = con.execute("SELECT count(*) FROM request_logs WHERE started_at < ?", [cutoff]).fetchall()[0][0]
+                print(f"would delete {count:,} rows that started before {cutoff.isoformat()}Z", file=sys.stderr)
+                return 0
+            outcome = prune(con, cutoff)
+        print(f"deleted {outcome.deleted:,} rows that started before {cutoff.isoformat()}Z", file=sys.stderr)
+        if args.compact:
+            before, after = compact(path)
+            print(f"compacted {path}: {before:,} -> {after:,} bytes", file=sys.stderr)
+    except DatabaseBusy as exc:
+        return _busy(args, exc, f"prune --older-than {args.older_than}")
+    except (remote.RemoteError, RequestLogError) as exc:
+        print(f"reqlog: {exc}", file=sys.stderr)
+        return 1
+    return 0

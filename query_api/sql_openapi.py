@@ -116,6 +116,43 @@ _EXPORT = {
     }
 }
 
+_PRUNE = {
+    "post": {
+        "operationId": "pruneRequestLogs",
+        "summary": "Delete request logs that started more than `older_than` ago (admins only).",
+        "requestBody": {
+            "required": True,
+            "content": {
+                JSON: {
+                    "schema": {
+                        "type": "object",
+                        "required": ["older_than"],
+                        "properties": {"older_than": {"type": "string", "examples": ["30d", "12h", "2w"]}},
+                    }
+                }
+            },
+        },
+        "responses": {
+            "200": {
+                "description": "What was deleted.",
+                "content": {
+                    JSON: {
+                        "schema": {
+                            "type": "object",
+                            "properties": {
+                                "deleted": {"type": "integer"},
+                                "cutoff": {"type": "string", "format": "date-time"},
+                                "checkpointed": {"type": "boolean"},
+                            },
+                        }
+                    }
+                },
+            },
+            **_ERRORS,
+        },
+    }
+}
+
 _SCHEMAS: dict[str, Any] = {
     "SqlRequest": {
         "type": "object",
@@ -161,10 +198,11 @@ _SCHEMAS: dict[str, Any] = {
 
 
 def register(app: web.Application) -> None:
-    """Add the SQL, stats and export operations (and a 429 response) to the app's OpenAPI document."""
-    from .sql_api import EXPORT_PATH, SQL_PATH, STATS_PATH
+    """Add the SQL, stats, export and prune operations (and a 429 response) to the app's OpenAPI document."""
+    from .sql_api import EXPORT_PATH, PRUNE_PATH, SQL_PATH, STATS_PATH
 
-    openapi.add_paths(app, {SQL_PATH: _SQL, STATS_PATH: _STATS, EXPORT_PATH: _EXPORT}, schemas=_SCHEMAS)
+    paths = {SQL_PATH: _SQL, STATS_PATH: _STATS, EXPORT_PATH: _EXPORT, PRUNE_PATH: _PRUNE}
+    openapi.add_paths(app, paths, schemas=_SCHEMAS)
     responses = app[openapi.OPENAPI_KEY]["components"]["responses"]
     responses.setdefault(
         "Throttled",

@@ -32,8 +32,9 @@ def settings(db_path: Path) -> ServiceSettings:
 @pytest.fixture
 def rows() -> list[RequestLog]:
     old = [make_row(i, started_at=NOW - timedelta(days=40, minutes=i)) for i in range(OLD)]
-    # Newer rows, down to one second inside the retention window.
-    new = [make_row(OLD + i, started_at=NOW - timedelta(days=30) + timedelta(seconds=1 + i)) for i in range(NEW)]
+    # Newer rows, from an hour inside the retention window (the cutoff moves on while the suite runs;
+    # the exact boundary is tested in test_retention.py with a fixed cutoff).
+    new = [make_row(OLD + i, started_at=NOW - timedelta(days=30, hours=-1) + timedelta(seconds=i)) for i in range(NEW)]
     return old + new
 
 

@@ -1,0 +1,219 @@
+"""`reqlog sql`, `export`, `prune`: on a file, on a file another process holds, and through a live service."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pyarrow.dataset as ds
+import pytest
+from aiohttp.test_utils import TestClient
+
+from exporter.row import RequestLog
+from query_api import ServiceSettings
+from query_api.cli import main
+from query_api.sql_cli import ProgressBar
+
+from .harness import Tokens
+from .sqldata import make_row, service_store
+
+N = 60
+NOW = datetime.now(UTC).replace(tzinfo=None)
+
+
+@pytest.fixture
+def rows() -> list[RequestLog]:
+    return [make_row(i) for i in range(N)]
+
+
+@pytest.fixture
+def local_db(db_path: Path) -> Path:
+    with service_store(db_path, rows=N):
+        pass
+    return db_path
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_sql_on_the_file_prints_an_aligned_table(local_db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sql = "SELECT route, count(*) AS requests, NULL AS nothing FROM request_logs GROUP BY route ORDER BY route"
+    code, out, err = _run(capsys, "sql", "--db", str(local_db), sql)
+    assert code == 0, err
+    assert out.splitlines() == [
+        " route       | requests | nothing",
+        "-------------+----------+---------",
+        " /health     |       20 | NULL",
+        " /orders     |       20 | NULL",
+        " /users/{id} |       20 | NULL",
+        "(3 rows)",
+    ]
+
+
+def test_sql_csv_and_json(local_db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sql = "SELECT id, started_at, request_headers FROM request_logs ORDER BY id LIMIT 2"
+    code, out, _ = _run(capsys, "sql", "--db", str(local_db), "--format", "csv", sql)
+    assert code == 0
+    assert out.splitlines()[:2] == [
+        "id,started_at,request_headers",
+        '1,2025-11-19T14:00:00.123456Z,"{""User-Agent"":""Firefox"",""Accept"":""*/*""}"',
+    ]
+    code, out, _ = _run(capsys, "sql", "--db", str(local_db), "--format", "json", sql)
+    assert orjson.loads(out)["rows"][0] == [
+        1,
+        "2025-11-19T14:00:00.123456Z",
+        {"User-Agent": "Firefox", "Accept": "*/*"},
+    ]
+
+
+def test_sql_on_the_file_is_sandboxed_and_capped(local_db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run(capsys, "sql", "--db", str(local_db), "DELETE FROM request_logs")
+    assert code == 1
+    assert "Only read-only queries" in err
+    code, _, err = _run(capsys, "sql", "--db", str(local_db), "SELECT * FROM read_text('/etc/passwd')")
+    assert code == 1 and "file and network access is not allowed" in err
+    code, out, err = _run(capsys, "sql", "--db", str(local_db), "--max-rows", "5", "SELECT id FROM request_logs")
+    assert code == 0 and "(5 rows)" in out and "only the first 5 rows" in err
+
+
+def test_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run(capsys, "sql", "--db", str(tmp_path / "none.duckdb"), "SELECT 1")
+    assert code == 1 and "no database at" in err
+
+
+@pytest.fixture
+def held(local_db: Path) -> Iterator[subprocess.Popen[str]]:
+    """Another process holding the file read-write, as a running service does."""
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from exporter.store import SERVICE_DUCKDB_CONFIG, RequestLogStore
+        store = RequestLogStore({str(local_db)!r}, config=SERVICE_DUCKDB_CONFIG)
+        print("ready", flush=True)
+        sys.stdin.read()
+        store.close()
+        """
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=Path.cwd()
+    )
+    assert process.stdout is not None and process.stdout.readline().strip() == "ready"
+    yield process
+    assert process.stdin is not None
+    process.stdin.close()
+    process.wait(30)
+    process.stdout.close()
+
+
+@pytest.mark.parametrize(
+    ("argv", "hint"),
+    [
+        (["sql", "SELECT 1"], 'reqlog sql "SELECT 1" --url http://127.0.0.1:8000 --token $REQLOG_TOKEN'),
+        (["export", "--out", "x", "--since", "2025-11-19"], "reqlog export --out x --since 2025-11-19 --url"),
+        (["prune", "--older-than", "30d"], "reqlog prune --older-than 30d --url"),
+    ],
+)
+def test_a_held_file_is_explained(
+    local_db: Path, held: subprocess.Popen[str], capsys: pytest.CaptureFixture[str], argv: list[str], hint: str
+) -> None:
+    code, out, err = _run(capsys, *argv[:1], "--db", str(local_db), *argv[1:])
+    assert code == 1
+    assert out == ""
+    assert f"{local_db} is held by another process (PID {held.pid})" in err
+    assert hint in err
+
+
+def test_export_from_the_file(local_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run(
+        capsys, "export", "--db", str(local_db), "--out", str(tmp_path / "out"), "--until", "2025-11-19"
+    )
+    assert code == 0, err
+    table = ds.dataset(tmp_path / "out", partitioning="hive").to_table()
+    expected = sum(1 for i in range(N) if make_row(i).started_at.date().isoformat() <= "2025-11-19")  # type: ignore[union-attr]
+    assert table.num_rows == expected
+    assert f"exported {expected} rows into 1 day file(s)" in err
+
+
+def test_prune_the_file(db_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with service_store(db_path) as store:
+        store.insert_rows(
+            [make_row(i, started_at=NOW - timedelta(days=40 - i) + timedelta(hours=12)) for i in range(20)]
+        )
+    code, _, err = _run(capsys, "prune", "--db", str(db_path), "--older-than", "30d", "--dry-run")
+    assert code == 0 and "would delete 10 rows" in err
+    code, _, err = _run(capsys, "prune", "--db", str(db_path), "--older-than", "30d", "--compact")
+    assert code == 0 and "deleted 10 rows" in err and "compacted" in err
+    with service_store(db_path) as store:
+        assert store.count() == 10
+        assert store.cursor().execute(
+            "SELECT min(started_at) >= ? FROM request_logs", [NOW - timedelta(days=30)]
+        ).fetchall() == [(True,)]
+
+
+def test_bad_age_is_a_usage_error(local_db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["prune", "--db", str(local_db), "--older-than", "soon"])
+    assert caught.value.code == 2
+    assert "expected an age such as 30d" in capsys.readouterr().err
+
+
+async def test_through_the_service(
+    api_client: TestClient[Any, Any],
+    tokens: Tokens,
+    settings: ServiceSettings,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    url = str(api_client.make_url("")).rstrip("/")
+
+    async def run(*argv: str) -> tuple[int, str, str]:
+        code = await asyncio.to_thread(main, list(argv))
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    code, out, err = await run(
+        "sql", "--url", url, "--token", tokens.ingest_only, "SELECT count(*) AS n FROM request_logs"
+    )
+    assert code == 0, err
+    assert out.splitlines() == ["  n", "----", " 60", "(1 row)"]
+    code, _, err = await run("sql", "--url", url, "--token", tokens.ingest_only, "ATTACH 'x.db'")
+    assert code == 1 and "the service answered 400: ATTACH is not allowed" in err
+    code, _, err = await run("sql", "--url", url, "--token", tokens.staff_viewer, "SELECT 1")
+    assert code == 1 and "403: You do not have permission to perform this action." in err
+    code, _, err = await run("sql", "--url", url, "SELECT 1")
+    assert code == 1 and "a token is needed" in err
+
+    code, _, err = await run("export", "--url", url, "--token", tokens.admin, "--out", str(tmp_path / "remote"))
+    assert code == 0, err
+    assert ds.dataset(tmp_path / "remote", partitioning="hive").to_table().num_rows == N
+
+    code, _, err = await run("prune", "--url", url, "--token", tokens.ingest_only, "--older-than", "30d")
+    assert code == 1 and "403" in err  # pruning by hand is for admins
+    code, _, err = await run("prune", "--url", url, "--token", tokens.admin, "--older-than", "30d")
+    assert code == 0 and f"deleted {N} rows" in err  # the seeded rows are from 2025
+
+
+def test_progress_bar_draws_only_on_a_terminal() -> None:
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal, pipe = Terminal(), io.StringIO()
+    for stream in (terminal, pipe):
+        bar = ProgressBar(stream, width=10)
+        bar.update(50, 200)
+        bar.update(200, 200)
+        bar.done()
+    assert terminal.getvalue() == "\r[##........]  25% 50/200 rows\r[##########] 100% 200/200 rows\n"
+    assert pipe.getvalue() == ""
