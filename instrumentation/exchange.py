@@ -147,24 +147,29 @@ class Exchange:
             pass
 
     def finish(self) -> None:
-        """Put the response side, user, route and outcome on the span, then end it."""
+        """Put the response side, user, route and outcome on the span, then end it. Never raises."""
         span = self.span
         out = self.response_attributes
         try:
             self._finish_attributes(out)
         except Exception as exc:
             self.capture_failed(exc)
-        exc = self.exception
-        if exc is not None:
-            span.record_exception(exc, escaped=True)
-            span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
-        elif self.status_code is not None and self.status_code >= 500:
-            span.set_status(Status(StatusCode.ERROR))
-        span.set_attributes(out)
-        if self.route:
-            span.update_name(f"{self._request_attributes.get(attr.HTTP_REQUEST_METHOD, 'HTTP')} {self.route}")
-        span.end(end_time=self.end_time)
-        self.exception = None  # drop the traceback's frames now
+        try:
+            exc = self.exception
+            if exc is not None:
+                span.record_exception(exc, escaped=True)
+                span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+            elif self.status_code is not None and self.status_code >= 500:
+                span.set_status(Status(StatusCode.ERROR))
+            span.set_attributes(out)
+            if self.route:
+                span.update_name(f"{self._request_attributes.get(attr.HTTP_REQUEST_METHOD, 'HTTP')} {self.route}")
+        except Exception as exc:
+            self.capture_failed(exc)
+        finally:
+            # Ends even when the above failed, so no span is left open; frames are dropped now.
+            self.exception = None
+            span.end(end_time=self.end_time)
 
     def _finish_attributes(self, out: dict[str, Any]) -> None:
         status = self.status_code

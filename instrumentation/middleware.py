@@ -25,6 +25,7 @@ from typing import Any
 from opentelemetry import context, trace
 from opentelemetry.instrumentation.utils import is_http_instrumentation_enabled
 from opentelemetry.propagate import extract
+from opentelemetry.propagators.textmap import Getter
 from opentelemetry.trace import SpanKind
 
 from . import attributes as attr
@@ -53,7 +54,7 @@ _REAL_IP = _REQ + "x-real-ip"
 _NAME_CACHE_SIZE = 512  # header names seen; bounded so hostile clients cannot grow it
 
 
-class _HeaderGetter:
+class _HeaderGetter(Getter[dict[str, Any]]):
     """Propagator getter over the already-decoded request header attributes (no second decode)."""
 
     def get(self, carrier: dict[str, Any], key: str) -> list[str] | None:
@@ -120,24 +121,32 @@ class RequestLogMiddleware:
             attributes, parent, failure = {}, None, exc
         method = attributes.get(attr.HTTP_REQUEST_METHOD) or "HTTP"
         span = self._tracer.start_span(method, context=parent, kind=SpanKind.SERVER, attributes=attributes)
-        exchange = Exchange(self, scope, span, attributes, send)
-        if failure is not None:
-            exchange.capture_failed(failure)
-        if _CONTENT_LENGTH in attributes or _TRANSFER_ENCODING in attributes:
-            exchange.request_body = self._request_body(attributes)
-            exchange.downstream_receive = receive
-            receive = exchange.receive
         token = context.attach(trace.set_span_in_context(span, parent))
-        exchange_token = current_exchange.set(exchange)
         try:
-            await self.app(scope, receive, exchange.send)
-        except Exception as exc:
-            exchange.record_exception(exc)
-            raise
+            if not span.is_recording():  # sampled out: nothing to capture, only propagate the context
+                await self.app(scope, receive, send)
+                return
+            exchange = Exchange(self, scope, span, attributes, send)
+            if failure is not None:
+                exchange.capture_failed(failure)
+            if _CONTENT_LENGTH in attributes or _TRANSFER_ENCODING in attributes:
+                try:
+                    exchange.request_body = self._request_body(attributes)
+                    exchange.downstream_receive = receive
+                    receive = exchange.receive
+                except Exception as exc:
+                    exchange.capture_failed(exc)
+            exchange_token = current_exchange.set(exchange)
+            try:
+                await self.app(scope, receive, exchange.send)
+            except Exception as exc:
+                exchange.record_exception(exc)
+                raise
+            finally:
+                current_exchange.reset(exchange_token)
+                exchange.finish()
         finally:
-            current_exchange.reset(exchange_token)
             context.detach(token)
-            exchange.finish()
 
     def _request_attributes(self, scope: Scope) -> dict[str, Any]:
         """Every request attribute, each header decoded once, in the order the SDK should keep."""

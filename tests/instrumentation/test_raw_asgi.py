@@ -387,3 +387,33 @@ async def test_body_capture_switched_off_keeps_sizes(
     assert attr.REQUEST_BODY_CONTENT not in span.attributes and attr.RESPONSE_BODY_CONTENT not in span.attributes
     assert span.attributes[attr.REQUEST_BODY_SIZE] == len(b'{"secret":"no"}')
     assert span.attributes[attr.RESPONSE_BODY_SIZE] > 0
+
+
+async def test_spans_the_app_starts_are_children_of_the_server_span(
+    tracer_provider: TracerProvider, span_exporter: InMemorySpanExporter
+) -> None:
+    tracer = tracer_provider.get_tracer("app")
+
+    async def app_with_work(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        with tracer.start_as_current_span("db query"):
+            await _respond(send, 200, b"ok", b"text/plain")
+
+    await request(RequestLogMiddleware(app_with_work, tracer_provider=tracer_provider), "GET", "/")
+    child, server = sorted(span_exporter.get_finished_spans(), key=lambda s: s.kind is SpanKind.SERVER)
+    assert child.parent is not None and child.parent.span_id == server.context.span_id
+    assert child.context.trace_id == server.context.trace_id
+
+
+async def test_sampled_out_requests_are_served_and_capture_nothing(span_exporter: InMemorySpanExporter) -> None:
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+
+    provider = TracerProvider(sampler=ALWAYS_OFF)
+    provider.add_span_processor(SimpleSpanProcessor(span_exporter))
+    try:
+        app = RequestLogMiddleware(raw_app, tracer_provider=provider)
+        assert (await request(app, "POST", "/echo", json={"x": 1})).status_code == 201
+        assert (await request(app, "GET", "/who")).status_code == 200  # set_user outside capture: a no-op
+    finally:
+        provider.shutdown()
+    assert span_exporter.get_finished_spans() == ()
