@@ -191,7 +191,7 @@ def decode_json(data: bytes, *, redactor: Redactor) -> DecodedRequest:
     out = DecodedRequest()
     for r, resource_spans in enumerate(_envelope_list(request, "resourceSpans", "request")):
         where_r = f"resourceSpans[{r}]"
-        resource = resource_spans.get("resource") or {}
+        resource = resource_spans.get("resource", {})
         if not isinstance(resource, dict):
             raise OtlpDecodeError(f"malformed OTLP/JSON: {where_r}.resource must be an object")
         try:
@@ -268,6 +268,8 @@ def _json_uint64(value: Any, name: str) -> int:
 
 
 def _json_id(value: Any, size: int, name: str) -> str:
+    if value is None:
+        value = ""  # omitted, as the JSON mapping omits an empty field: reported as 0 bytes
     if not isinstance(value, str):
         raise _SpanError(f"{name} must be a hex string, got {type(value).__name__}")
     try:
@@ -298,9 +300,9 @@ def _json_attributes(attributes: Any, wanted: Callable[[str], bool]) -> dict[str
         raise _SpanError("attributes must be a list of {key, value} objects")
     out = {}
     for kv in attributes:
-        if not isinstance(kv, dict) or not isinstance(kv.get("key"), str):
+        key = kv.get("key", "") if isinstance(kv, dict) else None  # the JSON mapping omits an empty key
+        if not isinstance(key, str):
             raise _SpanError("attributes must be a list of {key, value} objects")
-        key = kv["key"]
         if wanted(key):
             out[key] = _json_value(kv.get("value"), key, 0)
     return out
@@ -346,9 +348,9 @@ def _json_value(value: Any, key: str, depth: int) -> Any:
             return None
         if kind == "arrayValue":
             return tuple(_json_value(v, key, depth + 1) for v in values)
-        if not all(isinstance(kv, dict) and isinstance(kv.get("key"), str) for kv in values):
+        if not all(isinstance(kv, dict) and isinstance(kv.get("key", ""), str) for kv in values):
             raise _SpanError(f"attribute {key!r:.60}: kvlistValue.values must be {{key, value}} objects")
-        return {kv["key"]: _json_value(kv.get("value"), key, depth + 1) for kv in values}
+        return {kv.get("key", ""): _json_value(kv.get("value"), key, depth + 1) for kv in values}
     raise _SpanError(f"attribute {key!r:.60}: unsupported or mistyped AnyValue {kind!r:.30}")
 
 
