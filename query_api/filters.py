@@ -79,7 +79,10 @@ def _datetime(value: str) -> datetime:
         raise ValueError(_DATETIME) from None
     # Stored times are naive UTC; a time with an offset is converted, a naive one is taken as UTC.
     if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
+        try:
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
+        except OverflowError:  # year 1 or 9999 shifted out of range by its offset
+            raise ValueError(_DATETIME) from None
     return moment
 
 

@@ -109,14 +109,14 @@ _REQUEST_LOG: dict[str, Any] = {
 
 _PARAMETER_SCHEMAS: dict[str, dict[str, Any]] = {
     "user": {"type": "string", "description": "A user id; 0 selects anonymous requests."},
-    "status_code": {"type": "integer"},
+    "status_code": {"type": "integer", "minimum": -(2**31 - 1), "maximum": 2**31 - 1},
     "status": {"type": "string", "enum": ["1xx", "2xx", "3xx", "4xx", "5xx"]},
     "is_bot": {"type": "boolean"},
     "has_exception": {"type": "boolean"},
     "started_after": {"type": "string", "format": "date-time"},
     "started_before": {"type": "string", "format": "date-time"},
     "min_duration": {"type": "number", "description": "Seconds."},
-    "ip": {"type": "string", "description": "An IPv4 or IPv6 address."},
+    "ip": {"type": "string", "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}], "description": "An IP address."},
 }
 
 

@@ -3,6 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -15,6 +23,8 @@ from exporter.store import RequestLogStore
 from query_api.accounts import AccountDB
 from query_api.auth import PERM_INGEST, PERM_SQL, PERM_VIEW_LOGS
 
+START_TIMEOUT = 30.0
+TOKEN_LINE = re.compile(r"^\s+([0-9a-f]{40})$", re.MULTILINE)  # the first-start admin token on stderr
 BASE_TIME = datetime(2025, 11, 19, 14, 0, 0)
 
 
@@ -92,3 +102,64 @@ def make_accounts(accounts_path: Path) -> Tokens:
 
 def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Token {token}"}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def reqlog(*args: str, db: Path) -> subprocess.CompletedProcess[str]:
+    """Run a `reqlog` command to completion; fail the test on a non-zero exit."""
+    done = subprocess.run(
+        [sys.executable, "-m", "query_api.cli", *args, "--db", str(db)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+class Service:
+    """A running `reqlog serve`; its stderr goes to a file the test can read."""
+
+    def __init__(self, db: Path, log: Path) -> None:
+        self.db, self.log_path, self.port = db, log, _free_port()
+        self._log = log.open("w")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "query_api.cli", "serve", "--db", str(db), "--port", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=self._log,
+        )
+        try:
+            deadline = time.monotonic() + START_TIMEOUT
+            while self.get("/api/openapi.json")[0] != 200:
+                assert self.process.poll() is None, self.stderr()
+                assert time.monotonic() < deadline, "reqlog serve did not start"
+                time.sleep(0.05)
+        except BaseException:
+            self.stop(signal.SIGKILL)
+            raise
+
+    def stderr(self) -> str:
+        return self.log_path.read_text()
+
+    def get(self, path: str, token: str | None = None) -> tuple[int, Any]:
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}")
+        if token is not None:
+            request.add_header("Authorization", f"Token {token}")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, orjson.loads(response.read())
+        except urllib.error.HTTPError as error:
+            with error:
+                return error.code, orjson.loads(error.read())
+        except OSError:
+            return 0, None
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        try:
+            return self.process.wait(timeout=30)
+        finally:
+            self._log.close()
