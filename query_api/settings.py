@@ -40,6 +40,12 @@ class ServiceSettings:
     - `sql_timeout`: seconds an analyst query may run before it is interrupted, default 5.
     - `sql_row_limit`: rows an analyst query may return (more are cut off and flagged), default 10,000.
     - `retention_days`: delete rows that started more than this many days ago, once a day; `None` keeps all.
+    - `ingest_max_bytes`: the largest OTLP request on `POST /v1/traces` after decompression, default 16 MiB.
+    - `ingest_queue_rows`: rows waiting for the writer before OTLP requests get 503, default 50,000.
+    - `ingest_batch_rows`: the most rows the writer commits in one transaction, default 10,000.
+    - `ingest_retry_after`: seconds in the `Retry-After` of a 503 from `POST /v1/traces`, default 1.
+    - `redact_headers`, `unredact_headers`, `redact_keys`, `unredact_keys`: comma-separated, as for
+      the exporter (`ExporterSettings`): what OTLP ingest redacts beyond the defaults / keeps.
     """
 
     db: Path = DEFAULT_DB_PATH
@@ -57,6 +63,14 @@ class ServiceSettings:
     sql_timeout: float = 5.0
     sql_row_limit: int = 10_000
     retention_days: int | None = None
+    ingest_max_bytes: int = 16 * 1024 * 1024
+    ingest_queue_rows: int = 50_000
+    ingest_batch_rows: int = 10_000
+    ingest_retry_after: int = 1
+    redact_headers: str = ""
+    unredact_headers: str = ""
+    redact_keys: str = ""
+    unredact_keys: str = ""
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -133,5 +147,8 @@ def _validate(settings: ServiceSettings) -> None:
         raise ConfigError("sql_timeout", "must be more than 0 seconds")
     if settings.sql_row_limit < 1:
         raise ConfigError("sql_row_limit", "must be at least 1")
+    for name in ("ingest_max_bytes", "ingest_queue_rows", "ingest_batch_rows", "ingest_retry_after"):
+        if getattr(settings, name) < 1:
+            raise ConfigError(name, "must be at least 1")
     if settings.retention_days is not None and settings.retention_days < 1:
         raise ConfigError("retention_days", "must be at least 1 day (leave it unset to keep everything)")
