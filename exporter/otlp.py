@@ -1,7 +1,8 @@
 """OTLP trace requests (protobuf or OTLP/JSON) -> `RequestLog` rows, and the answers the receiver sends.
 
-Both encodings go through `flatten.build_row`, the function the in-process exporter uses, so a span
-makes the same row whichever way it arrives. Decoding reads only what a row needs: the span kind
+Both encodings go through `flatten.build_values`, the function the in-process exporter uses, so a
+span makes the same row whichever way it arrives (rows are value tuples in `RequestLog` column
+order, what the store's batch path takes). Decoding reads only what a row needs: the span kind
 first (most spans of a trace are not HTTP server spans and are skipped untouched), then the ids,
 times, `exception` events and the attributes `flatten` reads. upb parses lazily and every field
 touched costs a Python object, so values of attributes no row uses are never converted (FACTS.md).
@@ -33,9 +34,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from instrumentation import attributes as attr
 
 from .errors import RequestLogError
-from .flatten import build_row
+from .flatten import build_values
 from .redaction import Redactor
-from .row import RequestLog
 
 logger = logging.getLogger(__name__)
 
@@ -61,11 +61,13 @@ class OtlpDecodeError(RequestLogError, ValueError):
 class DecodedRequest:
     """What one OTLP request holds: the rows to store and what happened to the other spans.
 
+    `rows` are value tuples in `RequestLog` column order (`RequestLog(*values)` makes the object).
+
     `ignored` counts spans that are not HTTP server spans (no row to make; not an error).
     `rejected` counts spans that are malformed; `errors` quotes the first few reasons.
     """
 
-    rows: list[RequestLog] = dataclasses.field(default_factory=list)
+    rows: list[tuple[Any, ...]] = dataclasses.field(default_factory=list)
     spans: int = 0
     ignored: int = 0
     rejected: int = 0
@@ -357,19 +359,19 @@ def _json_value(value: Any, key: str, depth: int) -> Any:
 # -- shared -----------------------------------------------------------------------------------
 
 
-def _build(where: str, attributes: dict[str, Any], *, start_ns: int, **kwargs: Any) -> RequestLog | None:
+def _build(where: str, attributes: dict[str, Any], *, start_ns: int, **kwargs: Any) -> tuple[Any, ...] | None:
     if not start_ns:
         raise _SpanError("start_time_unix_nano is missing")
     try:
-        return build_row(attributes, start_ns=start_ns, **kwargs)
+        return build_values(attributes, start_ns=start_ns, **kwargs)
     except Exception as exc:
-        # build_row promises not to raise on any attribute value; if it does anyway, that is our
+        # build_values promises not to raise on any attribute value; if it does anyway, that is our
         # bug, and it must cost one span, not the whole request.
         logger.exception("could not flatten %s", where)
         raise _SpanError(f"could not be flattened ({type(exc).__name__})") from exc
 
 
-def _add(out: DecodedRequest, row: RequestLog | None) -> None:
+def _add(out: DecodedRequest, row: tuple[Any, ...] | None) -> None:
     if row is None:
         out.ignored += 1  # a server span without an HTTP method: not a request log
     else:

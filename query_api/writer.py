@@ -53,7 +53,7 @@ class Writer:
     `max_queued_rows` bounds the rows waiting or being written; `max_batch_rows` caps one
     transaction. `on_commit(stored_values)` runs on the writer thread after each commit and before
     the batch's futures resolve (the service uses it to fill its recent-rows cache); its errors
-    are logged, never raised.
+    are logged, never raised. Without it, the insert skips RETURNING.
     """
 
     def __init__(
@@ -76,7 +76,6 @@ class Writer:
         # Counters, read by tests, the benchmark and the stats endpoint; written by the writer thread.
         self.transactions = 0
         self.rows_written = 0
-        self.rows_stored = 0  # written minus duplicates skipped by ON CONFLICT DO NOTHING
         self.failures = 0
 
     @property
@@ -164,10 +163,9 @@ class Writer:
             item.future.set_result(item.table.num_rows)
 
     def _commit(self, table: pa.Table) -> None:
-        stored = self._store.insert_arrow(table)
+        stored = self._store.insert_arrow(table, returning=self._on_commit is not None)
         self.transactions += 1
         self.rows_written += table.num_rows
-        self.rows_stored += len(stored)
         if self._on_commit is not None and stored:
             try:
                 self._on_commit(stored)
