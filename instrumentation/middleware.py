@@ -158,7 +158,10 @@ class RequestLogMiddleware:
         }
         query = scope.get("query_string")
         if query:
-            attributes[attr.URL_QUERY] = query.decode("latin-1")
+            try:
+                attributes[attr.URL_QUERY] = query.decode()
+            except UnicodeDecodeError:  # not UTF-8: keep every byte visible rather than fail
+                attributes[attr.URL_QUERY] = query.decode("latin-1")
         keys = self._request_keys
         for name, value in scope.get("headers") or ():
             key = keys.get(name)

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -189,3 +190,31 @@ async def test_django_anonymous_request_has_no_user(
 ) -> None:
     assert (await request(django_app, "GET", "/me/")).json() == {"user": None}
     assert not [key for key in server_span(span_exporter).attributes if key.startswith("user.")]
+
+
+def test_django_middleware_sync_path_notes_user_and_route(django_db: Path) -> None:
+    """Django adapts middleware to the stack; the sync branch must do what the async one does."""
+    from types import SimpleNamespace
+
+    from django.contrib.auth.models import AnonymousUser, User
+
+    from instrumentation.django_hooks import RequestLogDjangoMiddleware
+    from instrumentation.user import current_exchange
+
+    def get_response(request: Any) -> str:
+        return "response"
+
+    middleware = RequestLogDjangoMiddleware(get_response)
+    exchange: Any = SimpleNamespace(framework_user=None, route=None)
+    user = User(pk=12, username="grace", first_name="Grace", last_name="Hopper")
+    request = SimpleNamespace(user=user, resolver_match=SimpleNamespace(route="api/<slug:name>/"))
+    token = current_exchange.set(exchange)
+    try:
+        assert middleware(request) == "response"
+        assert (exchange.framework_user, exchange.route) == (("12", "grace", "Grace Hopper"), "/api/<slug:name>/")
+        exchange.framework_user = None
+        middleware(SimpleNamespace(user=AnonymousUser(), resolver_match=None))
+        assert exchange.framework_user is None
+    finally:
+        current_exchange.reset(token)
+    assert middleware(request) == "response"  # outside a captured request: nothing to note, no error

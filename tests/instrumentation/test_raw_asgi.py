@@ -417,3 +417,29 @@ async def test_sampled_out_requests_are_served_and_capture_nothing(span_exporter
     finally:
         provider.shutdown()
     assert span_exporter.get_finished_spans() == ()
+
+
+async def test_non_utf8_query_and_header_bytes_do_not_break_capture(
+    app: RequestLogMiddleware, span_exporter: InMemorySpanExporter
+) -> None:
+    sent = iter([{"type": "http.request", "body": b"", "more_body": False}])
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/caf\u00e9",
+        "query_string": "q=caf\u00e9".encode() + b"&raw=\xff",
+        "headers": [(b"x-name", b"Ren\xe9")],  # latin-1 bytes, not UTF-8
+        "client": ("127.0.0.1", 1),
+    }
+    statuses: list[int] = []
+
+    async def sink(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            statuses.append(message["status"])
+
+    await app(scope, lambda: _next(sent), sink)
+    assert statuses == [404]
+    span = server_span(span_exporter)
+    assert span.attributes[attr.URL_PATH] == "/caf\u00e9"
+    assert span.attributes[attr.URL_QUERY] == "q=caf\u00c3\u00a9&raw=\u00ff"  # every byte kept, as latin-1
+    assert span.attributes["http.request.header.x-name"] == ("Ren\u00e9",)
