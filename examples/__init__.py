@@ -1,0 +1,1 @@
+"""Runnable example apps instrumented with reqlog, one per ASGI framework."""
