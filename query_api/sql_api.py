@@ -123,7 +123,8 @@ async def _sql_arguments(request: web.Request) -> tuple[str, str]:
         except orjson.JSONDecodeError as exc:
             raise ApiError(400, f"JSON parse error - {exc}") from None
         if not isinstance(parsed, dict):
-            raise ValidationError({"non_field_errors": ["Invalid data. Expected a dictionary, but got list."]})
+            kind = type(parsed).__name__
+            raise ValidationError({"non_field_errors": [f"Invalid data. Expected a dictionary, but got {kind}."]})
         data = parsed
     elif request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
         data = dict(await request.post())

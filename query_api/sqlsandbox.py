@@ -175,7 +175,10 @@ def check_sql(con: duckdb.DuckDBPyConnection, sql: str) -> str:
         return text
     if kind == duckdb.StatementType.EXPLAIN:
         inner = _EXPLAIN.sub("", text, count=1)
-        inner_statements = con.extract_statements(inner)
+        try:
+            inner_statements = con.extract_statements(inner)
+        except duckdb.Error as exc:
+            raise SqlFailed(_clean(exc)) from exc
         if len(inner_statements) != 1 or inner_statements[0].type != duckdb.StatementType.SELECT:
             raise SqlRefused("EXPLAIN is allowed only for a SELECT query.")
         _check_tree(con, inner)

@@ -171,6 +171,12 @@ async def test_bad_arguments(
     assert await response.json() == expected
 
 
+async def test_body_must_be_an_object(api_client: TestClient[Any, Any], tokens: Tokens) -> None:
+    response = await api_client.post(SQL, json=["SELECT 1"], headers=auth(tokens.admin))
+    assert response.status == 400
+    assert await response.json() == {"non_field_errors": ["Invalid data. Expected a dictionary, but got list."]}
+
+
 async def test_malformed_json(api_client: TestClient[Any, Any], tokens: Tokens) -> None:
     response = await api_client.post(
         SQL, data=b"{nope", headers={**auth(tokens.admin), "Content-Type": "application/json"}

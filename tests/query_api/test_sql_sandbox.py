@@ -31,6 +31,8 @@ REFUSED = {
     "bare_csv": ("FROM 'data.csv'", "file and network access"),
     "nested_in_cte": ("WITH x AS (SELECT * FROM read_text('/etc/hosts')) SELECT * FROM x", "file and network"),
     "in_subquery": ("SELECT 1 WHERE 1 IN (SELECT 1 FROM glob('/x'))", "file and network access"),
+    "describe_path": ("DESCRIBE '/etc/passwd'", "file and network access"),
+    "summarize_file": ("SUMMARIZE SELECT * FROM read_csv('/etc/passwd')", "file and network access"),
     "explain_file": ("EXPLAIN SELECT * FROM read_text('/etc/passwd')", "file and network access"),
     "copy_to": ("COPY request_logs TO '/tmp/stolen.csv'", "COPY"),
     "copy_from": ("COPY request_logs FROM '/etc/passwd'", "COPY"),
@@ -140,6 +142,8 @@ def test_runaway_query_is_interrupted(store: RequestLogStore) -> None:
 
 
 def test_duckdb_errors_are_reported(store: RequestLogStore) -> None:
+    with pytest.raises(SqlFailed, match="syntax error"):
+        run_sql(store.cursor(), "EXPLAIN SELEC 1")
     with pytest.raises(SqlFailed, match="no_such_column"):
         run_sql(store.cursor(), "SELECT no_such_column FROM request_logs")
     with pytest.raises(SqlFailed, match="syntax error"):
