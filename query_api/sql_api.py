@@ -37,7 +37,8 @@ from .filters import PARAMETERS
 from .keys import SETTINGS_KEY, STORE_KEY
 from .readpool import ReadPool
 from .retention import cutoff_for, parse_age
-from .sqlsandbox import SqlError, SqlResult, run_sql, run_with_deadline
+from .sql_result import SqlResult
+from .sqlsandbox import SqlError, run_sql, run_with_deadline
 
 SQL_PATH = "/api/metrics/sql"
 STATS_PATH = "/api/metrics/request_logs/stats"

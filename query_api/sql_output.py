@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from .sqlsandbox import csv_cell
+from .sql_result import csv_cell
 
 NULL = "NULL"
 MIN_WIDTH = 8
