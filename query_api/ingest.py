@@ -1,10 +1,10 @@
 """OTLP/HTTP trace ingest: `POST /v1/traces`, the standard path, so any OTel SDK or Collector can send.
 
 A request goes: token check (401/403 as the query API answers them) -> content type (protobuf or
-OTLP/JSON, else 415) and encoding (none, gzip or deflate, else 415) -> the body, read up to the
-limit (413 past it) -> in a decode thread: inflated with a cap, so a gzip bomb stops at the limit
-instead of filling memory, decoded, flattened and turned into an Arrow batch (400 for a malformed
-payload) -> the single writer (503 + Retry-After when its queue is full) -> the answer, an
+OTLP/JSON, else 415) and encoding (none, gzip or deflate, else 415) -> the body, read and inflated
+up to the limit (413 past it, so a gzip bomb stops there instead of filling memory) -> in a decode
+thread: decoded, flattened and turned into an Arrow batch (400 for a malformed payload) -> the
+single writer (503 + Retry-After when its queue is full) -> the answer, an
 `ExportTraceServiceResponse` in the request's encoding, sent only after the rows are committed.
 
 Errors other than 401/403 carry a `google.rpc.Status` body, as the OTLP specification asks, in the
@@ -23,6 +23,7 @@ from typing import Any
 
 import pyarrow as pa
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from exporter.otlp import DecodedRequest, OtlpDecodeError, decode_json, decode_protobuf, encode_response, encode_status
 from exporter.redaction import Redactor
@@ -41,6 +42,8 @@ JSON = "application/json"
 # gRPC status codes for the `google.rpc.Status` bodies.
 _INVALID_ARGUMENT, _RESOURCE_EXHAUSTED, _UNAVAILABLE = 3, 8, 14
 _WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
+# aiohttp inflates these itself (br and zstd when their packages are installed).
+_DECODED_BY_AIOHTTP = frozenset({"", "identity", "gzip", "x-gzip", "deflate", "br", "zstd"})
 _CHUNK = 256 * 1024
 _SPAN_ID = COLUMN_NAMES.index("span_id")
 
@@ -140,9 +143,13 @@ async def handle_traces(request: web.Request) -> web.Response:
             raise _OtlpError(415, _INVALID_ARGUMENT, f"unsupported content type {request.content_type!r}; "
                              f"send {PROTOBUF} or {JSON}")  # fmt: skip
         encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
-        if encoding not in _WBITS and encoding not in ("", "identity"):
-            raise _OtlpError(415, _INVALID_ARGUMENT, f"unsupported content encoding {encoding!r}; send gzip or none")
-        raw = await _read_body(request, ingest.max_bytes)
+        if encoding not in _WBITS and encoding not in _DECODED_BY_AIOHTTP:
+            raise _unsupported_encoding(encoding)
+        raw, inflated = await _read_body(request, ingest.max_bytes)
+        if inflated or encoding in ("", "identity"):
+            encoding = "identity"
+        elif encoding not in _WBITS:  # left to us (auto_decompress off), and not one we inflate
+            raise _unsupported_encoding(encoding)
         loop = asyncio.get_running_loop()
         decoded, table = await loop.run_in_executor(ingest.decoder, _decode, raw, encoding, json, ingest)
         ingest.stats.requests += 1
@@ -163,19 +170,26 @@ async def handle_traces(request: web.Request) -> web.Response:
     return web.Response(body=encode_response(decoded, json=json), content_type=JSON if json else PROTOBUF)
 
 
-async def _read_body(request: web.Request, limit: int) -> bytes:
-    # The body is read here rather than with `request.read()`, so this route's limit holds whatever
-    # the app's client_max_size is. Compressed bodies are bounded too (a little slack for
-    # incompressible data), then inflated with a cap in `_inflate`.
-    bound = limit + 64 * 1024
+async def _read_body(request: web.Request, limit: int) -> tuple[bytes, bool]:
+    """The body, at most `limit` bytes of it, and whether aiohttp already inflated it.
+
+    aiohttp inflates gzip and deflate bodies itself, incrementally and only as fast as they are
+    read (3.14 caps each step), so stopping at the limit stops a gzip bomb: what is never read is
+    never inflated. A server started with `auto_decompress=False` hands the compressed bytes over
+    instead; `_decode` then inflates them with the same cap.
+    """
+    bound = limit + 64 * 1024  # compressed data may be a little larger than the original
     if request.content_length is not None and request.content_length > bound:
         raise _too_large(limit)
     body = bytearray()
-    async for chunk in request.content.iter_chunked(_CHUNK):
-        body += chunk
-        if len(body) > bound:
-            raise _too_large(limit)
-    return bytes(body)
+    try:
+        async for chunk in request.content.iter_chunked(_CHUNK):
+            body += chunk
+            if len(body) > limit:
+                raise _too_large(limit)
+    except (web.RequestPayloadError, HttpProcessingError):  # aiohttp could not inflate the body
+        raise _OtlpError(400, _INVALID_ARGUMENT, "the body is not valid compressed data") from None
+    return bytes(body), request.content.total_compressed_bytes is not None
 
 
 def _decode(raw: bytes, encoding: str, json: bool, ingest: Ingest) -> tuple[DecodedRequest, pa.Table | None]:
@@ -246,6 +260,10 @@ async def _write(ingest: Ingest, table: pa.Table) -> Any:
         raise _OtlpError(
             503, _UNAVAILABLE, f"the rows could not be stored ({type(exc).__name__}); retry later"
         ) from None
+
+
+def _unsupported_encoding(encoding: str) -> _OtlpError:
+    return _OtlpError(415, _INVALID_ARGUMENT, f"unsupported content encoding {encoding!r}; send gzip or none")
 
 
 def _csv(value: str) -> tuple[str, ...]:
