@@ -16,7 +16,7 @@ from typing import Any
 
 from exporter.errors import ConfigError, RequestLogError, StorageError
 
-from . import sql_cli
+from . import demo, sql_cli
 from .accounts import AccountDB
 from .auth import PERM_INGEST, PERM_SQL, PERM_VIEW_LOGS
 from .settings import ServiceSettings
@@ -171,6 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
         _db_option(sub)
 
     sql_cli.add_commands(commands)
+    demo.add_command(commands)
     return parser
 
 
