@@ -146,10 +146,11 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument(
         "--grant",
         type=int,
-        action="append",
+        action="extend",
+        nargs="+",
         default=[],
         metavar="CODE",
-        help=f"a permission code: {PERM_VIEW_LOGS} request logs, {PERM_INGEST} ingest, {PERM_SQL} SQL (repeatable)",
+        help=f"permission codes: {PERM_VIEW_LOGS} request logs, {PERM_INGEST} ingest, {PERM_SQL} SQL",
     )
     create.set_defaults(func=cmd_account_create)
     listing = account.add_parser("list", help="list accounts")

@@ -71,8 +71,10 @@ def test_account_and_token_commands_beside_a_running_service(service: Service) -
         {"detail": "You do not have permission to perform this action."},
     )
 
+    reqlog("account", "create", "carl", "--grant", "3602", "3603", "--grant", "3601", db=db)
     listing = reqlog("account", "list", db=db).stdout
     assert re.search(r"alice\s+yes\s+yes\s+no\s+1\s+3601\s+Alice A", listing), listing
+    assert re.search(r"carl\s+yes\s+no\s+no\s+0\s+3601,3602,3603", listing), listing
     assert "admin" in listing
 
     # Revoke by token: the service stops accepting it within a second.
