@@ -35,6 +35,41 @@ def _pin_to_one_core() -> str:
     return "not pinned"
 
 
+def insert_paths(rows: list[tuple[object, ...]], tmp: str) -> list[dict[str, object]]:
+    """Why the store inserts through Arrow: the same rows, one transaction per batch, three ways."""
+    from exporter.store import _INSERTED_COLUMNS, _INSERTED_INDEXES, TABLE
+
+    columns = ", ".join(_INSERTED_COLUMNS)
+    marks = ", ".join("?" for _ in _INSERTED_COLUMNS)
+    picked = [tuple(row[i] for i in _INSERTED_INDEXES) for row in rows]
+    results = []
+    for label, count in (
+        ("executemany", 256),
+        ("multi-row VALUES", BATCH * 2),
+        ("Arrow (the store's path)", BATCH * 4),
+    ):
+        store = RequestLogStore(Path(tmp) / f"paths-{len(results)}.duckdb")
+        cursor = store.cursor()
+        start = time.perf_counter()
+        for offset in range(0, count, BATCH):
+            chunk = picked[offset : offset + min(BATCH, count - offset)]
+            if label == "executemany":
+                cursor.execute("BEGIN TRANSACTION")
+                cursor.executemany(f"INSERT INTO {TABLE} ({columns}) VALUES ({marks})", chunk)
+                cursor.execute("COMMIT")
+            elif label == "multi-row VALUES":
+                values = ", ".join(f"({marks})" for _ in chunk)
+                cursor.execute("BEGIN TRANSACTION")
+                cursor.execute(f"INSERT INTO {TABLE} ({columns}) VALUES {values}", [v for row in chunk for v in row])
+                cursor.execute("COMMIT")
+            else:
+                store.insert_values(rows[offset : offset + min(BATCH, count - offset)], returning=False)
+        elapsed = time.perf_counter() - start
+        store.close()
+        results.append({"insert path": label, "rows": count, "rows_per_s": count / elapsed})
+    return results
+
+
 def main() -> None:
     pinned = _pin_to_one_core()
     total = 2_048 if QUICK else 10_240
@@ -95,6 +130,8 @@ def main() -> None:
     ]  # fmt: skip
     print(f"{total} spans x {rounds} rounds, medians, pinned to {pinned}")
     report("exporter", rows_out, goals=goals)
+    with tempfile.TemporaryDirectory() as tmp:
+        report("exporter_insert_paths", insert_paths(rows, tmp))
 
 
 if __name__ == "__main__":
