@@ -89,25 +89,31 @@ class BodyCapture:
             return self._multipart.truncated
         return False
 
-    def attributes(self, content_key: str, type_key: str, size_key: str, truncated_key: str) -> dict[str, object]:
-        """The span attributes for this body; an empty body with no content type gives none."""
+    def write_attributes(self, out: dict[str, object], keys: tuple[str, str, str, str]) -> None:
+        """Add this body's span attributes to `out`; an empty body with no content type adds none.
+
+        `keys` names the (content, content type, size, truncated) attributes.
+        """
         if self.size == 0 and not self.content_type:
-            return {}
-        out: dict[str, object] = {size_key: self.size}
+            return
+        content_key, type_key, size_key, truncated_key = keys
+        out[size_key] = self.size
         if self.mode == TEXT:
             if self._first is not None:
                 raw = self._first if self._chunks is None else b"".join(self._chunks)
                 out[content_key] = _decode_prefix(raw, cut=self.size > self._kept)
             if self.content_type:
                 out[type_key] = self.content_type
-        elif self._multipart is not None:
+            if self.size > self._kept:
+                out[truncated_key] = True
+            return
+        if self._multipart is not None:
             out[content_key] = orjson.dumps(self._multipart.result()).decode()
             out[type_key] = MULTIPART_CONTENT_TYPE
+            if self._multipart.truncated:
+                out[truncated_key] = True
         elif self.content_type:
             out[type_key] = self.content_type
-        if self.truncated:
-            out[truncated_key] = True
-        return out
 
 
 def _decode_prefix(raw: bytes, *, cut: bool) -> str:

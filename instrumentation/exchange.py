@@ -26,6 +26,18 @@ if TYPE_CHECKING:
 _RESP = attr.RESPONSE_HEADER_PREFIX
 _RESP_CONTENT_TYPE = _RESP + "content-type"
 _RESP_CONTENT_ENCODING = _RESP + "content-encoding"
+_REQUEST_BODY_KEYS = (
+    attr.REQUEST_BODY_CONTENT,
+    attr.REQUEST_BODY_CONTENT_TYPE,
+    attr.REQUEST_BODY_SIZE,
+    attr.REQUEST_BODY_TRUNCATED,
+)
+_RESPONSE_BODY_KEYS = (
+    attr.RESPONSE_BODY_CONTENT,
+    attr.RESPONSE_BODY_CONTENT_TYPE,
+    attr.RESPONSE_BODY_SIZE,
+    attr.RESPONSE_BODY_TRUNCATED,
+)
 _NAME_CACHE_SIZE = 512
 
 
@@ -183,23 +195,9 @@ class Exchange:
         elif status is not None and status >= 500:
             out[attr.ERROR_TYPE] = str(status)
         if self.request_body is not None:
-            out.update(
-                self.request_body.attributes(
-                    attr.REQUEST_BODY_CONTENT,
-                    attr.REQUEST_BODY_CONTENT_TYPE,
-                    attr.REQUEST_BODY_SIZE,
-                    attr.REQUEST_BODY_TRUNCATED,
-                )
-            )
+            self.request_body.write_attributes(out, _REQUEST_BODY_KEYS)
         if self.response_body is not None:
-            out.update(
-                self.response_body.attributes(
-                    attr.RESPONSE_BODY_CONTENT,
-                    attr.RESPONSE_BODY_CONTENT_TYPE,
-                    attr.RESPONSE_BODY_SIZE,
-                    attr.RESPONSE_BODY_TRUNCATED,
-                )
-            )
+            self.response_body.write_attributes(out, _RESPONSE_BODY_KEYS)
         route = self.route or _starlette_route(self._scope)
         if route:
             self.route = route
