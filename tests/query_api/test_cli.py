@@ -11,12 +11,16 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from exporter.store import RequestLogStore
+from tests.otlp_payloads import pb_request, pb_span
 
 from .harness import TOKEN_LINE, Service, make_row, reqlog, seed
 
@@ -111,6 +115,55 @@ def test_graceful_stop_releases_the_database(service: Service, sig: int) -> None
     store = RequestLogStore(service.db)  # the file is free again: the service closed it
     try:
         assert store.count() == 2
+    finally:
+        store.close()
+
+
+def _post(port: int, token: str, body: bytes) -> int:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/v1/traces",
+        data=body,
+        headers={"Authorization": f"Token {token}", "Content-Type": "application/x-protobuf"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        with error:
+            return int(error.code)
+    except OSError:
+        return 0  # refused: the service had stopped accepting
+
+
+def test_sigterm_keeps_every_acknowledged_span(service: Service) -> None:
+    token = _first_token(service)
+    batches = [
+        pb_request(
+            [
+                pb_span(
+                    {"http.request.method": "GET", "url.path": f"/p/{n}", "http.response.status_code": 200},
+                    trace_id=n.to_bytes(16, "big"),
+                    span_id=(n + 1).to_bytes(8, "big"),
+                )
+                for n in range(k * 10, k * 10 + 10)
+            ]
+        ).SerializeToString()
+        for k in range(1, 61)
+    ]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        futures = [pool.submit(_post, service.port, token, body) for body in batches]
+        futures[0].result()  # at least one batch is in before the signal
+        service.process.send_signal(signal.SIGTERM)
+        statuses = [future.result() for future in futures]
+    # Wait, rather than signal again: a second signal during shutdown means "stop now" to aiohttp.
+    assert service.process.wait(timeout=60) == 0, service.stderr()
+    service.stop()
+    assert "request-log store closed" in service.stderr()
+    acknowledged = 10 * statuses.count(200)
+    assert acknowledged > 0 and set(statuses) <= {0, 200, 503}, statuses
+    store = RequestLogStore(service.db)
+    try:
+        assert store.count() - 2 >= acknowledged  # two rows were seeded before the start
     finally:
         store.close()
 
