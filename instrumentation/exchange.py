@@ -135,6 +135,8 @@ class Exchange:
             elif key == _RESP_CONTENT_ENCODING:
                 encoding = text
         middleware = self._middleware
+        if middleware.sanitizer is not None:
+            middleware.sanitize(out)
         self.response_body = middleware.body_capture(
             content_type, encoding, capture=middleware.options.capture_response_body
         )

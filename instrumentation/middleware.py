@@ -3,9 +3,10 @@
 Why not `OpenTelemetryMiddleware` itself: FACTS.md measured it at ~600 us per request, most of it
 its own Python (headers re-decoded on every lookup, the URL rebuilt and parsed, attributes set one
 by one and twice, two INTERNAL spans per send). This middleware builds on the same pieces, the SDK
-tracer, the global propagator, OTel's `excluded_urls` semantics and the instrumentation-suppression
-switch, but decodes each header once and hands every request attribute to `start_span` in one dict
-and every response attribute to one `set_attributes` call.
+tracer, the global propagator, `opentelemetry.util.http`'s `ExcludeList` and `SanitizeValue` (what
+the ASGI instrumentation uses for `excluded_urls` and header sanitising) and the
+instrumentation-suppression switch, but decodes each header once and hands every request attribute
+to `start_span` in one dict and every response attribute to one `set_attributes` call.
 
 ASGI ordering, and why the span ends when the app returns rather than with the last body chunk:
 Starlette and FastAPI (ServerErrorMiddleware) send their 500 response *before* re-raising the
@@ -27,6 +28,7 @@ from opentelemetry.instrumentation.utils import is_http_instrumentation_enabled
 from opentelemetry.propagate import extract
 from opentelemetry.propagators.textmap import Getter
 from opentelemetry.trace import SpanKind
+from opentelemetry.util.http import ExcludeList, SanitizeValue
 
 from . import attributes as attr
 from .capture import SIZE, BodyCapture, choose_mode
@@ -51,6 +53,8 @@ _USER_AGENT = _REQ + "user-agent"
 _FORWARDED_FOR = _REQ + "x-forwarded-for"
 _FORWARDED = _REQ + "forwarded"
 _REAL_IP = _REQ + "x-real-ip"
+_HEADER_PREFIXES = (attr.REQUEST_HEADER_PREFIX, attr.RESPONSE_HEADER_PREFIX)
+_REDACTED = "[REDACTED]"  # what OTel's SanitizeValue writes
 _NAME_CACHE_SIZE = 512  # header names seen; bounded so hostile clients cannot grow it
 
 
@@ -94,7 +98,10 @@ class RequestLogMiddleware:
         self.options = options if options is not None else Options.from_env(os.environ, **option_values)
         self.user_resolver = user_resolver
         self._tracer = trace.get_tracer(_TRACER_NAME, tracer_provider=tracer_provider)
-        self._excluded = self.options.excluded_regex()
+        # OTel's own classes, so `excluded_urls` and header sanitising mean what they mean there.
+        self._excluded = ExcludeList(self.options.excluded_urls) if self.options.excluded_urls else None
+        self.sanitizer = SanitizeValue(self.options.sanitize_headers) if self.options.sanitize_headers else None
+        self._secret_keys: dict[str, bool] = {}
         self._clients = ClientResolver(parse_networks(self.options.trusted_proxies))
         self._allowed = self.options.content_type_matcher()
         self._request_keys: dict[bytes, str] = {}
@@ -110,13 +117,15 @@ class RequestLogMiddleware:
         if scope["type"] != "http" or not is_http_instrumentation_enabled():
             await self.app(scope, receive, send)
             return
-        if self._excluded is not None and self._excluded.search(_url(scope)):
+        if self._excluded is not None and self._excluded.url_disabled(_url(scope)):
             await self.app(scope, receive, send)
             return
         failure: Exception | None = None
         try:
             attributes = self._request_attributes(scope)
             parent = extract(attributes, getter=_GETTER)
+            if self.sanitizer is not None:
+                self.sanitize(attributes)
         except Exception as exc:  # capture must never break the request
             attributes, parent, failure = {}, None, exc
         method = attributes.get(attr.HTTP_REQUEST_METHOD) or "HTTP"
@@ -191,6 +200,22 @@ class RequestLogMiddleware:
         if version:
             attributes[attr.NETWORK_PROTOCOL_VERSION] = version
         return attributes
+
+    def sanitize(self, attributes: dict[str, Any]) -> None:
+        """Replace the values of headers matching `sanitize_headers` with `[REDACTED]`, in place."""
+        assert self.sanitizer is not None
+        secret = self._secret_keys
+        for key, value in attributes.items():
+            if not key.startswith(_HEADER_PREFIXES):
+                continue
+            hidden = secret.get(key)
+            if hidden is None:
+                name = key[len(_REQ) :] if key.startswith(_REQ) else key[len(attr.RESPONSE_HEADER_PREFIX) :]
+                hidden = self.sanitizer.sanitize_header_value(name, "") == _REDACTED
+                if len(secret) < _NAME_CACHE_SIZE:
+                    secret[key] = hidden
+            if hidden:
+                attributes[key] = (_REDACTED,) * len(value)
 
     def _request_body(self, attributes: dict[str, Any]) -> BodyCapture:
         content_type = attributes.get(_CONTENT_TYPE)

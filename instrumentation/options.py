@@ -23,6 +23,11 @@ DEFAULT_MAX_BODY_BYTES = 64 * 1024
 UserTuple = tuple[Any, Any, Any]
 UserResolver = Callable[[Mapping[str, Any]], "UserTuple | None"]
 
+# The OTel variable each option falls back to when its `REQLOG_*` variable is unset.
+_OTEL_FALLBACKS = {
+    "excluded_urls": "OTEL_PYTHON_EXCLUDED_URLS",
+    "sanitize_headers": "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS",
+}
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -60,6 +65,9 @@ class Options:
     - `trusted_proxies`: addresses and CIDRs whose forwarding headers are believed.
     - `excluded_urls`: regexes searched in `scheme://host/path`, as in OTel's `excluded_urls`
       (also read from `OTEL_PYTHON_EXCLUDED_URLS` when `REQLOG_EXCLUDED_URLS` is unset).
+    - `sanitize_headers`: regexes of header names whose values are replaced by `[REDACTED]` on the
+      span itself, as OTel's `OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS` (read when
+      `REQLOG_SANITIZE_HEADERS` is unset). Default none: the exporter redacts before storing.
     """
 
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
@@ -69,13 +77,14 @@ class Options:
     summarize_multipart: bool = True
     trusted_proxies: tuple[str, ...] = ()
     excluded_urls: tuple[str, ...] = ()
+    sanitize_headers: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if isinstance(self.max_body_bytes, bool) or not isinstance(self.max_body_bytes, int):
             raise OptionError("max_body_bytes", f"expected an integer, got {self.max_body_bytes!r}")
         if self.max_body_bytes < 0:
             raise OptionError("max_body_bytes", "must be 0 or more")
-        for name in ("body_content_types", "trusted_proxies", "excluded_urls"):
+        for name in ("body_content_types", "trusted_proxies", "excluded_urls", "sanitize_headers"):
             value = getattr(self, name)
             if isinstance(value, str):
                 object.__setattr__(self, name, _csv(value))
@@ -83,11 +92,12 @@ class Options:
                 object.__setattr__(self, name, tuple(value))
         # Validate now so a typo fails at start-up, not on the first request.
         parse_networks(self.trusted_proxies)
-        for pattern in self.excluded_urls:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise OptionError("excluded_urls", f"bad regex {pattern!r}: {exc}") from None
+        for name in ("excluded_urls", "sanitize_headers"):
+            for pattern in getattr(self, name):
+                try:
+                    re.compile(pattern)
+                except re.error as exc:
+                    raise OptionError(name, f"bad regex {pattern!r}: {exc}") from None
         for pattern in self.body_content_types:
             if "/" not in pattern:
                 raise OptionError("body_content_types", f"expected a MIME type such as text/*, got {pattern!r}")
@@ -109,8 +119,8 @@ class Options:
                 values[name] = overrides[name]
                 continue
             raw = env.get(f"REQLOG_{name.upper()}")
-            if raw is None and name == "excluded_urls":
-                raw = env.get("OTEL_PYTHON_EXCLUDED_URLS")
+            if raw is None and name in _OTEL_FALLBACKS:
+                raw = env.get(_OTEL_FALLBACKS[name])
             if raw is None:
                 continue
             if name == "max_body_bytes":
@@ -123,12 +133,6 @@ class Options:
             else:
                 values[name] = _csv(raw)
         return cls(**values)
-
-    def excluded_regex(self) -> re.Pattern[str] | None:
-        """One alternation of `excluded_urls`, or `None` when nothing is excluded."""
-        if not self.excluded_urls:
-            return None
-        return re.compile("|".join(f"(?:{pattern})" for pattern in self.excluded_urls))
 
     def content_type_matcher(self) -> Callable[[str], bool]:
         """A predicate on a lowercased MIME type (no parameters) for `body_content_types`."""

@@ -43,10 +43,12 @@ def test_environment_and_argument_precedence() -> None:
     assert options.body_content_types == ("application/json",)
 
 
-def test_otel_excluded_urls_is_the_fallback() -> None:
+def test_otel_variables_are_the_fallback() -> None:
     assert Options.from_env({"OTEL_PYTHON_EXCLUDED_URLS": "ping"}).excluded_urls == ("ping",)
     env = {"OTEL_PYTHON_EXCLUDED_URLS": "ping", "REQLOG_EXCLUDED_URLS": "pong"}
     assert Options.from_env(env).excluded_urls == ("pong",)
+    otel = {"OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS": "cookie,set-cookie"}
+    assert Options.from_env(otel).sanitize_headers == ("cookie", "set-cookie")
 
 
 @pytest.mark.parametrize(
@@ -57,6 +59,7 @@ def test_otel_excluded_urls_is_the_fallback() -> None:
         ({"REQLOG_CAPTURE_REQUEST_BODY": "maybe"}, {}, "capture_request_body"),
         ({}, {"trusted_proxies": ["10.0.0.0/33"]}, "trusted_proxies"),
         ({}, {"excluded_urls": ["("]}, "excluded_urls"),
+        ({}, {"sanitize_headers": ["[a-"]}, "sanitize_headers"),
         ({}, {"body_content_types": ["json"]}, "body_content_types"),
         ({}, {"max_bytes": 3}, "max_bytes"),
     ],

@@ -443,3 +443,16 @@ async def test_non_utf8_query_and_header_bytes_do_not_break_capture(
     assert span.attributes[attr.URL_PATH] == "/caf\u00e9"
     assert span.attributes[attr.URL_QUERY] == "q=caf\u00c3\u00a9&raw=\u00ff"  # every byte kept, as latin-1
     assert span.attributes["http.request.header.x-name"] == ("Ren\u00e9",)
+
+
+async def test_sanitize_headers_hides_values_on_the_span(
+    tracer_provider: TracerProvider, span_exporter: InMemorySpanExporter
+) -> None:
+    app = RequestLogMiddleware(raw_app, tracer_provider=tracer_provider, sanitize_headers=["authorization", "x-.*-key"])
+    headers = {"Authorization": "Token abc", "X-Api-Key": "k1", "X-Keep": "v"}
+    await request(app, "POST", "/echo", json={"x": 1}, headers=headers)
+    attributes = server_span(span_exporter).attributes
+    assert attributes["http.request.header.authorization"] == ("[REDACTED]",)
+    assert attributes["http.request.header.x-api-key"] == ("[REDACTED]",)
+    assert attributes["http.request.header.x-keep"] == ("v",)
+    assert attributes["http.response.header.x-trace"] == ("1",)
