@@ -123,7 +123,11 @@ class RequestLogMiddleware:
         failure: Exception | None = None
         try:
             attributes = self._request_attributes(scope)
-            parent = extract(attributes, getter=_GETTER)
+            parent = context.get_current()
+            # As OTel's middleware: a span already current (another middleware's) is the parent;
+            # otherwise the incoming `traceparent` (through the global propagator) is.
+            if not trace.get_current_span(parent).get_span_context().is_valid:
+                parent = extract(attributes, getter=_GETTER)
             if self.sanitizer is not None:
                 self.sanitize(attributes)
         except Exception as exc:  # capture must never break the request

@@ -456,3 +456,13 @@ async def test_sanitize_headers_hides_values_on_the_span(
     assert attributes["http.request.header.x-api-key"] == ("[REDACTED]",)
     assert attributes["http.request.header.x-keep"] == ("v",)
     assert attributes["http.response.header.x-trace"] == ("1",)
+
+
+async def test_a_span_already_current_is_the_parent(
+    tracer_provider: TracerProvider, span_exporter: InMemorySpanExporter
+) -> None:
+    app = RequestLogMiddleware(raw_app, tracer_provider=tracer_provider)
+    with tracer_provider.get_tracer("outer").start_as_current_span("outer") as outer:
+        await request(app, "GET", "/redirect")
+    server = server_span(span_exporter)  # still a SERVER span, so it still makes a row
+    assert server.parent is not None and server.parent.span_id == outer.get_span_context().span_id
