@@ -25,7 +25,8 @@ import pyarrow as pa
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from exporter.otlp import DecodedRequest, OtlpDecodeError, decode_json, decode_protobuf, encode_response, encode_status
+from exporter.otlp import DecodedRequest, OtlpDecodeError, decode_protobuf, encode_response, encode_status
+from exporter.otlp_json import decode_json
 from exporter.redaction import Redactor
 from exporter.row import COLUMN_NAMES
 from exporter.store import values_to_arrow

@@ -14,14 +14,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 
 from exporter import REDACTED, Redactor, RequestLog, span_to_row
-from exporter.otlp import (
-    DecodedRequest,
-    OtlpDecodeError,
-    decode_json,
-    decode_protobuf,
-    encode_response,
-    encode_status,
-)
+from exporter.otlp import DecodedRequest, OtlpDecodeError, decode_protobuf, encode_response, encode_status
+from exporter.otlp_json import decode_json
 from tests.otlp_payloads import otlp_request, pb_request, pb_span, to_otlp_json
 
 from .spans import make_span
@@ -275,3 +269,18 @@ def test_deeply_nested_values_do_not_recurse_without_bound() -> None:
 
 def test_decoded_request_is_a_plain_dataclass() -> None:
     assert dataclasses.asdict(DecodedRequest()) == {"rows": [], "spans": 0, "ignored": 0, "rejected": 0, "errors": []}
+
+
+def test_a_malformed_value_costs_its_span_only_if_a_row_reads_it() -> None:
+    good = pb_span({"http.request.method": "GET", "url.path": "/ok"}, span_id=b"\x09" * 8)
+    bad = pb_span({"http.request.method": "GET", "url.path": "/bad", "db.statement": "x"})
+    request = pb_request([good, bad])
+    payload = request.SerializeToString()
+    # Make the second span's url.path a string that is not UTF-8, and the unread db.statement garbage.
+    payload = payload.replace(b"\n\x04/bad", b"\n\x04\xff\xfe\xfd\xfc").replace(b"\n\x01x", b"\xff\x01x")
+    decoded = decode_protobuf(payload, redactor=REDACTOR)
+    assert [row.endpoint for row in rows(decoded)] == ["/ok"]
+    assert decoded.rejected == 1 and "attribute 'url.path': malformed AnyValue" in decoded.error_message
+    # The garbage in an attribute no row reads is never looked at.
+    payload = request.SerializeToString().replace(b"\n\x01x", b"\xff\x01x")
+    assert len(decode_protobuf(payload, redactor=REDACTOR).rows) == 2

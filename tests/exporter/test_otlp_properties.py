@@ -10,12 +10,18 @@ from __future__ import annotations
 import re
 
 import orjson
+import pytest
+from google.protobuf.message import DecodeError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 from exporter import Redactor, RequestLog
-from exporter.otlp import DecodedRequest, OtlpDecodeError, decode_json, decode_protobuf
+from exporter.otlp import DecodedRequest, OtlpDecodeError, decode_protobuf
+from exporter.otlp_json import decode_json
+from exporter.otlp_wire import AttributeDecoder, any_value, python_value
 from exporter.store import values_to_arrow
+from tests.otlp_payloads import any_value as any_value_message
 from tests.otlp_payloads import pb_request, pb_span, to_otlp_json
 
 REDACTOR = Redactor()
@@ -175,3 +181,47 @@ def test_json_with_any_field_replaced_is_decoded_or_refused_cleanly(request, dat
         assert str(exc).startswith("malformed OTLP/JSON")
     else:
         check(decoded)
+
+
+ANY_VALUES = st.builds(any_value_message, VALUES)
+
+
+@PROPERTY
+@given(ANY_VALUES)
+def test_the_fast_any_value_decoder_agrees_with_protobuf(value) -> None:  # type: ignore[no-untyped-def]
+    assert repr(any_value(value.SerializeToString())) == repr(python_value(value, 0))  # repr: NaN == NaN
+
+
+@PROPERTY
+@given(st.binary(max_size=40))
+def test_the_fast_any_value_decoder_refuses_what_protobuf_refuses(raw: bytes) -> None:
+    try:
+        expected = python_value(AnyValue.FromString(raw), 0)
+    except DecodeError:
+        with pytest.raises(ValueError, match="malformed AnyValue"):
+            any_value(raw)
+    else:
+        assert repr(any_value(raw)) == repr(expected)
+
+
+@PROPERTY
+@given(st.text(max_size=20), ANY_VALUES, st.booleans())
+def test_the_attribute_decoder_agrees_with_protobuf(key: str, value, twice: bool) -> None:  # type: ignore[no-untyped-def]
+    raw = KeyValue(key=key, value=value).SerializeToString()
+    decoder = AttributeDecoder(lambda k: True)
+    for _ in range(2 if twice else 1):  # the second time from the memo
+        assert repr(decoder.decode([raw])) == repr({key: python_value(value, 0)})
+    assert AttributeDecoder(lambda k: False).decode([raw]) == {}
+
+
+@PROPERTY
+@given(st.binary(max_size=40))
+def test_the_attribute_decoder_refuses_what_protobuf_refuses(raw: bytes) -> None:
+    decoder = AttributeDecoder(lambda k: True)
+    try:
+        kv = KeyValue.FromString(raw)
+    except DecodeError:
+        with pytest.raises(ValueError, match="malformed"):
+            decoder.decode([raw])
+    else:
+        assert repr(decoder.decode([raw])) == repr({kv.key: python_value(kv.value, 0)})
