@@ -17,7 +17,7 @@ from exporter.row import render_json
 from exporter.store import LogFilter, RequestLogStore
 
 from .auth import PERM_VIEW_LOGS, authorize
-from .errors import JSON, NotFound
+from .errors import JSON, ApiError, NotFound
 from .filters import parse_filters
 from .keys import READER_KEY, RECENT_KEY, STORE_KEY
 from .pagination import decode_cursor, page_links, page_size
@@ -86,9 +86,17 @@ async def list_logs(request: web.Request) -> web.Response:
     return web.Response(body=orjson.dumps(page), content_type=JSON)
 
 
+async def method_not_allowed(request: web.Request) -> web.Response:
+    """Any other method: DRF authenticates and checks permission before it refuses the method."""
+    await authorize(request, PERM_VIEW_LOGS)
+    raise ApiError(405, f'Method "{request.method}" not allowed.', {"Allow": "GET, HEAD"})
+
+
 def setup_routes(app: web.Application) -> None:
-    """Register the endpoints, with and without DRF's trailing slash."""
+    """Register the endpoints, with and without DRF's trailing slash (HEAD answers like GET)."""
     for path in (LIST_PATH, LIST_PATH + "/"):
-        app.router.add_get(path, list_logs, allow_head=False)
+        app.router.add_get(path, list_logs)
+        app.router.add_route("*", path, method_not_allowed)
     for path in (DETAIL_PATH, DETAIL_PATH + "/"):
-        app.router.add_get(path, retrieve, allow_head=False)
+        app.router.add_get(path, retrieve)
+        app.router.add_route("*", path, method_not_allowed)
