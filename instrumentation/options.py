@@ -128,7 +128,7 @@ class Options:
                     values[name] = int(raw)
                 except ValueError:
                     raise OptionError(name, f"expected an integer, got {raw!r}") from None
-            elif isinstance(getattr(cls, name, None), bool) or name.startswith(("capture_", "summarize_")):
+            elif names[name].type == "bool":  # annotations are strings (`from __future__`)
                 values[name] = _bool(name, raw)
             else:
                 values[name] = _csv(raw)
