@@ -34,6 +34,7 @@ DUCKDB = "reqlog_duckdb"
 # Every header is one attribute: the SDK's default of 128 per span can drop the request's own
 # method and URL (the oldest) on header-heavy requests.
 DEFAULT_SPAN_ATTRIBUTE_LIMIT = 1024
+DEFAULT_ENDPOINT = "http://127.0.0.1:8000"  # `reqlog serve`'s default address
 _ALIASES = {"otlp": OTLP, "otlp_http": OTLP, "duckdb": DUCKDB}
 
 
@@ -54,7 +55,7 @@ def configure(
       the reqlog service, `reqlog_duckdb` writes in-process; any other registered traces exporter
       name works too and gets `exporter_options`.
     - `endpoint` (`REQLOG_ENDPOINT`): the service's base URL; spans go to `<endpoint>/v1/traces`.
-      Unset: the OTLP exporter's own `OTEL_EXPORTER_OTLP_*` settings apply.
+      Unset: `OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT` if set, else `http://127.0.0.1:8000`.
     - `token` (`REQLOG_TOKEN`): sent as `Authorization: Token <token>`, beside any
       `OTEL_EXPORTER_OTLP_HEADERS`.
     - `db` (`REQLOG_DB`): the DuckDB file for `reqlog_duckdb`.
@@ -70,7 +71,7 @@ def configure(
     name = _ALIASES.get(name.strip().lower(), name.strip())
     span_exporter = _build_exporter(
         name,
-        endpoint=endpoint or env.get("REQLOG_ENDPOINT"),
+        endpoint=endpoint or env.get("REQLOG_ENDPOINT") or _default_endpoint(env),
         token=token or env.get("REQLOG_TOKEN"),
         db=db or env.get("REQLOG_DB"),
         options=dict(exporter_options or {}),
@@ -84,6 +85,13 @@ def configure(
     if set_global:
         trace.set_tracer_provider(provider)
     return provider
+
+
+def _default_endpoint(env: Mapping[str, str]) -> str | None:
+    """The local reqlog service, unless the standard OTLP endpoint variables say where to send."""
+    if env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+        return None
+    return DEFAULT_ENDPOINT
 
 
 def load_exporter_class(name: str) -> type[SpanExporter]:

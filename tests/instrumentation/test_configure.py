@@ -95,6 +95,13 @@ async def test_configure_in_process_writes_duckdb(tmp_path: Path) -> None:
         store.close()
 
 
+def test_configure_endpoint_defaults() -> None:
+    from instrumentation.provider import DEFAULT_ENDPOINT, _default_endpoint
+
+    assert _default_endpoint({}) == DEFAULT_ENDPOINT == "http://127.0.0.1:8000"
+    assert _default_endpoint({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}) is None
+
+
 def test_configure_rejects_an_unknown_exporter() -> None:
     with pytest.raises(OptionError, match="no traces exporter named 'nope'"):
         configure(exporter="nope", set_global=False, environ={})
