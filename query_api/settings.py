@@ -44,6 +44,8 @@ class ServiceSettings:
     - `ingest_queue_rows`: rows waiting for the writer before OTLP requests get 503, default 50,000.
     - `ingest_batch_rows`: the most rows the writer commits in one transaction, default 10,000.
     - `ingest_retry_after`: seconds in the `Retry-After` of a 503 from `POST /v1/traces`, default 1.
+    - `ingest_workers`: processes that decode OTLP requests, default 1 (spawned on the first one);
+      0 decodes in a thread of the service (slower: it shares a core with everything else).
     - `redact_headers`, `unredact_headers`, `redact_keys`, `unredact_keys`: comma-separated, as for
       the exporter (`ExporterSettings`): what OTLP ingest redacts beyond the defaults / keeps.
     """
@@ -67,6 +69,7 @@ class ServiceSettings:
     ingest_queue_rows: int = 50_000
     ingest_batch_rows: int = 10_000
     ingest_retry_after: int = 1
+    ingest_workers: int = 1
     redact_headers: str = ""
     unredact_headers: str = ""
     redact_keys: str = ""
@@ -150,5 +153,7 @@ def _validate(settings: ServiceSettings) -> None:
     for name in ("ingest_max_bytes", "ingest_queue_rows", "ingest_batch_rows", "ingest_retry_after"):
         if getattr(settings, name) < 1:
             raise ConfigError(name, "must be at least 1")
+    if not 0 <= settings.ingest_workers <= 64:
+        raise ConfigError("ingest_workers", "must be 0 (decode in a thread) to 64")
     if settings.retention_days is not None and settings.retention_days < 1:
         raise ConfigError("retention_days", "must be at least 1 day (leave it unset to keep everything)")

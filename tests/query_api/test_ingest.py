@@ -166,8 +166,9 @@ async def test_unsupported_content_type_and_encoding_are_415(api_client, tokens:
 
 @pytest.fixture
 def settings(db_path) -> ServiceSettings:  # type: ignore[no-untyped-def]
-    # A 64 KiB limit keeps the size tests small; everything else is the default.
-    return ServiceSettings.from_env({}, db=db_path, port=0, ingest_max_bytes=64 * 1024)
+    # A 64 KiB limit keeps the size tests small; decoding in a thread keeps them fast (no process to
+    # spawn per test; `test_decoding_in_worker_processes` covers those). The rest is the default.
+    return ServiceSettings.from_env({}, db=db_path, port=0, ingest_max_bytes=64 * 1024, ingest_workers=0)
 
 
 async def test_over_the_size_limit_is_a_413(api_client, tokens: Tokens) -> None:  # type: ignore[no-untyped-def]
@@ -189,7 +190,7 @@ def gzip_bomb(size: int) -> bytes:
 async def test_a_gzip_bomb_is_stopped_at_the_limit(db_path, aiohttp_client, tokens, auto_decompress: bool) -> None:  # type: ignore[no-untyped-def]
     from query_api import create_app
 
-    settings = ServiceSettings.from_env({}, db=db_path, port=0, ingest_max_bytes=1024 * 1024)
+    settings = ServiceSettings.from_env({}, db=db_path, port=0, ingest_max_bytes=1024 * 1024, ingest_workers=0)
     server = TestServer(create_app(settings))
     await server.start_server(auto_decompress=auto_decompress)
     client = await aiohttp_client(server)
@@ -275,7 +276,9 @@ async def test_the_answer_waits_for_the_commit_and_concurrent_requests_share_it(
 async def test_a_full_queue_answers_503_with_retry_after(db_path, aiohttp_client, tokens) -> None:  # type: ignore[no-untyped-def]
     from query_api import create_app
 
-    settings = ServiceSettings.from_env({}, db=db_path, port=0, ingest_queue_rows=5, ingest_retry_after=2)
+    settings = ServiceSettings.from_env(
+        {}, db=db_path, port=0, ingest_queue_rows=5, ingest_retry_after=2, ingest_workers=0
+    )
     client = await aiohttp_client(create_app(settings))
     blocked = BlockedWriter(client, monkeypatch := pytest.MonkeyPatch())
     try:
@@ -308,3 +311,27 @@ async def test_acknowledged_rows_are_in_the_recent_cache(api_client, tokens: Tok
     cache = api_client.server.app[RECENT_KEY]
     assert (await post(api_client, tokens.ingest_only, payload(2).SerializeToString())).status == 200
     assert len(cache) == 2
+
+
+async def test_decoding_in_worker_processes(db_path, aiohttp_client, tokens) -> None:  # type: ignore[no-untyped-def]
+    from query_api import create_app
+
+    settings = ServiceSettings.from_env({}, db=db_path, port=0, ingest_workers=1, redact_headers="x-request-id")
+    client = await aiohttp_client(create_app(settings))
+    request = payload(2, **{"http.request.header.x_request_id": ("r-1",)})
+    request.resource_spans[0].scope_spans[0].spans[1].trace_id = b"\x01"
+    response = await post(client, tokens.ingest_only, request.SerializeToString())
+    answer = ExportTraceServiceResponse.FromString(await response.read())
+    assert response.status == 200 and answer.partial_success.rejected_spans == 1
+    # The worker redacts with the service's settings.
+    cursor = client.server.app[STORE_KEY].cursor()
+    assert cursor.execute("SELECT request_headers FROM request_logs").fetchall() == [('{"X-Request-ID":"[REDACTED]"}',)]
+    # A worker that dies costs its request a retryable 503, and the next request gets a new one.
+    pool = client.server.app[INGEST_KEY].decoder
+    for process in list(pool._executor._processes.values()):
+        process.kill()
+        process.join(10)
+    response = await post(client, tokens.ingest_only, payload(2, first=10).SerializeToString())
+    assert response.status == 503 and response.headers["Retry-After"] == "1"
+    assert (await post(client, tokens.ingest_only, payload(2, first=10).SerializeToString())).status == 200
+    assert len(stored_paths(client)) == 3

@@ -1,0 +1,172 @@
+"""The CPU side of OTLP ingest: inflate, decode, flatten and build the Arrow batch, off the event loop.
+
+That work is pure Python (~50 us a span, FACTS.md and bench/ingest.py), so in threads it shares one
+core with the event loop and the writer, whatever the machine has. `DecodePool` therefore runs it
+in worker processes (`ingest_workers`, spawned on first use) that send back only the Arrow batch
+and the counts; with `ingest_workers=0` it runs in a thread of the service process instead (tests,
+tiny deployments). A worker that dies takes only its own requests with it (503, retried by the
+client) and the pool is rebuilt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import multiprocessing
+import os
+import threading
+import time
+import zlib
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+import pyarrow as pa
+
+from exporter.otlp import DecodedRequest, OtlpDecodeError, decode_protobuf
+from exporter.otlp_json import decode_json
+from exporter.redaction import Redactor
+from exporter.row import COLUMN_NAMES
+from exporter.store import values_to_arrow
+from exporter.useragent import warm_up
+
+# gRPC status codes for the `google.rpc.Status` bodies of error answers.
+INVALID_ARGUMENT, RESOURCE_EXHAUSTED, UNAVAILABLE = 3, 8, 14
+WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
+_SPAN_ID = COLUMN_NAMES.index("span_id")
+Redaction = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]]
+
+
+class OtlpError(Exception):
+    """An OTLP error answer: HTTP `status`, gRPC `code`, and a message for the client."""
+
+    def __init__(self, status: int, code: int, message: str) -> None:
+        super().__init__(status, code, message)  # all three in args, so it survives pickling
+        self.status, self.code, self.message = status, code, message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def too_large(limit: int) -> OtlpError:
+    return OtlpError(413, RESOURCE_EXHAUSTED, f"the request is larger than {limit} bytes after decompression")
+
+
+def decode_body(
+    raw: bytes, encoding: str, json: bool, max_bytes: int, redactor: Redactor | None = None
+) -> tuple[DecodedRequest, pa.Table | None]:
+    """Inflate (when `encoding` is gzip/deflate), decode and build the batch; raises `OtlpError`.
+
+    The returned `DecodedRequest` has its counts and reasons but no `rows`: they are in the table.
+    """
+    data = _inflate(raw, WBITS[encoding], max_bytes) if encoding in WBITS else raw
+    if len(data) > max_bytes:
+        raise too_large(max_bytes)
+    try:
+        decoded = (decode_json if json else decode_protobuf)(data, redactor=redactor or _worker_redactor)
+    except OtlpDecodeError as exc:
+        raise OtlpError(400, INVALID_ARGUMENT, str(exc)) from None
+    table = _to_arrow(decoded)
+    decoded.rows = []
+    return decoded, table
+
+
+def _inflate(data: bytes, wbits: int, limit: int) -> bytes:
+    """Decompress gzip or zlib `data`, stopping as soon as the output passes `limit`."""
+    out = bytearray()
+    try:
+        while True:
+            inflater = zlib.decompressobj(wbits)
+            pending = data
+            while pending and not inflater.eof:
+                out += inflater.decompress(pending, limit + 1 - len(out))
+                if len(out) > limit:
+                    raise too_large(limit)
+                pending = inflater.unconsumed_tail
+            if not inflater.eof:
+                raise OtlpError(400, INVALID_ARGUMENT, "the compressed body is truncated")
+            data = inflater.unused_data
+            if not data:  # gzip allows several members one after another
+                return bytes(out)
+    except zlib.error as exc:
+        raise OtlpError(400, INVALID_ARGUMENT, f"the body is not valid compressed data: {exc}") from None
+
+
+def _to_arrow(decoded: DecodedRequest) -> pa.Table | None:
+    if not decoded.rows:
+        return None
+    try:
+        return values_to_arrow(decoded.rows)
+    except (pa.ArrowException, OverflowError, TypeError, ValueError):
+        pass
+    # Some row does not fit the schema (the decoder's checks should make this impossible): keep
+    # the others and reject that span, rather than losing the whole request.
+    good: list[tuple[Any, ...]] = []
+    for values in decoded.rows:
+        try:
+            values_to_arrow([values])
+        except (pa.ArrowException, OverflowError, TypeError, ValueError) as exc:
+            decoded.reject(f"span {values[_SPAN_ID]}", f"does not fit the table: {exc}")
+        else:
+            good.append(values)
+    return values_to_arrow(good) if good else None
+
+
+# -- the pool -------------------------------------------------------------------------------------
+
+_worker_redactor = Redactor()
+
+
+def _init_worker(redaction: Redaction, parent: int) -> None:
+    global _worker_redactor
+    add_headers, keep_headers, add_keys, keep_keys = redaction
+    _worker_redactor = Redactor.build(
+        add_headers=add_headers, keep_headers=keep_headers, add_keys=add_keys, keep_keys=keep_keys
+    )
+    warm_up()
+    # A service killed with SIGKILL cannot stop its workers: they notice the orphaning and leave.
+    threading.Thread(target=_exit_with, args=(parent,), name="reqlog-parent-watch", daemon=True).start()
+
+
+def _exit_with(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(0)
+
+
+class DecodePool:
+    """Runs `decode_body` in `workers` processes (0: in one thread of this process)."""
+
+    def __init__(self, workers: int, redaction: Redaction) -> None:
+        self.workers = workers
+        self._redaction = redaction
+        self._redactor = Redactor.build(
+            add_headers=redaction[0], keep_headers=redaction[1], add_keys=redaction[2], keep_keys=redaction[3]
+        )
+        self._executor = self._new_executor()
+
+    def _new_executor(self) -> concurrent.futures.Executor:
+        if self.workers == 0:
+            return concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="reqlog-decode")
+        return concurrent.futures.ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=multiprocessing.get_context("spawn"),  # no fork of a threaded process
+            initializer=_init_worker,
+            initargs=(self._redaction, os.getpid()),
+        )
+
+    async def decode(self, raw: bytes, encoding: str, json: bool, max_bytes: int) -> tuple[DecodedRequest, Any]:
+        """`decode_body` off the loop; raises `OtlpError` (503 if a worker process died)."""
+        loop = asyncio.get_running_loop()
+        executor = self._executor
+        redactor = self._redactor if self.workers == 0 else None  # workers built their own
+        try:
+            return await loop.run_in_executor(executor, decode_body, raw, encoding, json, max_bytes, redactor)
+        except BrokenProcessPool:
+            if self._executor is executor:
+                self._executor = self._new_executor()
+                await asyncio.to_thread(executor.shutdown, wait=False)
+            raise OtlpError(503, UNAVAILABLE, "a decoding process stopped; retry later") from None
+
+    def close(self) -> None:
+        """Stop the workers (waits for the requests they are decoding)."""
+        self._executor.shutdown(wait=True)
