@@ -2,10 +2,10 @@
 
 A request goes: token check (401/403 as the query API answers them) -> content type (protobuf or
 OTLP/JSON, else 415) and encoding (none, gzip or deflate, else 415) -> the body, read and inflated
-up to the limit (413 past it, so a gzip bomb stops there instead of filling memory) -> in a decode
-thread: decoded, flattened and turned into an Arrow batch (400 for a malformed payload) -> the
-single writer (503 + Retry-After when its queue is full) -> the answer, an
-`ExportTraceServiceResponse` in the request's encoding, sent only after the rows are committed.
+up to the limit (413 past it, so a gzip bomb stops there instead of filling memory) -> in a decoding
+process (`ingest_decode`): decoded, flattened and turned into an Arrow batch (400 for a malformed
+payload) -> the single writer (`writer`; 503 + Retry-After when its queue is full) -> the answer,
+an `ExportTraceServiceResponse` in the request's encoding, sent only after the rows are committed.
 
 Errors other than 401/403 carry a `google.rpc.Status` body, as the OTLP specification asks, in the
 request's encoding (JSON when the content type itself was refused).
@@ -55,7 +55,7 @@ class IngestStats:
 
 @dataclasses.dataclass(slots=True)
 class Ingest:
-    """The receiver's state on the app: the writer, the decode threads and the counters."""
+    """The receiver's state on the app: the writer, the decoding pool and the counters."""
 
     writer: Writer
     decoder: DecodePool
@@ -111,6 +111,12 @@ async def _ingest_context(app: web.Application) -> AsyncIterator[None]:
         await asyncio.to_thread(decoder.close)
         # Whatever was acknowledged is committed already; what is queued is written now.
         await asyncio.to_thread(writer.close)
+        stats = app[INGEST_KEY].stats
+        logger.info(
+            "OTLP ingest: %d requests, %d spans -> %d rows; %d ignored (not HTTP server spans), %d rejected, "
+            "%d requests refused (503)",
+            stats.requests, stats.spans, stats.rows, stats.ignored, stats.rejected, stats.refused,
+        )  # fmt: skip
 
 
 async def handle_traces(request: web.Request) -> web.Response:
@@ -156,7 +162,7 @@ async def _read_body(request: web.Request, limit: int) -> tuple[bytes, bool]:
     aiohttp inflates gzip and deflate bodies itself, incrementally and only as fast as they are
     read (3.14 caps each step), so stopping at the limit stops a gzip bomb: what is never read is
     never inflated. A server started with `auto_decompress=False` hands the compressed bytes over
-    instead; `_decode` then inflates them with the same cap.
+    instead; `ingest_decode.decode_body` then inflates them with the same cap.
     """
     bound = limit + 64 * 1024  # compressed data may be a little larger than the original
     if request.content_length is not None and request.content_length > bound:
