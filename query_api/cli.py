@@ -42,6 +42,22 @@ def ensure_first_admin(settings: ServiceSettings) -> str | None:
         return db.create_token(FIRST_ADMIN)
 
 
+def _first_start_message(token: str, url: str) -> str:
+    """The admin token, shown this once, and the next three things to try."""
+    auth = f'-H "Authorization: Token {token}"'
+    return (
+        f"reqlog: created the account {FIRST_ADMIN!r} (admin). Its API token, shown only this once:\n"
+        f"  {token}\n"
+        "Next, in another terminal:\n"
+        f"  1. run an instrumented app: REQLOG_ENDPOINT={url} REQLOG_TOKEN={token} .venv/bin/python -m "
+        "examples.starlette_app\n     and call it: curl http://127.0.0.1:8001/   (its logs arrive within 5 s)\n"
+        f"  2. list the request logs: curl {auth} {url}/api/metrics/request_logs\n"
+        f"  3. ask with SQL:          curl {auth} {url}/api/metrics/sql -H 'Content-Type: application/json' "
+        """-d '{"sql": "SELECT method, endpoint, status_code, duration FROM request_logs LIMIT 5"}'\n"""
+        "(`make demo` shows it all at once on a throwaway database.)"
+    )
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
@@ -53,13 +69,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args, **overrides)
     token = ensure_first_admin(settings)
     if token is not None:
-        print(
-            f"reqlog: created the account {FIRST_ADMIN!r} (admin). Its API token, shown only this once:\n"
-            f"  {token}\n"
-            f'  curl -H "Authorization: Token {token}" http://{settings.host}:{settings.port}/api/metrics/request_logs',
-            file=sys.stderr,
-            flush=True,
-        )
+        print(_first_start_message(token, f"http://{settings.host}:{settings.port}"), file=sys.stderr, flush=True)
+    else:
+        print(f"reqlog: accounts exist; `reqlog token create {FIRST_ADMIN}` makes a new token", file=sys.stderr)
     app = create_app(settings)
     print(f"reqlog: serving {settings.db} on http://{settings.host}:{settings.port}", file=sys.stderr, flush=True)
     # run_app handles SIGINT/SIGTERM: it stops accepting, lets in-flight requests finish, then runs

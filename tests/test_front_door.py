@@ -1,0 +1,79 @@
+"""The README's first command, `make run`, on an empty data directory, as a newcomer runs it."""
+
+from __future__ import annotations
+
+import os
+import re
+import select
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+TOKEN = re.compile(r"^\s+([0-9a-f]{40})$", re.MULTILINE)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def make_run(db: Path, port: int) -> tuple[str, int]:
+    """Start `make run`, wait until it serves, return what it printed; then stop it with Ctrl-C."""
+    process = subprocess.Popen(
+        ["make", "-s", "run", f"PORT={port}"],
+        cwd=ROOT,
+        env={**os.environ, "REQLOG_DB": str(db)},
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # so Ctrl-C reaches make and the service, as in a terminal
+    )
+    assert process.stderr is not None
+    printed = ""
+    try:
+        deadline = time.monotonic() + 60
+        while "serving" not in printed and time.monotonic() < deadline:
+            ready, _, _ = select.select([process.stderr], [], [], 0.5)
+            if ready:
+                printed += process.stderr.readline()
+            assert process.poll() is None, printed
+        assert "serving" in printed, printed
+        while time.monotonic() < deadline:  # "serving" comes just before the socket is bound
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        token = TOKEN.findall(printed)
+        if token:
+            answer = httpx.get(
+                f"http://127.0.0.1:{port}/api/metrics/request_logs", headers={"Authorization": f"Token {token[0]}"}
+            )
+            assert answer.status_code == 200, answer.text
+            assert answer.json() == {"next": None, "previous": None, "results": []}
+    finally:
+        os.killpg(process.pid, signal.SIGINT)
+        code = process.wait(timeout=30)
+        printed += process.stderr.read()
+        process.stderr.close()
+    return printed, code
+
+
+def test_make_run_prints_a_working_token_once_and_reuses_the_data(tmp_path: Path) -> None:
+    db = tmp_path / "data" / "reqlog.duckdb"
+    first, code = make_run(db, free_port())
+    assert code in (0, 2, -signal.SIGINT)  # make dies of the Ctrl-C it passed on; the service shut down:
+    assert "request-log store closed" in first
+    assert len(TOKEN.findall(first)) == 1
+    assert "Next, in another terminal:" in first
+    assert all(f"  {n}. " in first for n in (1, 2, 3))
+    assert db.exists()
+
+    again, _ = make_run(db, free_port())
+    assert TOKEN.findall(again) == []
+    assert "accounts exist" in again
