@@ -69,7 +69,6 @@ def _lean_request_class() -> Any:
 
 LeanExportTraceServiceRequest = _lean_request_class()
 _DOUBLE = struct.Struct("<d")
-_MISS = object()
 
 
 class AttributeDecoder:
@@ -82,27 +81,29 @@ class AttributeDecoder:
 
     def __init__(self, keep: Callable[[str], bool], *, max_entries: int = 65_536, max_cached_bytes: int = 512) -> None:
         self._keep = keep
-        self._memo: dict[bytes, tuple[str, Any] | None] = {}
+        self._memo: dict[bytes, tuple[str, Any] | tuple[()]] = {}  # () = not kept
         self._max_entries = max_entries
         self._max_cached_bytes = max_cached_bytes
 
     def decode(self, encoded: Iterable[bytes]) -> dict[str, Any]:
         """Raises `ValueError` naming the attribute when one the caller keeps is malformed."""
-        out = {}
         memo = self._memo
-        for raw in encoded:
-            pair = memo.get(raw, _MISS)
-            if pair is _MISS:
-                pair = self._pair(raw)
-                if len(raw) <= self._max_cached_bytes:
-                    if len(memo) >= self._max_entries:
-                        memo.clear()
-                    memo[raw] = pair
-            if pair is not None:
-                out[pair[0]] = pair[1]  # type: ignore[index]
-        return out
+        encoded = list(encoded)
+        # The common case in C loops: look every attribute up, then build the dict from the pairs
+        # (an unwanted attribute's pair is `()`, which `filter` drops). Only misses are decoded here.
+        pairs = list(map(memo.get, encoded))
+        if None in pairs:
+            for i, pair in enumerate(pairs):
+                if pair is None:
+                    raw = encoded[i]
+                    pairs[i] = pair = self._pair(raw)
+                    if len(raw) <= self._max_cached_bytes:
+                        if len(memo) >= self._max_entries:
+                            memo.clear()
+                        memo[raw] = pair
+        return dict(filter(None, pairs))  # type: ignore[arg-type]
 
-    def _pair(self, raw: bytes) -> tuple[str, Any] | None:
+    def _pair(self, raw: bytes) -> tuple[str, Any] | tuple[()]:
         # KeyValue: field 1 (0x0A) the key, field 2 (0x12) the AnyValue; anything else: the real parser.
         size = len(raw)
         if size > 1 and raw[0] == 0x0A:
@@ -115,7 +116,7 @@ class AttributeDecoder:
                     key = None
                 if key is not None:
                     if not self._keep(key):
-                        return None
+                        return ()
                     if end == size:
                         return key, None
                     length, start = _length(raw, end + 1)
@@ -126,7 +127,7 @@ class AttributeDecoder:
         except DecodeError as exc:
             raise ValueError(f"malformed attribute: {exc}") from None
         if not self._keep(kv.key):
-            return None
+            return ()
         return kv.key, python_value(kv.value, 0)
 
 
