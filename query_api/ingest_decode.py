@@ -127,6 +127,10 @@ def _init_worker(redaction: Redaction, parent: int) -> None:
     threading.Thread(target=_exit_with, args=(parent,), name="reqlog-parent-watch", daemon=True).start()
 
 
+def _ready() -> None:
+    """A no-op task: submitting it starts a worker process."""
+
+
 def _exit_with(parent: int) -> None:
     while os.getppid() == parent:
         time.sleep(1.0)
@@ -143,6 +147,7 @@ class DecodePool:
             add_headers=redaction[0], keep_headers=redaction[1], add_keys=redaction[2], keep_keys=redaction[3]
         )
         self._executor = self._new_executor()
+        self._spawned: concurrent.futures.Executor | None = None
 
     def _new_executor(self) -> concurrent.futures.Executor:
         if self.workers == 0:
@@ -159,6 +164,12 @@ class DecodePool:
         loop = asyncio.get_running_loop()
         executor = self._executor
         redactor = self._redactor if self.workers == 0 else None  # workers built their own
+        if self.workers > 1 and self._spawned is not executor:
+            # Processes start on demand, one per request finding none idle: start them all now,
+            # rather than one by one under the first burst.
+            self._spawned = executor
+            for _ in range(self.workers - 1):
+                executor.submit(_ready)
         try:
             return await loop.run_in_executor(executor, decode_body, raw, encoding, json, max_bytes, redactor)
         except BrokenProcessPool:

@@ -313,10 +313,11 @@ async def test_acknowledged_rows_are_in_the_recent_cache(api_client, tokens: Tok
     assert len(cache) == 2
 
 
-async def test_decoding_in_worker_processes(db_path, aiohttp_client, tokens) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("workers", [1, 2])
+async def test_decoding_in_worker_processes(db_path, aiohttp_client, tokens, workers: int) -> None:  # type: ignore[no-untyped-def]
     from query_api import create_app
 
-    settings = ServiceSettings.from_env({}, db=db_path, port=0, ingest_workers=1, redact_headers="x-request-id")
+    settings = ServiceSettings.from_env({}, db=db_path, port=0, ingest_workers=workers, redact_headers="x-request-id")
     client = await aiohttp_client(create_app(settings))
     request = payload(2, **{"http.request.header.x_request_id": ("r-1",)})
     request.resource_spans[0].scope_spans[0].spans[1].trace_id = b"\x01"
@@ -328,7 +329,9 @@ async def test_decoding_in_worker_processes(db_path, aiohttp_client, tokens) -> 
     assert cursor.execute("SELECT request_headers FROM request_logs").fetchall() == [('{"X-Request-ID":"[REDACTED]"}',)]
     # A worker that dies costs its request a retryable 503, and the next request gets a new one.
     pool = client.server.app[INGEST_KEY].decoder
-    for process in list(pool._executor._processes.values()):
+    processes = list(pool._executor._processes.values())
+    assert len(processes) == workers  # all started with the first request
+    for process in processes:
         process.kill()
         process.join(10)
     response = await post(client, tokens.ingest_only, payload(2, first=10).SerializeToString())
