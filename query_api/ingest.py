@@ -175,7 +175,8 @@ async def _read_body(request: web.Request, limit: int) -> tuple[bytes, bool]:
                 raise too_large(limit)
     except (web.RequestPayloadError, HttpProcessingError):  # aiohttp could not inflate the body
         raise OtlpError(400, INVALID_ARGUMENT, "the body is not valid compressed data") from None
-    return bytes(body), request.content.total_compressed_bytes is not None
+    # An empty body comes as an EmptyStreamReader, which has no such attribute (and nothing to inflate).
+    return bytes(body), getattr(request.content, "total_compressed_bytes", None) is not None
 
 
 async def _write(ingest: Ingest, table: pa.Table) -> Any:

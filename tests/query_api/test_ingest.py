@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import io
 import threading
 import tracemalloc
 import zlib
@@ -41,7 +42,8 @@ def payload(count: int = 3, *, first: int = 1, kind: int | None = None, **attrib
 
 
 async def post(client: TestClient[Any, Any], token: str, body: bytes, content_type: str = PROTOBUF, **headers: str):  # type: ignore[no-untyped-def]
-    return await client.post("/v1/traces", data=body, headers={"Content-Type": content_type, **auth(token), **headers})
+    data = io.BytesIO(body) if len(body) > 1024 * 1024 else body  # aiohttp warns about big raw bodies
+    return await client.post("/v1/traces", data=data, headers={"Content-Type": content_type, **auth(token), **headers})
 
 
 def stored_paths(client: TestClient[Any, Any]) -> list[str]:
@@ -338,3 +340,51 @@ async def test_decoding_in_worker_processes(db_path, aiohttp_client, tokens, wor
     assert response.status == 503 and response.headers["Retry-After"] == "1"
     assert (await post(client, tokens.ingest_only, payload(2, first=10).SerializeToString())).status == 200
     assert len(stored_paths(client)) == 3
+
+
+async def test_bad_input_harms_neither_stored_rows_nor_the_service(db_path, aiohttp_client, tokens) -> None:  # type: ignore[no-untyped-def]
+    from query_api import create_app
+
+    client = await aiohttp_client(create_app(ServiceSettings.from_env({}, db=db_path, port=0, ingest_workers=0)))
+    assert (await post(client, tokens.ingest_only, payload(3).SerializeToString())).status == 200
+    cursor = client.server.app[STORE_KEY].cursor()
+    before = cursor.execute("SELECT * FROM request_logs ORDER BY id").fetchall()
+
+    good = payload(1, first=500).SerializeToString()
+    kinds = pb_request(
+        [
+            pb_span(
+                {
+                    "http.request.method": "GET",
+                    "url.path": "/kinds",
+                    "http.request.header.x_array": ("a", 1, 2.5, True, b"\xff"),
+                    "http.request.header.x_map": {"k": {"deep": [1, "x"]}},
+                    "http.request.body.content": b"\xff\xfe not utf-8",
+                    "user.id": 2**62,
+                },
+                span_id=b"\x07" * 8,
+            )
+        ]
+    ).SerializeToString()
+    many = pb_request(
+        [pb_span({"http.request.method": "GET"}, span_id=(1000 + i).to_bytes(8, "big")) for i in range(20_000)]
+    ).SerializeToString()
+    answers = [
+        await post(client, tokens.ingest_only, body, content_type)
+        for body, content_type in [
+            (good[: len(good) // 2], PROTOBUF),  # truncated
+            (b"\x00" * 100, PROTOBUF),  # zeros: field number 0 does not exist
+            (good.replace(b"/items/500", b"/items/\xff\xfe\xfd"), PROTOBUF),  # not UTF-8: that span rejected
+            (b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": 5}]}]}]}', JSON),  # wrong types
+            (b'{"resourceSpans": [{"scopeSpans": "spans"}]}', JSON),
+            (b"", PROTOBUF),  # empty: a valid, empty request
+            (b"{}", JSON),
+            (kinds, PROTOBUF),  # every AnyValue kind
+            (many, PROTOBUF),  # 20,000 spans in one request
+        ]
+    ]
+    assert [a.status for a in answers] == [400, 400, 200, 200, 400, 200, 200, 200, 200]
+    assert (await post(client, tokens.ingest_only, good)).status == 200  # still takes traffic
+    after = cursor.execute("SELECT * FROM request_logs ORDER BY id").fetchall()
+    assert after[: len(before)] == before  # nothing stored earlier changed
+    assert len(after) == len(before) + 1 + 20_000 + 1
