@@ -134,11 +134,17 @@ class Writer:
                     item = self._queue.popleft()
                     rows += item.table.num_rows
                     batch.append(item)
+            live: list[_Item] = []
             try:
                 # A request whose client went away has a cancelled future; its rows are still
                 # written (a retry of it is deduplicated), there is just nobody to tell.
                 live = [item for item in batch if item.future.set_running_or_notify_cancel()]
                 self._write(batch, live)
+            except Exception as exc:  # a bug here must not leave requests waiting forever
+                logger.exception("writer failed")
+                for item in live:
+                    if not item.future.done():
+                        item.future.set_exception(StorageError(f"writer failed: {exc!r}"))
             finally:
                 with self._cond:
                     self._pending -= rows

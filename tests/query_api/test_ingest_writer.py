@@ -156,3 +156,23 @@ def test_a_failing_on_commit_callback_does_not_fail_the_write(store: RequestLogS
     assert writer.submit(batch(0, 2)).result(10) == 2
     writer.close()
     assert store.count() == 2
+
+
+def test_an_unexpected_error_fails_the_batch_and_the_writer_goes_on(store: RequestLogStore, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    writer = Writer(store)
+    real = writer._write
+    calls = []
+
+    def broken_once(batch: Any, live: Any) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("a bug")
+        real(batch, live)
+
+    monkeypatch.setattr(writer, "_write", broken_once)
+    writer.start()
+    with pytest.raises(StorageError, match="a bug"):
+        writer.submit(batch(0, 2)).result(10)
+    assert writer.submit(batch(2, 2)).result(10) == 2
+    writer.close()
+    assert store.count() == 2 and writer.pending_rows == 0
