@@ -138,8 +138,12 @@ async def _sql_arguments(request: web.Request) -> tuple[str, str]:
         or ("csv" if CSV in request.headers.get("Accept", "") else "json")
     )
     errors: dict[str, list[str]] = {}
-    if not isinstance(sql, str) or not sql.strip():
-        errors["sql"] = ["This field is required." if sql in (None, "") else "Not a valid string."]
+    if sql is None:
+        errors["sql"] = ["This field is required."]
+    elif not isinstance(sql, str):
+        errors["sql"] = ["Not a valid string."]
+    elif not sql.strip():
+        errors["sql"] = ["This field may not be blank."]
     if output not in ("json", "csv"):
         errors["format"] = [f'"{output}" is not a valid choice.']
     if errors:

@@ -35,7 +35,7 @@ def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
     sql.add_argument("query", help='the SQL, e.g. "SELECT * FROM route_latency"; "-" reads it from stdin')
     sql.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output (default: table)")
     sql.add_argument("--max-rows", type=int, default=DEFAULT_ROW_LIMIT, help="row cap for a local query")
-    sql.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds before a local query stops")
+    sql.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="local time limit, s (0: none)")
     _access_options(sql)
     sql.set_defaults(func=cmd_sql)
 

@@ -158,7 +158,8 @@ async def test_query_errors_are_400(api_client: TestClient[Any, Any], tokens: To
     ("body", "expected"),
     [
         ({}, {"sql": ["This field is required."]}),
-        ({"sql": ""}, {"sql": ["This field is required."]}),
+        ({"sql": ""}, {"sql": ["This field may not be blank."]}),
+        ({"sql": "  \n"}, {"sql": ["This field may not be blank."]}),
         ({"sql": 5}, {"sql": ["Not a valid string."]}),
         ({"sql": "SELECT 1", "format": "xml"}, {"format": ['"xml" is not a valid choice.']}),
     ],
