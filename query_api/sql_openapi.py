@@ -11,8 +11,17 @@ from exporter.analytics import STATS_GROUPS
 from . import openapi
 from .errors import JSON
 
+# A refused or failed statement is `{"detail": ...}`; a missing or malformed argument, DRF's field errors.
+_REFUSED_OR_INVALID = {
+    "description": "Refused, failed or interrupted (`detail` says which), or invalid arguments (field errors).",
+    "content": {
+        JSON: {
+            "schema": {"oneOf": [{"$ref": "#/components/schemas/Error"}, {"$ref": "#/components/schemas/FieldErrors"}]}
+        }
+    },
+}
 _ERRORS = {
-    "400": {"$ref": "#/components/responses/ValidationError"},
+    "400": _REFUSED_OR_INVALID,
     "401": {"$ref": "#/components/responses/Unauthorized"},
     "403": {"$ref": "#/components/responses/Forbidden"},
     "500": {"$ref": "#/components/responses/ServerError"},
@@ -41,6 +50,7 @@ _SQL = {
             },
         },
         "responses": {
+            **_ERRORS,
             "200": {
                 "description": "The answer; `X-Reqlog-Truncated` says whether the row cap cut it.",
                 "headers": {"X-Reqlog-Truncated": {"schema": {"type": "string", "enum": ["true", "false"]}}},
@@ -49,7 +59,6 @@ _SQL = {
                     "text/csv": {"schema": {"type": "string"}},
                 },
             },
-            **_ERRORS,
             "429": {"$ref": "#/components/responses/Throttled"},
         },
     }
@@ -157,7 +166,10 @@ _SCHEMAS: dict[str, Any] = {
     "SqlRequest": {
         "type": "object",
         "required": ["sql"],
-        "properties": {"sql": {"type": "string"}, "format": {"type": "string", "enum": ["json", "csv"]}},
+        "properties": {
+            "sql": {"type": "string", "minLength": 1},
+            "format": {"type": "string", "enum": ["json", "csv"]},
+        },
     },
     "SqlResult": {
         "type": "object",
