@@ -22,13 +22,16 @@ _ELLIPSIS = "…"
 
 
 def cell_text(value: Any) -> str:
-    """One value as table text: NULL, true/false, compact JSON for objects, newlines made visible."""
+    """One value as table text: NULL, true/false, floats to 6 decimals, compact JSON, newlines made visible."""
     if value is None:
         return NULL
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, dict | list):
         text = orjson.dumps(value).decode()
+    elif isinstance(value, float):
+        # 0.0941, not 0.09409999999999999 (CSV and JSON keep every digit); tiny values in exponent form.
+        text = f"{value:.6f}".rstrip("0").rstrip(".") if abs(value) >= 1e-4 or value == 0 else format(value, ".3g")
     else:
         text = str(value)
     return text.replace("\r\n", "↵").replace("\n", "↵").replace("\t", " ")

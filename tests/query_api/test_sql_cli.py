@@ -21,6 +21,7 @@ from exporter.row import RequestLog
 from query_api import ServiceSettings
 from query_api.cli import main
 from query_api.sql_cli import ProgressBar
+from query_api.sql_output import cell_text, format_table
 
 from .harness import Tokens
 from .sqldata import make_row, service_store
@@ -217,3 +218,20 @@ def test_progress_bar_draws_only_on_a_terminal() -> None:
         bar.done()
     assert terminal.getvalue() == "\r[##........]  25% 50/200 rows\r[##########] 100% 200/200 rows\n"
     assert pipe.getvalue() == ""
+
+
+def test_table_cells_and_fitting() -> None:
+    assert [cell_text(v) for v in (None, True, 0.09409999999999999, 3.0, 1e-7, {"a": [1]}, "two\nlines")] == [
+        "NULL",
+        "true",
+        "0.0941",
+        "3",
+        "1e-07",
+        '{"a":[1]}',
+        "two↵lines",
+    ]
+    wide = format_table(["id", "headers"], [[1, {"User-Agent": "x" * 200}]], width=40)
+    lines = wide.splitlines()
+    assert all(len(line) <= 40 for line in lines)
+    assert lines[2].endswith("…")
+    assert format_table(["n"], []) == " n\n---\n(0 rows)\n"
