@@ -91,7 +91,7 @@ def _checkpoint(con: duckdb.DuckDBPyConnection, *, attempts: int = 5) -> bool:
         try:
             con.execute("CHECKPOINT").fetchall()
             return True
-        except duckdb.TransactionException as exc:  # other transactions running: try again shortly
+        except duckdb.Error as exc:  # usually other transactions running: try again shortly
             logger.info("checkpoint after pruning postponed (%s)", exc)
             time.sleep(0.2 * (attempt + 1))
     return False
