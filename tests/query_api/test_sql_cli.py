@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import signal
 import subprocess
 import sys
 import textwrap
@@ -23,7 +24,7 @@ from query_api.cli import main
 from query_api.sql_cli import ProgressBar
 from query_api.sql_output import cell_text, format_table
 
-from .harness import Tokens
+from .harness import TOKEN_LINE, Service, Tokens, seed
 from .sqldata import make_row, service_store
 
 N = 60
@@ -235,3 +236,20 @@ def test_table_cells_and_fitting() -> None:
     assert all(len(line) <= 40 for line in lines)
     assert lines[2].endswith("…")
     assert format_table(["n"], []) == " n\n---\n(0 rows)\n"
+
+
+def test_a_running_service_is_named_and_its_url_works(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "data" / "reqlog.duckdb"
+    seed(db, [make_row(i) for i in range(5)])
+    service = Service(db, tmp_path / "serve.log")
+    try:
+        code, _, err = _run(capsys, "sql", "--db", str(db), "SELECT count(*) FROM request_logs")
+        assert code == 1
+        assert f"is held by another process (PID {service.process.pid}), most likely a running `reqlog serve`" in err
+        token = TOKEN_LINE.findall(service.stderr())[0]
+        url = f"http://127.0.0.1:{service.port}"
+        code, out, err = _run(capsys, "sql", "--url", url, "--token", token, "SELECT count(*) AS n FROM request_logs")
+        assert code == 0, err
+        assert out.splitlines()[2] == " 5"
+    finally:
+        service.stop(signal.SIGTERM)
