@@ -13,6 +13,7 @@ from aiohttp.test_utils import TestClient
 
 from exporter.row import COLUMN_NAMES, RequestLog
 from query_api import ServiceSettings
+from query_api.sql_api import SQL_SLOTS_KEY, SQL_THREADS
 
 from .harness import Tokens, auth
 from .sqldata import make_row
@@ -214,3 +215,20 @@ async def test_openapi_lists_the_analysis_endpoints(api_client: TestClient[Any, 
     assert {"/api/metrics/sql", "/api/metrics/request_logs/stats", EXPORT} <= set(doc["paths"])
     assert doc["paths"]["/api/metrics/sql"]["post"]["operationId"] == "runSql"
     assert "SqlResult" in doc["components"]["schemas"]
+
+
+async def test_every_slot_busy_is_429_with_retry_after(api_client: TestClient[Any, Any], tokens: Tokens) -> None:
+    slots = api_client.server.app[SQL_SLOTS_KEY]
+    for _ in range(SQL_THREADS):
+        await slots.acquire()  # as if two long queries were running
+    try:
+        response = await _sql(api_client, tokens.admin, "SELECT 1")
+        assert response.status == 429
+        assert response.headers["Retry-After"] == "1"
+        assert (await response.json())["detail"].startswith("Request was throttled.")
+        # The API's own reads do not wait for analyst queries.
+        assert (await api_client.get("/api/metrics/request_logs/1", headers=auth(tokens.admin))).status == 200
+    finally:
+        for _ in range(SQL_THREADS):
+            slots.release()
+    assert (await _sql(api_client, tokens.admin, "SELECT 1")).status == 200
