@@ -112,7 +112,9 @@ def decode_protobuf(data: bytes, *, redactor: Redactor) -> DecodedRequest:
             service = _RESOURCE.decode(resource_spans.resource.attributes).get(attr.SERVICE_NAME)
             service = service if service is None or isinstance(service, str) else str(service)
         except ValueError as exc:
-            raise OtlpDecodeError(f"malformed resource_spans[{r}].resource: {exc}") from exc
+            raise OtlpDecodeError(
+                f"malformed protobuf ExportTraceServiceRequest: resource_spans[{r}].resource: {exc}"
+            ) from exc
         for s, scope_spans in enumerate(resource_spans.scope_spans):
             for i, span in enumerate(scope_spans.spans):
                 out.spans += 1

@@ -134,39 +134,38 @@ class Writer:
                     item = self._queue.popleft()
                     rows += item.table.num_rows
                     batch.append(item)
-            live: list[_Item] = []
+            # A request whose client went away has a cancelled future; its rows are still written
+            # (a retry of it is deduplicated), there is just nobody to tell.
+            live = [item for item in batch if item.future.set_running_or_notify_cancel()]
             try:
-                # A request whose client went away has a cancelled future; its rows are still
-                # written (a retry of it is deduplicated), there is just nobody to tell.
-                live = [item for item in batch if item.future.set_running_or_notify_cancel()]
-                self._write(batch, live)
+                outcomes = self._write(batch, live)
             except Exception as exc:  # a bug here must not leave requests waiting forever
                 logger.exception("writer failed")
-                for item in live:
-                    if not item.future.done():
-                        item.future.set_exception(StorageError(f"writer failed: {exc!r}"))
+                outcomes = [(item, StorageError(f"writer failed: {exc!r}")) for item in live]
             finally:
+                # Room in the queue first, answers second: a client told "stored" may send again at once.
                 with self._cond:
                     self._pending -= rows
+            for item, error in outcomes:
+                if error is None:
+                    item.future.set_result(item.table.num_rows)
+                else:
+                    item.future.set_exception(error)
 
-    def _write(self, batch: Sequence[_Item], live: Sequence[_Item]) -> None:
+    def _write(self, batch: Sequence[_Item], live: Sequence[_Item]) -> list[tuple[_Item, Exception | None]]:
+        """Write `batch` in one transaction; the outcome for each item of `live` (None = committed)."""
         try:
             table = batch[0].table if len(batch) == 1 else pa.concat_tables([item.table for item in batch])
             self._commit(table)
         except Exception as exc:
             if len(batch) > 1:
                 # One bad batch must not fail the requests it was grouped with: write them one by one.
-                for item in batch:
-                    self._write([item], [item] if item in live else [])
-                return
+                return [outcome for item in batch for outcome in self._write([item], [item] if item in live else [])]
             self.failures += 1
             logger.exception("could not write a batch of %d rows", batch[0].table.num_rows)
             error = exc if isinstance(exc, StorageError) else StorageError(f"write failed: {exc}")
-            for item in live:
-                item.future.set_exception(error)
-            return
-        for item in live:
-            item.future.set_result(item.table.num_rows)
+            return [(item, error) for item in live]
+        return [(item, None) for item in live]
 
     def _commit(self, table: pa.Table) -> None:
         stored = self._store.insert_arrow(table, returning=self._on_commit is not None)

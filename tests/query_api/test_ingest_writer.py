@@ -163,11 +163,11 @@ def test_an_unexpected_error_fails_the_batch_and_the_writer_goes_on(store: Reque
     real = writer._write
     calls = []
 
-    def broken_once(batch: Any, live: Any) -> None:
+    def broken_once(batch: Any, live: Any) -> Any:
         calls.append(1)
         if len(calls) == 1:
             raise RuntimeError("a bug")
-        real(batch, live)
+        return real(batch, live)
 
     monkeypatch.setattr(writer, "_write", broken_once)
     writer.start()
@@ -176,3 +176,13 @@ def test_an_unexpected_error_fails_the_batch_and_the_writer_goes_on(store: Reque
     assert writer.submit(batch(2, 2)).result(10) == 2
     writer.close()
     assert store.count() == 2 and writer.pending_rows == 0
+
+
+def test_room_in_the_queue_is_made_before_the_answer(store: RequestLogStore) -> None:
+    # A client told "stored" may send its next batch at once: it must not find the queue still full.
+    writer = Writer(store, max_queued_rows=5)
+    writer.start()
+    for first in range(0, 100, 5):
+        writer.submit(batch(first, 5)).result(10)  # would raise WriterBusy if room came after the answer
+    writer.close()
+    assert store.count() == 100
