@@ -63,28 +63,12 @@ def span_values(span: ReadableSpan, redactor: Redactor = _DEFAULT_REDACTOR) -> t
     )
 
 
-def build_row(
-    attributes: Mapping[str, Any],
-    *,
-    events: Iterable[tuple[str, Mapping[str, Any]]],
-    start_ns: int,
-    end_ns: int | None,
-    trace_id: str | None,
-    span_id: str | None,
-    service_name: str | None,
-    redactor: Redactor = _DEFAULT_REDACTOR,
-) -> RequestLog | None:
-    """The row for one server span's data; `None` when the span carries no HTTP method."""
-    values = build_values(
-        attributes,
-        events=events,
-        start_ns=start_ns,
-        end_ns=end_ns,
-        trace_id=trace_id,
-        span_id=span_id,
-        service_name=service_name,
-        redactor=redactor,
-    )
+def build_row(attributes: Mapping[str, Any], **span_data: Any) -> RequestLog | None:
+    """The row for one server span's data; `None` when the span carries no HTTP method.
+
+    Takes the arguments of `build_values` (events, times, ids, service name, redactor).
+    """
+    values = build_values(attributes, **span_data)
     return None if values is None else RequestLog(*values)
 
 
@@ -99,7 +83,11 @@ def build_values(
     service_name: str | None,
     redactor: Redactor = _DEFAULT_REDACTOR,
 ) -> tuple[Any, ...] | None:
-    """`build_row` as a tuple in `RequestLog` column order (see `span_values`)."""
+    """One server span's row as a tuple in `RequestLog` column order; `None` without an HTTP method.
+
+    `events` are `(name, attributes)` pairs, times are nanoseconds since the epoch, ids lowercase
+    hex. The shared path of the in-process exporter (`span_values`) and OTLP ingest.
+    """
     get = attributes.get
     method = _text(get(attr.HTTP_REQUEST_METHOD) or get(attr.HTTP_METHOD))
     if not method:

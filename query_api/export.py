@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from exporter.row import COLUMN_NAMES, JSON_COLUMNS
-from exporter.store import TABLE
+from exporter.store import TABLE, LogFilter
 
 BATCH_ROWS = 100_000
 PART_NAME = "part-0.parquet"
@@ -63,13 +63,7 @@ def parse_bound(text: str | None, *, end: bool = False) -> datetime | None:
 
 def export_query(since: datetime | None, until: datetime | None) -> tuple[str, str, list[datetime]]:
     """The count query, the rows query (day order) and their parameters for a `[since, until)` range."""
-    clauses, params = [], []
-    if since is not None:
-        clauses.append("started_at >= ?")
-        params.append(since)
-    if until is not None:
-        clauses.append("started_at < ?")
-        params.append(until)
+    clauses, params = LogFilter(started_after=since, started_before=until).sql()
     where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
     count_sql = f"SELECT count(*) FROM {TABLE}{where}"
     rows_sql = f"SELECT {', '.join(COLUMN_NAMES)} FROM {TABLE}{where} ORDER BY started_at NULLS LAST, id"
