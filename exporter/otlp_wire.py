@@ -75,11 +75,11 @@ class AttributeDecoder:
     """Encoded `KeyValue`s -> a dict of the attributes `keep(key)` accepts (values of the others unread).
 
     Decoded pairs of up to `max_cached_bytes` are memoised, at most `max_entries` of them (the memo
-    is emptied when full: simple, and real traffic refills it with what repeats). Safe to share
-    between threads: values are immutable and dict operations are atomic.
+    is emptied when full: simple, and real traffic refills it with what repeats; ~10 MB at most).
+    Safe to share between threads: values are immutable and dict operations are atomic.
     """
 
-    def __init__(self, keep: Callable[[str], bool], *, max_entries: int = 65_536, max_cached_bytes: int = 512) -> None:
+    def __init__(self, keep: Callable[[str], bool], *, max_entries: int = 16_384, max_cached_bytes: int = 256) -> None:
         self._keep = keep
         self._memo: dict[bytes, tuple[str, Any] | tuple[()]] = {}  # () = not kept
         self._max_entries = max_entries
