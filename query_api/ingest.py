@@ -26,6 +26,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from exporter.otlp import encode_response, encode_status
 from exporter.useragent import warm_up
 
+from . import ingest_openapi
 from .auth import PERM_INGEST, authorize
 from .ingest_decode import INVALID_ARGUMENT, UNAVAILABLE, WBITS, DecodePool, OtlpError, too_large
 from .keys import RECENT_KEY, SETTINGS_KEY, STORE_KEY
@@ -75,6 +76,7 @@ def setup_ingest(app: web.Application) -> None:
     """
     app.router.add_post(PATH, handle_traces)
     app.cleanup_ctx.append(_ingest_context)
+    ingest_openapi.add_to_document(app, PATH)
 
 
 async def _ingest_context(app: web.Application) -> AsyncIterator[None]:
