@@ -24,8 +24,9 @@ from . import openapi, views
 from .account_cache import AccountCache
 from .accounts import AccountDB
 from .errors import error_middleware
+from .fetcher import RowFetcher
 from .ingest import setup_ingest
-from .keys import ACCOUNTS_KEY, OPENAPI_KEY, READER_KEY, RECENT_KEY, SETTINGS_KEY, STORE_KEY
+from .keys import ACCOUNTS_KEY, FETCHER_KEY, OPENAPI_KEY, READER_KEY, RECENT_KEY, SETTINGS_KEY, STORE_KEY
 from .readpool import ReadPool
 from .recent import RecentCache
 from .settings import ServiceSettings
@@ -65,6 +66,7 @@ async def _store_context(app: web.Application) -> AsyncIterator[None]:
     )
     app[STORE_KEY] = store
     app[READER_KEY] = ReadPool(settings.read_threads)
+    app[FETCHER_KEY] = RowFetcher(store, app[READER_KEY])
     try:
         yield
     finally:

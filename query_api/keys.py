@@ -8,6 +8,7 @@
   `app[RECENT_KEY].add(value_tuples)` with what `insert_rows` / `insert_arrow` returned, and
   pruning calls `discard` / `discard_before`.
 - `READER_KEY`: the `ReadPool` that runs blocking store reads off the event loop.
+- `FETCHER_KEY`: the `RowFetcher` that serves retrieve-by-id, coalescing concurrent lookups.
 - `OPENAPI_KEY`: the OpenAPI document served at `/api/openapi.json` (extend it with
   `openapi.add_paths`).
 """
@@ -21,6 +22,7 @@ from aiohttp import web
 from exporter.store import RequestLogStore
 
 from .account_cache import AccountCache
+from .fetcher import RowFetcher
 from .readpool import ReadPool
 from .recent import RecentCache
 from .settings import ServiceSettings
@@ -30,4 +32,5 @@ STORE_KEY = web.AppKey("reqlog_store", RequestLogStore)
 ACCOUNTS_KEY = web.AppKey("reqlog_accounts", AccountCache)
 RECENT_KEY = web.AppKey("reqlog_recent", RecentCache)
 READER_KEY = web.AppKey("reqlog_reader", ReadPool)
+FETCHER_KEY = web.AppKey("reqlog_fetcher", RowFetcher)
 OPENAPI_KEY = web.AppKey("reqlog_openapi", dict[str, Any])

@@ -19,7 +19,7 @@ from exporter.store import LogFilter, RequestLogStore
 from .auth import PERM_VIEW_LOGS, authorize
 from .errors import JSON, ApiError, NotFound
 from .filters import parse_filters
-from .keys import READER_KEY, RECENT_KEY, STORE_KEY
+from .keys import FETCHER_KEY, READER_KEY, RECENT_KEY, STORE_KEY
 from .pagination import decode_cursor, page_links, page_size
 
 LIST_PATH = "/api/metrics/request_logs"
@@ -39,12 +39,6 @@ def parse_id(raw: str) -> int:
     return value
 
 
-def _lookup(store: RequestLogStore, request_id: int) -> bytes | None:
-    # Runs on a reader thread: the lookup and the rendering both stay off the event loop.
-    values = store.get_values(request_id)
-    return None if values is None else render_json(values)
-
-
 async def retrieve(request: web.Request) -> web.Response:
     """`GET /api/metrics/request_logs/{id}`: the row, from the recent cache or the store."""
     await authorize(request, PERM_VIEW_LOGS)
@@ -52,7 +46,7 @@ async def retrieve(request: web.Request) -> web.Response:
     app = request.app
     body = app[RECENT_KEY].get(request_id)
     if body is None:
-        body = await app[READER_KEY].run(_lookup, app[STORE_KEY], request_id)
+        body = await app[FETCHER_KEY].get(request_id)
         if body is None:
             raise NotFound(NO_MATCH)
     return web.Response(body=body, content_type=JSON)
