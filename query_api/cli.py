@@ -73,7 +73,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     else:
         print(f"reqlog: accounts exist; `reqlog token create {FIRST_ADMIN}` makes a new token", file=sys.stderr)
     app = create_app(settings)
-    print(f"reqlog: serving {settings.db} on http://{settings.host}:{settings.port}", file=sys.stderr, flush=True)
+
+    async def announce(app: web.Application) -> None:
+        # After the cleanup contexts' start (they run first): the file is open, so this is true.
+        print(f"reqlog: serving {settings.db} on http://{settings.host}:{settings.port}", file=sys.stderr, flush=True)
+
+    app.on_startup.append(announce)
     # run_app handles SIGINT/SIGTERM: it stops accepting, lets in-flight requests finish, then runs
     # the cleanup contexts (writer flush, then store close).
     web.run_app(

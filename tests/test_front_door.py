@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 import re
-import select
 import signal
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -34,14 +34,17 @@ def make_run(db: Path, port: int) -> tuple[str, int]:
         start_new_session=True,  # so Ctrl-C reaches make and the service, as in a terminal
     )
     assert process.stderr is not None
-    printed = ""
+    lines: list[str] = []
+    # A thread reads stderr line by line: select() on a buffered text pipe misses lines that came
+    # in one burst and sit in Python's buffer.
+    reader = threading.Thread(target=lambda: lines.extend(iter(process.stderr.readline, "")), daemon=True)  # type: ignore[union-attr]
+    reader.start()
     try:
         deadline = time.monotonic() + 60
-        while "serving" not in printed and time.monotonic() < deadline:
-            ready, _, _ = select.select([process.stderr], [], [], 0.5)
-            if ready:
-                printed += process.stderr.readline()
-            assert process.poll() is None, printed
+        while not any("serving" in line for line in lines) and time.monotonic() < deadline:
+            assert process.poll() is None, "".join(lines)
+            time.sleep(0.05)
+        printed = "".join(lines)
         assert "serving" in printed, printed
         while time.monotonic() < deadline:  # "serving" comes just before the socket is bound
             try:
@@ -59,9 +62,9 @@ def make_run(db: Path, port: int) -> tuple[str, int]:
     finally:
         os.killpg(process.pid, signal.SIGINT)
         code = process.wait(timeout=30)
-        printed += process.stderr.read()
+        reader.join(timeout=10)
         process.stderr.close()
-    return printed, code
+    return "".join(lines), code
 
 
 def test_make_run_prints_a_working_token_once_and_reuses_the_data(tmp_path: Path) -> None:
