@@ -111,7 +111,8 @@ INSERT INTO request_logs (
     user_id, username, user_full_name, ip, device, device_type, is_bot, os, browser, scheme, endpoint, method,
     status_code, exception_type, started_at, finished_at, duration, created_at, updated_at, query_params, body,
     response, request_headers, response_headers, exception_message, exception_traceback, trace_id, span_id,
-    service_name, route, request_body_size, response_body_size, request_body_truncated, response_body_truncated
+    service_name, route, request_body_size, response_body_size, request_body_truncated, response_body_truncated,
+    span_key
 )
 SELECT
     CASE WHEN r1000 < 600 THEN CAST(h % 50000 AS VARCHAR) END,
@@ -166,7 +167,8 @@ SELECT
     CASE WHEN verb = 'POST' THEN 40 + h % 60 END,
     CASE WHEN status < 300 THEN 50 + h % 40 END,
     false,
-    false
+    false,
+    hash(rnd, substr(md5(rnd), 1, 16))  -- the store's dedupe key, as exporter.store.SPAN_KEY_SQL computes it
 FROM r
 """
 

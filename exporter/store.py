@@ -24,6 +24,9 @@ from .row import COLUMN_NAMES, RequestLog, iter_columns, row_values
 
 TABLE = "request_logs"
 SEQUENCE = "request_logs_id_seq"
+SPAN_KEY = "span_key"
+# The dedupe key of a row, as SQL over its `trace_id` and `span_id` columns.
+SPAN_KEY_SQL = "CASE WHEN trace_id IS NULL OR span_id IS NULL THEN NULL ELSE hash(trace_id, span_id) END"
 _ASSIGNED_ON_INSERT = ("id", "created_at", "updated_at")
 _INSERTED_COLUMNS = tuple(name for name in COLUMN_NAMES if name not in _ASSIGNED_ON_INSERT)
 _ARROW_TYPES = {
@@ -50,8 +53,12 @@ def _create_table_sql() -> str:
         if compression:
             column += f" USING COMPRESSION {compression}"
         columns.append(column)
-    # (trace_id, span_id) identifies a span: a client retrying a batch must not store it twice.
-    columns.append("UNIQUE (trace_id, span_id)")
+    # (trace_id, span_id) identifies a span: a client retrying a batch must not store it twice. The
+    # index that enforces it is on a 64-bit hash of the pair, not on the 48 hex characters: the
+    # string index cost ~180 bytes a row on disk (bench/analytics.py), more than half the row.
+    # `span_key` is internal: not part of `RequestLog`, not served, NULL for spans without ids.
+    columns.append(f"{SPAN_KEY} UBIGINT")
+    columns.append(f"UNIQUE ({SPAN_KEY})")
     return f"CREATE TABLE {TABLE} (\n  " + ",\n  ".join(columns) + "\n)"
 
 
@@ -70,15 +77,31 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
-_INSERT_HEAD = (
-    f"INSERT INTO {TABLE} ({', '.join(_INSERTED_COLUMNS)}, created_at, updated_at) "
-    f"SELECT {', '.join(_INSERTED_COLUMNS)}, $now, $now FROM _reqlog_batch"
-)
 _RETURNING = f" RETURNING {', '.join(COLUMN_NAMES)}"
-# Checking every row against the (trace_id, span_id) index with ON CONFLICT costs about twice the
-# insert itself (bench/exporter.py), and duplicates only come from client retries. So a batch is
-# first inserted plainly; only when that hits the constraint is it inserted again skipping them.
-_ON_CONFLICT = " ON CONFLICT DO NOTHING"
+
+
+def _insert_statements(key_sql: str) -> tuple[str, str]:
+    """The plain insert of `_reqlog_batch`, and the one that skips spans already stored.
+
+    Checking every row against the index with ON CONFLICT costs about twice the insert itself
+    (bench/exporter.py), and duplicates only come from client retries. So a batch is first inserted
+    plainly; only when that hits the constraint is it inserted again, skipping the spans already
+    stored. A different span whose ids hash alike (about once in 10^12 pairs at 10M rows) is no
+    duplicate: it is stored with a NULL key, so without deduplication, rather than dropped.
+    """
+    into = f"INSERT INTO {TABLE} ({', '.join(_INSERTED_COLUMNS)}, created_at, updated_at, {SPAN_KEY}) "
+    columns = ", ".join(_INSERTED_COLUMNS)
+    plain = into + f"SELECT {columns}, $now, $now, {key_sql} FROM _reqlog_batch"
+    skipping = (
+        into + f"SELECT {columns}, $now, $now, "
+        f"CASE WHEN EXISTS (SELECT 1 FROM {TABLE} r WHERE r.{SPAN_KEY} = b.k "
+        "AND (r.trace_id <> b.trace_id OR r.span_id <> b.span_id)) THEN NULL ELSE b.k END "
+        f"FROM (SELECT *, {key_sql} AS k FROM _reqlog_batch) b ON CONFLICT DO NOTHING"
+    )
+    return plain, skipping
+
+
+_INSERT_HEAD, _INSERT_SKIPPING_STORED = _insert_statements(SPAN_KEY_SQL)
 _SELECT_COLUMNS = ", ".join(COLUMN_NAMES)
 
 # How the reqlog service opens its database: analyst SQL runs in the same DuckDB instance, and
@@ -207,7 +230,7 @@ class RequestLogStore:
                 try:
                     stored = self._insert_once(cursor, _INSERT_HEAD + tail)
                 except duckdb.ConstraintException:
-                    stored = self._insert_once(cursor, _INSERT_HEAD + _ON_CONFLICT + tail)
+                    stored = self._insert_once(cursor, _INSERT_SKIPPING_STORED + tail)
             finally:
                 cursor.unregister("_reqlog_batch")
         except duckdb.Error as exc:

@@ -10,6 +10,7 @@ import duckdb
 import pytest
 
 from exporter import RequestLog, RequestLogStore, StorageError
+from exporter import store as store_module
 from exporter.row import COLUMN_NAMES
 from exporter.store import SCHEMA_VERSION, TABLE
 
@@ -39,7 +40,7 @@ def store(db_path: Path):  # type: ignore[no-untyped-def]
 
 def test_table_columns_are_the_row_fields(store: RequestLogStore) -> None:
     names = [r[0] for r in store.cursor().execute(f"DESCRIBE {TABLE}").fetchall()]
-    assert tuple(names) == COLUMN_NAMES
+    assert tuple(names) == (*COLUMN_NAMES, "span_key")  # plus the internal dedupe key
     types = dict(
         store.cursor()
         .execute(f"SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = '{TABLE}'")
@@ -64,6 +65,27 @@ def test_a_span_stored_twice_is_stored_once(store: RequestLogStore) -> None:
     assert store.insert_rows([row(1)]) == []
     assert len(store.insert_rows([row(1), row(2)])) == 1
     assert store.count() == 2
+
+
+def test_a_hash_collision_is_stored_not_dropped(store: RequestLogStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every span gets the same key here, so a different span collides with the first one stored.
+    weak = "CASE WHEN span_id IS NULL THEN NULL ELSE 1::UBIGINT END"
+    for name, sql in zip(
+        ("_INSERT_HEAD", "_INSERT_SKIPPING_STORED"), store_module._insert_statements(weak), strict=True
+    ):
+        monkeypatch.setattr(store_module, name, sql)
+    assert len(store.insert_rows([row(1)])) == 1
+    assert len(store.insert_rows([row(2)])) == 1  # collides with row 1's key: stored, keyless
+    assert store.insert_rows([row(1)]) == []  # a real duplicate is still skipped
+    keys = store.cursor().execute("SELECT span_id, span_key FROM request_logs ORDER BY id").fetchall()
+    assert keys == [(f"{1:016x}", 1), (f"{2:016x}", None)]
+
+
+def test_spans_without_ids_are_never_deduplicated(store: RequestLogStore) -> None:
+    anonymous = row(1, trace_id=None, span_id=None)
+    assert len(store.insert_rows([anonymous])) == 1
+    assert len(store.insert_rows([anonymous, anonymous])) == 2
+    assert store.count() == 3
 
 
 def test_a_failed_batch_stores_nothing(store: RequestLogStore) -> None:
