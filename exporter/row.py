@@ -36,9 +36,9 @@ class RequestLog:
     Timestamps are naive datetimes in UTC. JSON fields are JSON text or `None` (nothing captured).
     """
 
-    # No PRIMARY KEY: DuckDB answers `id = ?` through zone maps (ids grow with insertion), not the
-    # index, which only cost space and insert time; the sequence keeps ids unique.
-    id: int | None = _column("BIGINT")
+    # The PRIMARY KEY's index serves `id IN (...)` lookups (the retrieve path batches them); a plain
+    # `id = ?` is answered through zone maps, as ids grow with insertion.
+    id: int | None = _column("BIGINT PRIMARY KEY")
     user_id: str | None = _column("VARCHAR")
     username: str | None = _column("VARCHAR")
     user_full_name: str | None = _column("VARCHAR")
