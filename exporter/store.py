@@ -8,7 +8,6 @@ by row, so batching is what makes ingest fast (FACTS.md, and `bench/exporter.py`
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -20,6 +19,7 @@ import pyarrow as pa
 
 from .analytics import ANALYST_VIEWS
 from .errors import StorageError
+from .log_filter import LogFilter
 from .row import COLUMN_NAMES, RequestLog, iter_columns, row_values
 
 TABLE = "request_logs"
@@ -314,50 +314,6 @@ class RequestLogStore:
             f"ORDER BY id {order}",
             [min(ids), max(ids), ids],
         ).fetchall()
-
-
-def _filter_field(sql: str) -> Any:
-    return dataclasses.field(default=None, metadata={"sql": sql})
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class LogFilter:
-    """Conditions on request logs, all optional (`None` = no condition), combined with AND.
-
-    Each field maps to one fixed SQL condition with a parameter, so no request text becomes SQL.
-    `anonymous=True` keeps rows without a user (`False` those with one); `status_class` 2 means
-    2xx; `has_exception` tests `exception_type`; times are naive UTC (`started_before` excluded).
-    """
-
-    anonymous: bool | None = _filter_field("(user_id IS NULL AND username IS NULL) = ?")
-    user_id: str | None = _filter_field("user_id = ?")
-    username: str | None = _filter_field("username = ?")
-    ip: str | None = _filter_field("ip = ?")
-    method: str | None = _filter_field("method = ?")
-    status_code: int | None = _filter_field("status_code = ?")
-    status_class: int | None = _filter_field("status_code // 100 = ?")
-    endpoint: str | None = _filter_field("endpoint = ?")
-    endpoint_prefix: str | None = _filter_field("starts_with(endpoint, ?)")
-    route: str | None = _filter_field("route = ?")
-    device_type: str | None = _filter_field("device_type = ?")
-    is_bot: bool | None = _filter_field("is_bot = ?")
-    has_exception: bool | None = _filter_field("(exception_type IS NOT NULL) = ?")
-    exception_type: str | None = _filter_field("exception_type = ?")
-    trace_id: str | None = _filter_field("trace_id = ?")
-    started_after: datetime | None = _filter_field("started_at >= ?")
-    started_before: datetime | None = _filter_field("started_at < ?")
-    min_duration: float | None = _filter_field("duration >= ?")
-
-    def sql(self) -> tuple[list[str], list[Any]]:
-        """The conditions in use and their parameters."""
-        clauses: list[str] = []
-        params: list[Any] = []
-        for field in dataclasses.fields(self):
-            value = getattr(self, field.name)
-            if value is not None:
-                clauses.append(field.metadata["sql"])
-                params.append(value)
-        return clauses, params
 
 
 def rows_to_arrow(rows: Iterable[RequestLog]) -> pa.Table:

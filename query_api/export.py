@@ -23,8 +23,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from exporter.log_filter import LogFilter
 from exporter.row import COLUMN_NAMES, JSON_COLUMNS
-from exporter.store import TABLE, LogFilter
+from exporter.store import TABLE
 
 BATCH_ROWS = 100_000
 PART_NAME = "part-0.parquet"

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from exporter.store import LogFilter
+from exporter.log_filter import LogFilter
 
 from .errors import ValidationError
 

@@ -13,8 +13,9 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from exporter.log_filter import LogFilter
 from exporter.row import render_json
-from exporter.store import LogFilter, RequestLogStore
+from exporter.store import RequestLogStore
 
 from .auth import PERM_VIEW_LOGS, authorize
 from .errors import JSON, ApiError, NotFound
