@@ -168,7 +168,7 @@ SELECT
     CASE WHEN status < 300 THEN 50 + h % 40 END,
     false,
     false,
-    hash(rnd, substr(md5(rnd), 1, 16))  -- the store's dedupe key, as exporter.store.SPAN_KEY_SQL computes it
+    hash(rnd, substr(md5(rnd), 1, 16))  -- the store's dedupe key, as exporter.schema.SPAN_KEY_SQL computes it
 FROM r
 """
 

@@ -1,4 +1,4 @@
-"""The DuckDB store: schema, migrations, batched writes and reads. The only module holding SQL.
+"""The DuckDB store: migrating, batched writes and reads (the table itself is in `schema`).
 
 One `RequestLogStore` owns one DuckDB database file (DuckDB lets a single process hold a file
 read-write). Each thread works through its own cursor. Writes come in batches, one transaction
@@ -17,16 +17,11 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from .analytics import ANALYST_VIEWS
 from .errors import StorageError
 from .log_filter import LogFilter
 from .row import COLUMN_NAMES, RequestLog, iter_columns, row_values
+from .schema import MIGRATIONS, SCHEMA_VERSION, SPAN_KEY, SPAN_KEY_SQL, TABLE
 
-TABLE = "request_logs"
-SEQUENCE = "request_logs_id_seq"
-SPAN_KEY = "span_key"
-# The dedupe key of a row, as SQL over its `trace_id` and `span_id` columns.
-SPAN_KEY_SQL = "CASE WHEN trace_id IS NULL OR span_id IS NULL THEN NULL ELSE hash(trace_id, span_id) END"
 _ASSIGNED_ON_INSERT = ("id", "created_at", "updated_at")
 _INSERTED_COLUMNS = tuple(name for name in COLUMN_NAMES if name not in _ASSIGNED_ON_INSERT)
 _ARROW_TYPES = {
@@ -43,39 +38,6 @@ _COLUMN_TYPES = {name: sql_type for name, sql_type, _ in iter_columns()}
 _INSERTED_INDEXES = tuple(COLUMN_NAMES.index(name) for name in _INSERTED_COLUMNS)
 _ARROW_SCHEMA = pa.schema([(name, _ARROW_TYPES[_COLUMN_TYPES[name]]) for name in _INSERTED_COLUMNS])
 
-
-def _create_table_sql() -> str:
-    columns = []
-    for name, sql_type, compression in iter_columns():
-        column = f"{name} {sql_type}"
-        if name == "id":
-            column += f" DEFAULT nextval('{SEQUENCE}')"
-        if compression:
-            column += f" USING COMPRESSION {compression}"
-        columns.append(column)
-    # (trace_id, span_id) identifies a span: a client retrying a batch must not store it twice. The
-    # index that enforces it is on a 64-bit hash of the pair, not on the 48 hex characters: the
-    # string index cost ~180 bytes a row on disk (bench/analytics.py), more than half the row.
-    # `span_key` is internal: not part of `RequestLog`, not served, NULL for spans without ids.
-    columns.append(f"{SPAN_KEY} UBIGINT")
-    columns.append(f"UNIQUE ({SPAN_KEY})")
-    return f"CREATE TABLE {TABLE} (\n  " + ",\n  ".join(columns) + "\n)"
-
-
-# Append-only: a release that changes the row adds a migration; an older file is brought up to
-# date when it is opened. Version 1 is the row as `RequestLog` declares it.
-MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
-    (
-        1,
-        (
-            f"CREATE SEQUENCE {SEQUENCE} START 1",
-            _create_table_sql(),
-        ),
-    ),
-    # Views for analysts: per-route latency, hourly traffic, slowest requests, top exceptions, bot share.
-    (2, ANALYST_VIEWS),
-)
-SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 _RETURNING = f" RETURNING {', '.join(COLUMN_NAMES)}"
 

@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 
 from exporter.log_filter import LogFilter
 from exporter.row import COLUMN_NAMES, JSON_COLUMNS
-from exporter.store import TABLE
+from exporter.schema import TABLE
 
 BATCH_ROWS = 100_000
 PART_NAME = "part-0.parquet"

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import duckdb
 
-from exporter.store import TABLE
+from exporter.schema import TABLE
 
 logger = logging.getLogger("reqlog.retention")
 

@@ -28,7 +28,8 @@ from starlette.routing import Route
 
 from exporter import DuckDBSpanExporter, RequestLog
 from exporter.row import COLUMN_NAMES
-from exporter.store import TABLE, RequestLogStore
+from exporter.schema import TABLE
+from exporter.store import RequestLogStore
 from instrumentation import RequestLogMiddleware, set_user
 from query_api import ServiceSettings, create_app
 from query_api.ingest import INGEST_KEY

@@ -12,7 +12,7 @@ import pytest
 from exporter import RequestLog, RequestLogStore, StorageError
 from exporter import store as store_module
 from exporter.row import COLUMN_NAMES
-from exporter.store import SCHEMA_VERSION, TABLE
+from exporter.schema import SCHEMA_VERSION, TABLE
 
 
 def row(n: int, **changes: object) -> RequestLog:

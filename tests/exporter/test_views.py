@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from exporter.analytics import VIEW_NAMES, stats_query
-from exporter.store import SCHEMA_VERSION, RequestLogStore
+from exporter.schema import SCHEMA_VERSION
+from exporter.store import RequestLogStore
 from tests.query_api.sqldata import make_row, service_store
 
 N = 200
