@@ -26,6 +26,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -168,6 +169,17 @@ def _set(table: pa.Table, name: str, array: pa.Array) -> pa.Table:
 # -- (a) the storage ceiling -----------------------------------------------------------------
 
 
+def _run_threads(worker: Callable[[int], None], threads: int) -> float:
+    """Run `worker(seed)` on `threads` threads at once; the seconds until all have finished."""
+    pool = [threading.Thread(target=worker, args=(t,)) for t in range(threads)]
+    begin = time.perf_counter()
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    return time.perf_counter() - begin
+
+
 def batched_storage(path: Path, rows: int, threads: int, per_thread: int, batch: int = 8) -> dict[str, float]:
     """For reference beside (a): lookups per second when each store query fetches `batch` ids, as the
     service's `RowFetcher` does under concurrent load."""
@@ -179,14 +191,8 @@ def batched_storage(path: Path, rows: int, threads: int, per_thread: int, batch:
             for _ in range(max(1, per_thread // batch)):
                 store.get_many_values([local.randint(1, rows) for _ in range(batch)])
 
-        pool = [threading.Thread(target=worker, args=(t,)) for t in range(threads)]
-        begin = time.perf_counter()
-        for t in pool:
-            t.start()
-        for t in pool:
-            t.join()
         done = threads * max(1, per_thread // batch) * batch
-        return {"rate": done / (time.perf_counter() - begin), "p50_ms": float("nan"), "p99_ms": float("nan")}
+        return {"rate": done / _run_threads(worker, threads), "p50_ms": float("nan"), "p99_ms": float("nan")}
     finally:
         store.close()
 
@@ -208,14 +214,8 @@ def storage_ceiling(path: Path, rows: int, threads: int, per_thread: int) -> dic
             for _ in range(per_thread):
                 store.get_values(local.randint(1, rows))
 
-        pool = [threading.Thread(target=worker, args=(t,)) for t in range(threads)]
-        begin = time.perf_counter()
-        for t in pool:
-            t.start()
-        for t in pool:
-            t.join()
         return {
-            "rate": threads * per_thread / (time.perf_counter() - begin),
+            "rate": threads * per_thread / _run_threads(worker, threads),
             "p50_ms": percentile(latencies, 0.5) * 1e3,
             "p99_ms": percentile(latencies, 0.99) * 1e3,
         }

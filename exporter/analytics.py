@@ -13,6 +13,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from .log_filter import LogFilter
+
 ERROR_CONDITION = "(status_code >= 500 OR exception_type IS NOT NULL)"
 ROUTE_EXPRESSION = "coalesce(route, endpoint)"
 
@@ -92,13 +94,7 @@ def stats_query(
     `started_after` included and `started_before` excluded.
     """
     column = STATS_GROUPS[group_by]
-    clauses, params = [], []
-    if started_after is not None:
-        clauses.append("started_at >= ?")
-        params.append(started_after)
-    if started_before is not None:
-        clauses.append("started_at < ?")
-        params.append(started_before)
+    clauses, params = LogFilter(started_after=started_after, started_before=started_before).sql()
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
     sql = f"""SELECT {column} AS key,{_LATENCY}
 FROM request_logs {where}
