@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote_plus
 
 import orjson
 
@@ -59,9 +59,20 @@ def _is_json(mime: str) -> bool:
 _JSON_PAIR = re.compile(r'"((?:[^"\\]|\\.)*)"(\s*:\s*)("(?:[^"\\]|\\.)*"?|[^,}\]\s]+)')
 
 
+def _json_key(raw: str) -> str:
+    """A key as JSON text spells it (`pass\\u0077ord`) -> the key it means (`password`)."""
+    if "\\" not in raw:
+        return raw
+    try:
+        key = orjson.loads(f'"{raw}"')
+    except orjson.JSONDecodeError:
+        return raw
+    return key if isinstance(key, str) else raw
+
+
 def _scrub_json_text(text: str, redactor: Redactor) -> str:
     def replace(match: re.Match[str]) -> str:
-        if redactor.key_is_secret(match.group(1)):
+        if redactor.key_is_secret(_json_key(match.group(1))):
             return f'"{match.group(1)}"{match.group(2)}"{REDACTED}"'
         return match.group(0)
 
@@ -110,6 +121,6 @@ def _scrub_form_text(text: str, redactor: Redactor) -> str:
     pairs = text.split("&")
     for i, pair in enumerate(pairs):
         key, sep, _ = pair.partition("=")
-        if sep and redactor.key_is_secret(key):
+        if sep and redactor.key_is_secret(unquote_plus(key)):
             pairs[i] = f"{key}={REDACTED}"
     return "&".join(pairs)

@@ -66,6 +66,10 @@ class Redactor:
         A cheap C-level scan over the raw text; it errs towards True (a value that merely contains
         "token" says True, and the walk then decides per key).
         """
+        # An escaped key (`"pass\u0077ord"` in JSON, `pass%77ord` in a form or query string) only
+        # reads as a secret once decoded, so any escape sends the text to the walk.
+        if "\\u" in text or "%" in text:
+            return True
         # `str.__contains__` per key beats one regex alternation here (measured: 3.7 us vs 4.4 us
         # for a 1 KB body); the text is lowered once.
         normal = text.lower()

@@ -158,6 +158,34 @@ def test_bodies_decoded_by_content_type(flatten, content_type, content, truncate
     assert row.response_body_truncated is False
 
 
+# Keys that only read as secrets once their escapes are decoded: JSON's `\u` escapes, and the
+# percent-encoding of forms and query strings. A pre-scan of the raw text must not miss them.
+ESCAPED_KEY_CASES = [
+    ("application/json", r'{"pass\u0077ord": "hunter2", "keep": 1}', False, {"password": REDACTED, "keep": 1}),
+    ("application/json", r'{"keep": 1, "nested": {"\u0074oken": "t"}}', False,
+     {"keep": 1, "nested": {"token": REDACTED}}),
+    ("application/json", r'{"keep": 1, "pass\u0077ord": "hunt', True, r'{"keep": 1, "pass\u0077ord": "[REDACTED]"'),
+    ("application/x-www-form-urlencoded", "pass%77ord=hunter2&keep=1", False, {"password": REDACTED, "keep": "1"}),
+    ("application/x-www-form-urlencoded", "keep=1&api%5Fkey=k&x=lo", True, f"keep=1&api%5Fkey={REDACTED}&x=lo"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("content_type", "content", "truncated", "expected"), ESCAPED_KEY_CASES)
+def test_escaped_secret_keys_are_redacted(flatten, content_type, content, truncated, expected) -> None:  # type: ignore[no-untyped-def]
+    row = flatten(
+        {
+            **STABLE,
+            "url.query": "page=1&pass%77ord=hunter2&%74oken=t",
+            "http.request.body.content": content,
+            "reqlog.request.body.content_type": content_type,
+            "reqlog.request.body.truncated": truncated,
+        }
+    )
+    assert json.loads(row.body) == expected
+    assert json.loads(row.query_params) == {"page": "1", "password": REDACTED, "token": REDACTED}
+    assert "hunter2" not in row.body and "hunter2" not in row.query_params
+
+
 def test_binary_body_is_null_with_its_size_kept(flatten) -> None:  # type: ignore[no-untyped-def]
     row = flatten({**STABLE, "reqlog.response.body.content_type": "image/png", "http.response.body.size": 20480})
     assert row.response is None
