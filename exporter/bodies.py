@@ -15,6 +15,7 @@ import re
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus
 
+import msgspec
 import orjson
 
 from .redaction import REDACTED, Redactor
@@ -45,6 +46,20 @@ def parse_query(query: str) -> dict[str, str | list[str]]:
         else:
             out[key] = value
     return out
+
+
+# Decoding into `Raw` checks the whole text against the JSON grammar (strictly: no NaN, no trailing
+# commas, which DuckDB's own JSON reader would let through) without building Python objects; most
+# bodies need no more than that, since they hold nothing to redact.
+_VALIDATOR = msgspec.json.Decoder(msgspec.Raw)
+
+
+def _is_valid_json(text: str) -> bool:
+    try:
+        _VALIDATOR.decode(text)
+    except (msgspec.DecodeError, UnicodeEncodeError, RecursionError):  # lone surrogates; deep nesting
+        return False
+    return True
 
 
 def _mime(content_type: str | None) -> str:
@@ -94,14 +109,14 @@ def decode_body(content: Any, content_type: str | None, *, truncated: bool, reda
         return None
     mime = _mime(content_type)
     if _is_json(mime) or (not mime and content[:1] in "{["):
-        if truncated:
-            return orjson.dumps(_scrub_json_text(content, redactor)).decode()
-        try:
-            value = orjson.loads(content)
-        except orjson.JSONDecodeError:
+        if truncated or not _is_valid_json(content):
             return orjson.dumps(_scrub_json_text(content, redactor)).decode()
         if not redactor.may_hold_secret(content):
             return content  # valid JSON with nothing to redact: store the text as it came
+        try:
+            value = orjson.loads(content)
+        except orjson.JSONDecodeError:  # valid, but beyond what orjson reads (a number like 1e999)
+            return orjson.dumps(_scrub_json_text(content, redactor)).decode()
         return orjson.dumps(redactor.redact_value(value)).decode()
     if mime == "application/x-www-form-urlencoded":
         if truncated:
