@@ -9,7 +9,7 @@ are never trusted: any type, any size, and missing data becomes `None`, never an
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,6 +24,7 @@ from .bodies import decode_body, parse_query
 from .headers import canonical_name, join_values
 from .redaction import REDACTED, Redactor
 from .row import RequestLog
+from .secret_screen import SecretScreen
 from .useragent import classify
 
 _EPOCH = datetime(1970, 1, 1)
@@ -43,23 +44,58 @@ def span_values(span: ReadableSpan, redactor: Redactor = _DEFAULT_REDACTOR) -> t
 
     Building the frozen dataclass costs ~4 us of the ~30 us a span takes; the writer needs no object.
     """
+    data = _span_data(span)
+    return None if data is None else _build(data, redactor, None)
+
+
+def spans_values(spans: Iterable[ReadableSpan], redactor: Redactor = _DEFAULT_REDACTOR) -> list[tuple[Any, ...] | None]:
+    """`span_values` of every span of a batch, in order (the exporter's path).
+
+    The pre-scan of bodies and query strings for secret keys runs over the whole batch at once
+    (`SecretScreen`), which saves about a third of the work of flattening a span with JSON bodies.
+    """
+    batch = [_span_data(span) for span in spans]
+    texts = []
+    for data in batch:
+        if data is not None:
+            get = data[0].get
+            for key in _SCREENED_KEYS:
+                value = get(key)
+                if type(value) is str:
+                    texts.append(value)
+    screen = SecretScreen(redactor, texts)
+    return [None if data is None else _build(data, redactor, screen) for data in batch]
+
+
+_SCREENED_KEYS = (attr.REQUEST_BODY_CONTENT, attr.RESPONSE_BODY_CONTENT, attr.URL_QUERY)
+_SpanData = tuple[dict[str, Any], ReadableSpan, str | None]
+
+
+def _span_data(span: ReadableSpan) -> _SpanData | None:
+    """The span's attributes as a plain dict, with the span and its service; `None` when no row."""
     if span.kind is not SpanKind.SERVER or span.start_time is None or span.attributes is None:
         return None
-    context = span.context
     service = span.resource.attributes.get(attr.SERVICE_NAME) if span.resource is not None else None
     attributes = span.attributes
     # The SDK wraps its attribute dict twice (a proxy over BoundedAttributes); `copy()` hands back a
     # plain dict in one C call, and every lookup after that is a dict lookup.
     plain = attributes.copy() if hasattr(attributes, "copy") else dict(attributes)
+    return plain, span, _text(service)
+
+
+def _build(data: _SpanData, redactor: Redactor, screen: Callable[[str], bool] | None) -> tuple[Any, ...] | None:
+    plain, span, service_name = data
+    context = span.context
     return build_values(
         plain,
         events=((event.name, event.attributes or {}) for event in span.events),
-        start_ns=span.start_time,
+        start_ns=span.start_time,  # type: ignore[arg-type]  # checked by _span_data
         end_ns=span.end_time,
         trace_id=format_trace_id(context.trace_id) if context is not None else None,
         span_id=format_span_id(context.span_id) if context is not None else None,
-        service_name=_text(service),
+        service_name=service_name,
         redactor=redactor,
+        may_hold_secret=screen,
     )
 
 
@@ -82,12 +118,16 @@ def build_values(
     span_id: str | None,
     service_name: str | None,
     redactor: Redactor = _DEFAULT_REDACTOR,
+    may_hold_secret: Callable[[str], bool] | None = None,
 ) -> tuple[Any, ...] | None:
     """One server span's row as a tuple in `RequestLog` column order; `None` without an HTTP method.
 
     `events` are `(name, attributes)` pairs, times are nanoseconds since the epoch, ids lowercase
     hex. The shared path of the in-process exporter (`span_values`) and OTLP ingest.
+    `may_hold_secret` is the raw-text pre-scan of bodies and the query string (by default
+    `redactor.may_hold_secret`; a batch passes its `SecretScreen`).
     """
+    may_hold_secret = may_hold_secret or redactor.may_hold_secret
     get = attributes.get
     method = _text(get(attr.HTTP_REQUEST_METHOD) or get(attr.HTTP_METHOD))
     if not method:
@@ -127,18 +167,20 @@ def build_values(
         (finished_at - started_at).total_seconds(),  # duration
         None,  # created_at
         None,  # updated_at
-        _query_params(query, redactor),  # query_params
+        _query_params(query, redactor, may_hold_secret),  # query_params
         decode_body(  # body
             get(attr.REQUEST_BODY_CONTENT),
             _text(get(attr.REQUEST_BODY_CONTENT_TYPE)) or _as_str(request_headers.get("Content-Type")),
             truncated=request_truncated,
             redactor=redactor,
+            may_hold_secret=may_hold_secret,
         ),
         decode_body(  # response
             get(attr.RESPONSE_BODY_CONTENT),
             _text(get(attr.RESPONSE_BODY_CONTENT_TYPE)) or _as_str(response_headers.get("Content-Type")),
             truncated=response_truncated,
             redactor=redactor,
+            may_hold_secret=may_hold_secret,
         ),
         orjson.dumps(request_headers).decode() if request_headers else None,  # request_headers
         orjson.dumps(response_headers).decode() if response_headers else None,  # response_headers
@@ -196,11 +238,11 @@ def _collect_headers(attributes: Mapping[str, Any], redactor: Redactor) -> tuple
     return request, response
 
 
-def _query_params(query: str | None, redactor: Redactor) -> str:
+def _query_params(query: str | None, redactor: Redactor, may_hold_secret: Callable[[str], bool]) -> str:
     if not query:
         return "{}"
     params = parse_query(query)
-    return orjson.dumps(redactor.redact_value(params) if redactor.may_hold_secret(query) else params).decode()
+    return orjson.dumps(redactor.redact_value(params) if may_hold_secret(query) else params).decode()
 
 
 def _path_and_query(get: Any) -> tuple[str | None, str | None]:

@@ -57,6 +57,11 @@ class Redactor:
         minimal = tuple(sorted(k for k in self.keys if not any(o != k and o in k for o in self.keys)))
         object.__setattr__(self, "_scan_keys", minimal)
 
+    @property
+    def scan_keys(self) -> tuple[str, ...]:
+        """The keys a raw-text pre-scan looks for (a key containing another adds nothing)."""
+        return self._scan_keys
+
     def header_is_secret(self, name: str) -> bool:
         return _normalise(name) in self.headers
 
