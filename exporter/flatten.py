@@ -20,16 +20,15 @@ from opentelemetry.trace import SpanKind, format_span_id, format_trace_id
 
 from instrumentation import attributes as attr
 
+from .attribute_values import first_str, integer, status, text
 from .bodies import decode_body, parse_query
-from .headers import canonical_name, join_values
-from .redaction import REDACTED, Redactor
+from .header_attributes import collect_headers
+from .redaction import Redactor
 from .row import RequestLog
 from .secret_screen import SecretScreen
 from .useragent import classify
 
 _EPOCH = datetime(1970, 1, 1)
-_REQUEST_PREFIX_LEN = len(attr.REQUEST_HEADER_PREFIX)
-_RESPONSE_PREFIX_LEN = len(attr.RESPONSE_HEADER_PREFIX)
 _DEFAULT_REDACTOR = Redactor()
 
 
@@ -80,7 +79,7 @@ def _span_data(span: ReadableSpan) -> _SpanData | None:
     # The SDK wraps its attribute dict twice (a proxy over BoundedAttributes); `copy()` hands back a
     # plain dict in one C call, and every lookup after that is a dict lookup.
     plain = attributes.copy() if hasattr(attributes, "copy") else dict(attributes)
-    return plain, span, _text(service)
+    return plain, span, text(service)
 
 
 def _build(data: _SpanData, redactor: Redactor, screen: Callable[[str], bool] | None) -> tuple[Any, ...] | None:
@@ -129,18 +128,18 @@ def build_values(
     """
     may_hold_secret = may_hold_secret or redactor.may_hold_secret
     get = attributes.get
-    method = _text(get(attr.HTTP_REQUEST_METHOD) or get(attr.HTTP_METHOD))
+    method = text(get(attr.HTTP_REQUEST_METHOD) or get(attr.HTTP_METHOD))
     if not method:
         return None
-    request_headers, response_headers = _collect_headers(attributes, redactor)
+    request_headers, response_headers = collect_headers(attributes, redactor)
     path, query = _path_and_query(get)
-    user_agent = _text(get(attr.USER_AGENT_ORIGINAL) or get(attr.HTTP_USER_AGENT)) or _as_str(
+    user_agent = text(get(attr.USER_AGENT_ORIGINAL) or get(attr.HTTP_USER_AGENT)) or first_str(
         request_headers.get("User-Agent")
     )
     agent = classify(user_agent)
     exception_type, exception_message, traceback = _exception(events, get)
-    user_id = _text(get(attr.USER_ID) or get(attr.ENDUSER_ID))
-    username = _text(get(attr.USER_NAME))
+    user_id = text(get(attr.USER_ID) or get(attr.ENDUSER_ID))
+    username = text(get(attr.USER_NAME))
     started_at = _timestamp(start_ns)
     finished_at = _timestamp(end_ns) if end_ns else started_at
     request_truncated = get(attr.REQUEST_BODY_TRUNCATED) is True
@@ -150,17 +149,17 @@ def build_values(
         None,  # id
         user_id,
         username,
-        _text(get(attr.USER_FULL_NAME)) if (user_id or username) else None,  # user_full_name
-        _text(get(attr.CLIENT_ADDRESS) or get(attr.HTTP_CLIENT_IP) or get(attr.NET_PEER_IP)),  # ip
+        text(get(attr.USER_FULL_NAME)) if (user_id or username) else None,  # user_full_name
+        text(get(attr.CLIENT_ADDRESS) or get(attr.HTTP_CLIENT_IP) or get(attr.NET_PEER_IP)),  # ip
         agent.device,  # device
         agent.device_type,  # device_type
         agent.is_bot,  # is_bot
         agent.os,  # os
         agent.browser,  # browser
-        _text(get(attr.URL_SCHEME) or get(attr.HTTP_SCHEME)),  # scheme
+        text(get(attr.URL_SCHEME) or get(attr.HTTP_SCHEME)),  # scheme
         path,  # endpoint
         method.upper(),  # method
-        _status(get(attr.HTTP_RESPONSE_STATUS_CODE) or get(attr.HTTP_STATUS_CODE)),  # status_code
+        status(get(attr.HTTP_RESPONSE_STATUS_CODE) or get(attr.HTTP_STATUS_CODE)),  # status_code
         exception_type,
         started_at,
         finished_at,
@@ -170,14 +169,14 @@ def build_values(
         _query_params(query, redactor, may_hold_secret),  # query_params
         decode_body(  # body
             get(attr.REQUEST_BODY_CONTENT),
-            _text(get(attr.REQUEST_BODY_CONTENT_TYPE)) or _as_str(request_headers.get("Content-Type")),
+            text(get(attr.REQUEST_BODY_CONTENT_TYPE)) or first_str(request_headers.get("Content-Type")),
             truncated=request_truncated,
             redactor=redactor,
             may_hold_secret=may_hold_secret,
         ),
         decode_body(  # response
             get(attr.RESPONSE_BODY_CONTENT),
-            _text(get(attr.RESPONSE_BODY_CONTENT_TYPE)) or _as_str(response_headers.get("Content-Type")),
+            text(get(attr.RESPONSE_BODY_CONTENT_TYPE)) or first_str(response_headers.get("Content-Type")),
             truncated=response_truncated,
             redactor=redactor,
             may_hold_secret=may_hold_secret,
@@ -189,53 +188,12 @@ def build_values(
         trace_id,
         span_id,
         service_name,
-        _text(get(attr.HTTP_ROUTE)),  # route
-        _int(get(attr.REQUEST_BODY_SIZE)),  # request_body_size
-        _int(get(attr.RESPONSE_BODY_SIZE)),  # response_body_size
+        text(get(attr.HTTP_ROUTE)),  # route
+        integer(get(attr.REQUEST_BODY_SIZE)),  # request_body_size
+        integer(get(attr.RESPONSE_BODY_SIZE)),  # response_body_size
         request_truncated,  # request_body_truncated
         response_truncated,  # response_body_truncated
     )
-
-
-# Attribute key -> (is a request header, display name, name as `Redactor.headers` has it), or None
-# for keys that are not headers. Spans repeat the same few hundred keys, so each is worked out once;
-# a plain dict (not lru_cache) because this lookup runs for every attribute of every span.
-_HEADER_KEYS: dict[str, tuple[bool, str, str] | None] = {}
-_HEADER_KEYS_MAX = 8192
-
-
-def _header_key(key: str) -> tuple[bool, str, str] | None:
-    if key.startswith(attr.REQUEST_HEADER_PREFIX):
-        name = canonical_name(key[_REQUEST_PREFIX_LEN:], request=True)
-        info: tuple[bool, str, str] | None = (True, name, name.lower().replace("-", "_"))
-    elif key.startswith(attr.RESPONSE_HEADER_PREFIX):
-        name = canonical_name(key[_RESPONSE_PREFIX_LEN:], request=False)
-        info = (False, name, name.lower().replace("-", "_"))
-    else:
-        info = None
-    if len(_HEADER_KEYS) < _HEADER_KEYS_MAX:  # bounded: arbitrary keys from OTLP must not grow it
-        _HEADER_KEYS[key] = info
-    return info
-
-
-def _collect_headers(attributes: Mapping[str, Any], redactor: Redactor) -> tuple[dict[str, Any], dict[str, Any]]:
-    request: dict[str, Any] = {}
-    response: dict[str, Any] = {}
-    known = _HEADER_KEYS
-    secret = redactor.headers
-    for key, value in attributes.items():
-        header = known[key] if key in known else _header_key(key)
-        if header is None:
-            continue
-        is_request, name, normalised = header
-        target = request if is_request else response
-        if normalised in secret:
-            target[name] = REDACTED
-        elif type(value) is tuple and len(value) == 1 and type(value[0]) is str:
-            target[name] = value[0]  # the common case: one value, as the SDK stores it
-        else:
-            target[name] = join_values(name, _strings(value))
-    return request, response
 
 
 def _query_params(query: str | None, redactor: Redactor, may_hold_secret: Callable[[str], bool]) -> str:
@@ -246,15 +204,15 @@ def _query_params(query: str | None, redactor: Redactor, may_hold_secret: Callab
 
 
 def _path_and_query(get: Any) -> tuple[str | None, str | None]:
-    path = _text(get(attr.URL_PATH))
-    query = _text(get(attr.URL_QUERY))
+    path = text(get(attr.URL_PATH))
+    query = text(get(attr.URL_QUERY))
     if path is None:
         # Older convention: `http.target` is the path (some SDKs append the query), `http.url` the URL.
-        target = _text(get(attr.HTTP_TARGET))
+        target = text(get(attr.HTTP_TARGET))
         if target is not None:
             path, _, target_query = target.partition("?")
             query = query or target_query or None
-        full = _text(get(attr.URL_FULL) or get(attr.HTTP_URL))
+        full = text(get(attr.URL_FULL) or get(attr.HTTP_URL))
         if full is not None and (path is None or query is None):
             try:
                 parts = urlsplit(full)
@@ -270,11 +228,11 @@ def _exception(events: Iterable[tuple[str, Mapping[str, Any]]], get: Any) -> tup
     for name, event_attributes in events:
         if name == attr.EXCEPTION_EVENT:
             return (
-                _text(event_attributes.get(attr.EXCEPTION_TYPE)),
-                _text(event_attributes.get(attr.EXCEPTION_MESSAGE)),
-                _text(event_attributes.get(attr.EXCEPTION_STACKTRACE)),
+                text(event_attributes.get(attr.EXCEPTION_TYPE)),
+                text(event_attributes.get(attr.EXCEPTION_MESSAGE)),
+                text(event_attributes.get(attr.EXCEPTION_STACKTRACE)),
             )
-    error_type = _text(get(attr.ERROR_TYPE))
+    error_type = text(get(attr.ERROR_TYPE))
     # Instrumentations set `error.type` to the bare status code ("500") or "_OTHER" for plain
     # HTTP errors; that is no exception.
     if error_type and not error_type.isdigit() and error_type != "_OTHER":
@@ -284,53 +242,3 @@ def _exception(events: Iterable[tuple[str, Mapping[str, Any]]], get: Any) -> tup
 
 def _timestamp(ns: int) -> datetime:
     return _EPOCH + timedelta(microseconds=int(ns) // 1000)
-
-
-def _strings(value: Any) -> list[str]:
-    if isinstance(value, list | tuple):
-        return [s for s in (_text(v) for v in value) if s is not None]
-    text = _text(value)
-    return [] if text is None else [text]
-
-
-def _as_str(value: Any) -> str | None:
-    if isinstance(value, list):
-        return value[0] if value else None
-    return value if isinstance(value, str) else None
-
-
-def _text(value: Any) -> str | None:
-    """Any attribute value as text: `None` stays `None`, sequences are joined, bytes decoded."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bytes | bytearray):
-        return bytes(value).decode("utf-8", "replace")
-    if isinstance(value, list | tuple):
-        return ", ".join(s for s in (_text(v) for v in value) if s is not None)
-    return str(value)
-
-
-def _status(value: Any) -> int | None:
-    code = _int(value)
-    return code if code is not None and 0 <= code <= 999 else None
-
-
-def _int(value: Any) -> int | None:
-    """An integer that fits a BIGINT column, or `None`."""
-    number: int | None = None
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        number = value
-    elif isinstance(value, float) and value.is_integer():
-        number = int(value)
-    elif isinstance(value, str):
-        try:
-            number = int(value.strip())
-        except ValueError:
-            return None
-    if number is None or not -(2**63) <= number < 2**63:
-        return None
-    return number
