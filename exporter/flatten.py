@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, format_span_id, format_trace_id
 
@@ -29,6 +30,7 @@ from .secret_screen import SecretScreen
 from .useragent import classify
 
 _EPOCH = datetime(1970, 1, 1)
+_MICROSECOND = timedelta(microseconds=1)
 _DEFAULT_REDACTOR = Redactor()
 
 
@@ -72,22 +74,37 @@ _SpanData = tuple[dict[str, Any], ReadableSpan, str | None]
 
 def _span_data(span: ReadableSpan) -> _SpanData | None:
     """The span's attributes as a plain dict, with the span and its service; `None` when no row."""
-    if span.kind is not SpanKind.SERVER or span.start_time is None or span.attributes is None:
+    if span.kind is not SpanKind.SERVER or span.start_time is None:
         return None
-    service = span.resource.attributes.get(attr.SERVICE_NAME) if span.resource is not None else None
     attributes = span.attributes
+    if attributes is None:
+        return None
     # The SDK wraps its attribute dict twice (a proxy over BoundedAttributes); `copy()` hands back a
     # plain dict in one C call, and every lookup after that is a dict lookup.
     plain = attributes.copy() if hasattr(attributes, "copy") else dict(attributes)
-    return plain, span, text(service)
+    return plain, span, _service_name(span.resource)
+
+
+_last_resource: tuple[Resource | None, str | None] = (None, None)
+
+
+def _service_name(resource: Resource | None) -> str | None:
+    # A process's spans share one Resource object: remember the last one's name.
+    global _last_resource
+    last, name = _last_resource
+    if resource is not last:
+        name = text(resource.attributes.get(attr.SERVICE_NAME)) if resource is not None else None
+        _last_resource = (resource, name)
+    return name
 
 
 def _build(data: _SpanData, redactor: Redactor, screen: Callable[[str], bool] | None) -> tuple[Any, ...] | None:
     plain, span, service_name = data
     context = span.context
+    events = span.events
     return build_values(
         plain,
-        events=((event.name, event.attributes or {}) for event in span.events),
+        events=((event.name, event.attributes or {}) for event in events) if events else (),
         start_ns=span.start_time,  # type: ignore[arg-type]  # checked by _span_data
         end_ns=span.end_time,
         trace_id=format_trace_id(context.trace_id) if context is not None else None,
@@ -140,8 +157,10 @@ def build_values(
     exception_type, exception_message, traceback = _exception(events, get)
     user_id = text(get(attr.USER_ID) or get(attr.ENDUSER_ID))
     username = text(get(attr.USER_NAME))
-    started_at = _timestamp(start_ns)
-    finished_at = _timestamp(end_ns) if end_ns else started_at
+    start_us = int(start_ns) // 1000
+    end_us = int(end_ns) // 1000 if end_ns else start_us
+    started_at = _EPOCH + _MICROSECOND * start_us  # the fastest way to a datetime (~0.3 us)
+    finished_at = _EPOCH + _MICROSECOND * end_us
     request_truncated = get(attr.REQUEST_BODY_TRUNCATED) is True
     response_truncated = get(attr.RESPONSE_BODY_TRUNCATED) is True
     # In `RequestLog` field order.
@@ -163,7 +182,7 @@ def build_values(
         exception_type,
         started_at,
         finished_at,
-        (finished_at - started_at).total_seconds(),  # duration
+        (end_us - start_us) / 1_000_000,  # duration, as timedelta.total_seconds() computes it
         None,  # created_at
         None,  # updated_at
         _query_params(query, redactor, may_hold_secret),  # query_params
@@ -238,7 +257,3 @@ def _exception(events: Iterable[tuple[str, Mapping[str, Any]]], get: Any) -> tup
     if error_type and not error_type.isdigit() and error_type != "_OTHER":
         return error_type, None, None
     return None, None, None
-
-
-def _timestamp(ns: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=int(ns) // 1000)
