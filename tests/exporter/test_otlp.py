@@ -76,6 +76,21 @@ def test_sdk_span_makes_the_same_row_as_the_in_process_path(
     assert json.loads(row.body or "{}") == {"sku": "A-1", "password": REDACTED}
 
 
+def test_a_request_of_many_spans_redacts_like_the_in_process_path(
+    tracer_provider: TracerProvider, span_exporter: InMemorySpanExporter, encoding: str
+) -> None:
+    # Enough spans for the batch secret screen's vectorised path; every other body holds a secret.
+    bodies = ['{"order": 1}', '{"user": {"Password": "hunter2"}}', '{"note": "pass\\u0077ord"}', '{"api-key": "k"}']
+    spans = [
+        make_span(tracer_provider, span_exporter, {**ATTRIBUTES, "http.request.body.content": bodies[n % 4]})
+        for n in range(40)
+    ]
+    decoded = decode(encode(otlp_request(spans), encoding), json_encoding=encoding == "json")
+    assert rows(decoded) == [span_to_row(span, REDACTOR) for span in spans]
+    assert all("hunter2" not in (row.body or "") for row in rows(decoded))
+    assert json.loads(rows(decoded)[3].body or "{}") == {"api-key": REDACTED}
+
+
 def test_spans_that_are_not_http_server_spans_are_ignored_and_counted(
     tracer_provider: TracerProvider, span_exporter: InMemorySpanExporter, encoding: str
 ) -> None:
