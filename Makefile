@@ -8,8 +8,9 @@ PORT ?= 8000
 
 .PHONY: install run test lint format bench demo clean
 
-# The environment is rebuilt whenever pyproject.toml changes (the stamp is older than it).
-$(STAMP): pyproject.toml
+# The environment is rebuilt whenever pyproject.toml changes (the stamp is older than it), and the
+# C speedups recompiled whenever their source does.
+$(STAMP): pyproject.toml exporter/_speedups.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,demo]'

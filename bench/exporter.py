@@ -1,8 +1,7 @@
 """Exporter throughput: flattening alone, flattening + store, and the raw insert ceiling.
 
 All three run in the same process on the same spans, pinned to one CPU core: spans/s through
-`spans_values` (the exporter's flattening of a batch, `span_to_row` minus building the dataclass)
-alone; through
+`span_values` (`span_to_row` minus building the dataclass) alone; through
 `DuckDBSpanExporter.export` in batches of 512 (BatchSpanProcessor's
 batch: flatten, Arrow build, one transaction each); and `RequestLogStore.insert_values` of the same
 rows pre-built (the ceiling the exporter can approach). Goals (issue 2): flatten + store >= 10,000
@@ -22,7 +21,7 @@ from pathlib import Path
 from bench.common import QUICK, median, report
 from bench.spans import make_spans
 from exporter import DuckDBSpanExporter, RequestLogStore
-from exporter.flatten import spans_values
+from exporter.flatten import span_values
 from exporter.useragent import warm_up
 
 BATCH = 512
@@ -79,7 +78,7 @@ def main() -> None:
     spans = make_spans(total)
     batches = [spans[i : i + BATCH] for i in range(0, total, BATCH)]
     warm_up()
-    spans_values(spans[:BATCH])  # warm the user-agent and header caches as real traffic does
+    [span_values(s) for s in spans[:BATCH]]  # warm the user-agent and header caches as real traffic does
 
     # Each path is timed in wall-clock and in this process's CPU time. Pinned to one core, CPU time
     # is the work the path needs on that core, whatever else the shared machine runs; wall time
@@ -95,7 +94,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(rounds):
             rows: list[tuple[object, ...]] = []
-            timed("flatten", lambda out=rows: [out.extend(spans_values(b)) for b in batches] and None)  # type: ignore[misc]
+            timed("flatten", lambda out=rows: out.extend(span_values(s) for s in spans))  # type: ignore[misc]
 
             exporter = DuckDBSpanExporter(Path(tmp) / f"export-{r}.duckdb")
             timed("export", lambda e=exporter: [e.export(batch) for batch in batches] and None)
@@ -110,7 +109,7 @@ def main() -> None:
     cpu = {path: median(v["cpu"]) for path, v in rates.items()}
     wall = {path: median(v["wall"]) for path, v in rates.items()}
     labels = {
-        "flatten": "flatten only (spans_values)",
+        "flatten": "flatten only (span_values)",
         "export": "flatten + store, batches of 512",
         "raw": "raw insert of pre-built rows (ceiling)",
     }

@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus
 
@@ -20,6 +19,7 @@ import msgspec
 import orjson
 
 from .redaction import REDACTED, Redactor
+from .speedups import json_keys_hold_secret
 
 
 def _pairs(query: str) -> list[tuple[str, str]]:
@@ -95,20 +95,8 @@ def _scrub_json_text(text: str, redactor: Redactor) -> str:
     return _JSON_PAIR.sub(replace, text)
 
 
-def decode_body(
-    content: Any,
-    content_type: str | None,
-    *,
-    truncated: bool,
-    redactor: Redactor,
-    may_hold_secret: Callable[[str], bool] | None = None,
-) -> str | None:
-    """JSON text for a captured body, or `None` when nothing (or only binary data) was captured.
-
-    `may_hold_secret` is the raw-text pre-scan (`redactor.may_hold_secret` unless a batch screened
-    its texts together: `secret_screen.SecretScreen`).
-    """
-    may_hold_secret = may_hold_secret or redactor.may_hold_secret
+def decode_body(content: Any, content_type: str | None, *, truncated: bool, redactor: Redactor) -> str | None:
+    """JSON text for a captured body, or `None` when nothing (or only binary data) was captured."""
     if content is None:
         return None
     if isinstance(content, bytes | bytearray):
@@ -124,7 +112,7 @@ def decode_body(
     if _is_json(mime) or (not mime and content[:1] in "{["):
         if truncated or not _is_valid_json(content):
             return orjson.dumps(_scrub_json_text(content, redactor)).decode()
-        if not may_hold_secret(content):
+        if not json_keys_hold_secret(content, redactor):
             return content  # valid JSON with nothing to redact: store the text as it came
         try:
             value = orjson.loads(content)
@@ -136,7 +124,7 @@ def decode_body(
             # The last pair may be cut off; the prefix still parses, and every key is checked.
             return orjson.dumps(_scrub_form_text(content, redactor)).decode()
         form = parse_query(content)
-        return orjson.dumps(redactor.redact_value(form) if may_hold_secret(content) else form).decode()
+        return orjson.dumps(redactor.redact_value(form) if redactor.may_hold_secret(content) else form).decode()
     if mime.startswith("multipart/"):
         try:
             return orjson.dumps(redactor.redact_value(orjson.loads(content))).decode()

@@ -19,7 +19,7 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from .flatten import spans_values
+from .flatten import span_values
 from .settings import ExporterSettings
 from .store import RequestLogStore
 from .useragent import warm_up
@@ -61,7 +61,8 @@ class DuckDBSpanExporter(SpanExporter):
             return SpanExportResult.FAILURE
         try:
             rows = []
-            for row in spans_values(spans, self._redactor):
+            for span in spans:
+                row = span_values(span, self._redactor)
                 if row is None:
                     self.skipped += 1
                 else:

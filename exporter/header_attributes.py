@@ -5,7 +5,9 @@ joined (`headers.join_values`), and credential headers get `[REDACTED]`. Finding
 keys among a span's ~40 attributes is most of the work, and one service's spans come in a few
 shapes (the same keys in the same order), so the result of that search is kept per shape as a
 *plan*: which keys to fetch (one `itemgetter` call each side), under which names, and which values
-to redact. A span whose header values are not the usual single string each goes the slow way.
+to redact. The JSON columns are then written in C (`speedups.headers_json`) straight from the
+values; a span whose header values are not the usual single string each goes the slow way, through
+the dict.
 """
 
 from __future__ import annotations
@@ -14,11 +16,14 @@ import operator
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
+import orjson
+
 from instrumentation import attributes as attr
 
 from .attribute_values import strings
 from .headers import canonical_name, join_values
 from .redaction import REDACTED, Redactor
+from .speedups import headers_json
 
 _REQUEST_PREFIX_LEN = len(attr.REQUEST_HEADER_PREFIX)
 _RESPONSE_PREFIX_LEN = len(attr.RESPONSE_HEADER_PREFIX)
@@ -31,6 +36,20 @@ class _Side(NamedTuple):
     names: tuple[str, ...]  # display names, in attribute order
     fetch: Callable[[Mapping[str, Any]], Sequence[Any]]  # the values, in the same order
     redacted: dict[str, str]  # name -> REDACTED for the credential headers among them
+    # For `speedups.headers_json`: each name encoded with its colon (or the whole redacted pair),
+    # and which are redacted; None when two keys share a name (then only a dict gets it right).
+    fragments: tuple[bytes, ...] | None
+    secret: tuple[bool, ...]
+
+    def json(self, attributes: Mapping[str, Any]) -> str | None:
+        """The side's headers as JSON text (None when there are none)."""
+        if not self.names:
+            return None
+        if self.fragments is not None:
+            text = headers_json(tuple(self.fetch(attributes)), self.fragments, self.secret)
+            if text is not None:
+                return text
+        return orjson.dumps(self.read(attributes)).decode()
 
     def read(self, attributes: Mapping[str, Any]) -> dict[str, Any]:
         values = self.fetch(attributes)
@@ -60,7 +79,13 @@ def _side(keys: list[str], names: list[str], secret: list[bool]) -> _Side:
     else:
         fetch = operator.itemgetter(*keys)
     redacted = {name: REDACTED for name, is_secret in zip(names, secret, strict=True) if is_secret}
-    return _Side(tuple(names), fetch, redacted)
+    fragments = None
+    if len(set(names)) == len(names):
+        fragments = tuple(
+            orjson.dumps(name) + (b':"' + REDACTED.encode() + b'"' if is_secret else b":")
+            for name, is_secret in zip(names, secret, strict=True)
+        )
+    return _Side(tuple(names), fetch, redacted, fragments, tuple(secret))
 
 
 def _plan(keys: tuple[str, ...], redactor: Redactor) -> tuple[_Side, _Side]:
@@ -84,6 +109,17 @@ _PLANS: dict[tuple[frozenset[str], tuple[str, ...]], tuple[_Side, _Side]] = {}
 
 def collect_headers(attributes: Mapping[str, Any], redactor: Redactor) -> tuple[dict[str, Any], dict[str, Any]]:
     """The request and response headers a span's attributes carry, redacted, in attribute order."""
+    request, response = _plan_for(attributes, redactor)
+    return request.read(attributes), response.read(attributes)
+
+
+def headers_json_columns(attributes: Mapping[str, Any], redactor: Redactor) -> tuple[str | None, str | None]:
+    """`collect_headers` as the two JSON columns of the row (None for a side without headers)."""
+    request, response = _plan_for(attributes, redactor)
+    return request.json(attributes), response.json(attributes)
+
+
+def _plan_for(attributes: Mapping[str, Any], redactor: Redactor) -> tuple[_Side, _Side]:
     shape = (redactor.headers, tuple(attributes))
     plan = _PLANS.get(shape)
     if plan is None:
@@ -91,5 +127,4 @@ def collect_headers(attributes: Mapping[str, Any], redactor: Redactor) -> tuple[
         if len(_PLANS) >= _PLANS_MAX:
             _PLANS.clear()  # shapes changed (a deploy, new clients): start over rather than grow
         _PLANS[shape] = plan
-    request, response = plan
-    return request.read(attributes), response.read(attributes)
+    return plan

@@ -33,7 +33,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from instrumentation import attributes as attr
 
 from .errors import RequestLogError
-from .flatten import batch_screen, build_values
+from .flatten import build_values
 from .otlp_wire import AttributeDecoder, LeanExportTraceServiceRequest
 from .redaction import Redactor
 
@@ -107,7 +107,6 @@ def decode_protobuf(data: bytes, *, redactor: Redactor) -> DecodedRequest:
         message = str(exc).replace("reqlog.otlp_lean.", "")  # name the message as the client knows it
         raise OtlpDecodeError(f"malformed protobuf ExportTraceServiceRequest: {message}") from exc
     out = DecodedRequest()
-    rows = RowBuilder(redactor)
     for r, resource_spans in enumerate(request.resource_spans):
         try:
             service = _RESOURCE.decode(resource_spans.resource.attributes).get(attr.SERVICE_NAME)
@@ -124,7 +123,7 @@ def decode_protobuf(data: bytes, *, redactor: Redactor) -> DecodedRequest:
                     continue
                 where = f"resource_spans[{r}].scope_spans[{s}].spans[{i}]"
                 try:
-                    rows.add(
+                    row = build(
                         where,
                         _attributes(span.attributes),
                         events=[
@@ -137,10 +136,13 @@ def decode_protobuf(data: bytes, *, redactor: Redactor) -> DecodedRequest:
                         trace_id=id_hex(span.trace_id, 16, "trace_id"),
                         span_id=id_hex(span.span_id, 8, "span_id"),
                         service_name=service,
+                        redactor=redactor,
                     )
                 except SpanError as exc:
                     out.reject(where, str(exc))
-    return rows.build_into(out)
+                    continue
+                add_row(out, row)
+    return out
 
 
 def _attributes(encoded: Iterable[bytes]) -> dict[str, Any]:
@@ -162,38 +164,7 @@ def id_hex(raw: bytes, size: int, name: str) -> str:
     return raw.hex()
 
 
-class RowBuilder:
-    """Decoded server spans in, rows out: flattened together once the whole request is decoded.
-
-    Together, because the pre-scan of bodies and query strings for secret keys is far cheaper run
-    once over all of them (`flatten.batch_screen`) than span by span.
-    """
-
-    def __init__(self, redactor: Redactor) -> None:
-        self._redactor = redactor
-        self._spans: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
-
-    def add(self, where: str, attributes: dict[str, Any], **span_data: Any) -> None:
-        """A decoded span: its attributes and the other `build_values` arguments but the redactor."""
-        self._spans.append((where, attributes, span_data))
-
-    def build_into(self, out: DecodedRequest) -> DecodedRequest:
-        """Flatten every span added, in order: a row, ignored (no HTTP method) or rejected."""
-        screen = batch_screen([attributes for _, attributes, _ in self._spans], self._redactor)
-        for where, attributes, span_data in self._spans:
-            try:
-                row = _build(where, attributes, redactor=self._redactor, may_hold_secret=screen, **span_data)
-            except SpanError as exc:
-                out.reject(where, str(exc))
-                continue
-            if row is None:
-                out.ignored += 1
-            else:
-                out.rows.append(row)
-        return out
-
-
-def _build(where: str, attributes: dict[str, Any], *, start_ns: int, **kwargs: Any) -> tuple[Any, ...] | None:
+def build(where: str, attributes: dict[str, Any], *, start_ns: int, **kwargs: Any) -> tuple[Any, ...] | None:
     """`build_values` for one decoded span; `SpanError` when it cannot make a row."""
     if not start_ns:
         raise SpanError("start_time_unix_nano is missing")
@@ -204,6 +175,14 @@ def _build(where: str, attributes: dict[str, Any], *, start_ns: int, **kwargs: A
         # bug, and it must cost one span, not the whole request.
         logger.exception("could not flatten %s", where)
         raise SpanError(f"could not be flattened ({type(exc).__name__})") from exc
+
+
+def add_row(out: DecodedRequest, row: tuple[Any, ...] | None) -> None:
+    """Count a built span: a row, or ignored (a server span without an HTTP method)."""
+    if row is None:
+        out.ignored += 1
+    else:
+        out.rows.append(row)
 
 
 # -- answers ----------------------------------------------------------------------------------

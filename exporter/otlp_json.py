@@ -22,8 +22,9 @@ from .otlp import (
     SPAN_KIND_SERVER,
     DecodedRequest,
     OtlpDecodeError,
-    RowBuilder,
     SpanError,
+    add_row,
+    build,
     id_hex,
     wanted,
 )
@@ -47,7 +48,6 @@ def decode_json(data: bytes, *, redactor: Redactor) -> DecodedRequest:
     if not isinstance(request, dict):
         raise OtlpDecodeError("malformed OTLP/JSON: the request must be an object")
     out = DecodedRequest()
-    rows = RowBuilder(redactor)
     for r, resource_spans in enumerate(_envelope_list(request, "resourceSpans", "request")):
         where_r = f"resourceSpans[{r}]"
         resource = resource_spans.get("resource", {})
@@ -68,7 +68,7 @@ def decode_json(data: bytes, *, redactor: Redactor) -> DecodedRequest:
                     if _json_kind(span.get("kind")) != SPAN_KIND_SERVER:
                         out.ignored += 1
                         continue
-                    rows.add(
+                    row = build(
                         where,
                         _json_attributes(span.get("attributes"), wanted),
                         events=_json_events(span.get("events")),
@@ -77,10 +77,13 @@ def decode_json(data: bytes, *, redactor: Redactor) -> DecodedRequest:
                         trace_id=_json_id(span.get("traceId"), 16, "traceId"),
                         span_id=_json_id(span.get("spanId"), 8, "spanId"),
                         service_name=service,
+                        redactor=redactor,
                     )
                 except SpanError as exc:
                     out.reject(where, str(exc))
-    return rows.build_into(out)
+                    continue
+                add_row(out, row)
+    return out
 
 
 def _envelope_list(container: dict[str, Any], key: str, where: str) -> list[dict[str, Any]]:

@@ -35,6 +35,7 @@ class Redactor:
     headers: frozenset[str] = DEFAULT_HEADERS
     keys: frozenset[str] = DEFAULT_KEYS
     _scan_keys: tuple[str, ...] = dataclasses.field(init=False, repr=False, compare=False)
+    _scan_keys_utf8: tuple[bytes, ...] = dataclasses.field(init=False, repr=False, compare=False)
 
     @classmethod
     def build(
@@ -56,11 +57,12 @@ class Redactor:
         # Keys containing another key add nothing to the pre-scan (`access_token` has `token`).
         minimal = tuple(sorted(k for k in self.keys if not any(o != k and o in k for o in self.keys)))
         object.__setattr__(self, "_scan_keys", minimal)
+        object.__setattr__(self, "_scan_keys_utf8", tuple(k.encode() for k in minimal))
 
     @property
-    def scan_keys(self) -> tuple[str, ...]:
-        """The keys a raw-text pre-scan looks for (a key containing another adds nothing)."""
-        return self._scan_keys
+    def scan_keys_utf8(self) -> tuple[bytes, ...]:
+        """`scan_keys` encoded, as the C pre-scan takes them (`speedups.json_keys_hold_secret`)."""
+        return self._scan_keys_utf8
 
     def header_is_secret(self, name: str) -> bool:
         return _normalise(name) in self.headers

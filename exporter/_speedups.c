@@ -1,0 +1,285 @@
+/* C versions of the two hottest steps of flattening a span (exporter/speedups.py has the Python
+ * versions, which are the reference and are used when this module could not be compiled).
+ *
+ * json_keys_hold_secret(text, keys) -> bool
+ *     For a *valid* JSON text: True when some object key, lowercased with '-' read as '_', contains
+ *     one of `keys` (bytes, already normalised), or when a key holds an escape or a non-ASCII
+ *     character (only decoding can tell then, so the caller walks the parsed value). Only keys are
+ *     looked at: string values are skipped with memchr, which is what makes it fast.
+ *
+ * headers_json(values, fragments, redacted) -> str | None
+ *     The JSON object of one side's headers, byte for byte what orjson.dumps gives for the dict:
+ *     for each i, fragments[i] (bytes: the encoded name and colon, or the whole `"Name":"[REDACTED]"`
+ *     pair when redacted[i]) followed, unless redacted, by values[i][0] as a JSON string. None
+ *     when a value is not a one-element tuple or list of str: the caller takes the general path.
+ */
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <string.h>
+
+/* -- json_keys_hold_secret ------------------------------------------------------------------ */
+
+static int
+key_holds_secret(const char *key, Py_ssize_t size, PyObject *keys)
+{
+    char lowered[256];
+    if (size > (Py_ssize_t)sizeof(lowered)) {
+        return 1; /* a key this long is unusual: let the walk decide */
+    }
+    for (Py_ssize_t i = 0; i < size; i++) {
+        unsigned char c = (unsigned char)key[i];
+        if (c >= 0x80 || c == '\\') {
+            return 1; /* non-ASCII may lowercase to ASCII (KELVIN SIGN); an escape may spell a letter */
+        }
+        if (c >= 'A' && c <= 'Z') {
+            c = (unsigned char)(c + ('a' - 'A'));
+        }
+        else if (c == '-') {
+            c = '_';
+        }
+        lowered[i] = (char)c;
+    }
+    Py_ssize_t count = PyTuple_GET_SIZE(keys);
+    for (Py_ssize_t k = 0; k < count; k++) {
+        PyObject *secret = PyTuple_GET_ITEM(keys, k);
+        Py_ssize_t length = PyBytes_GET_SIZE(secret);
+        const char *word = PyBytes_AS_STRING(secret);
+        if (length == 0) {
+            return 1;
+        }
+        for (Py_ssize_t at = 0; at + length <= size; at++) {
+            if (lowered[at] == word[0] && memcmp(lowered + at, word, (size_t)length) == 0) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+static PyObject *
+json_keys_hold_secret(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyUnicode_Check(args[0]) || !PyTuple_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "json_keys_hold_secret(text: str, keys: tuple[bytes, ...])");
+        return NULL;
+    }
+    PyObject *keys = args[1];
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(keys); k++) {
+        if (!PyBytes_Check(PyTuple_GET_ITEM(keys, k))) {
+            PyErr_SetString(PyExc_TypeError, "keys must be bytes");
+            return NULL;
+        }
+    }
+    Py_ssize_t size;
+    /* UTF-8: bytes >= 0x80 never equal '"', '\\' or ':', so the scan below works on any text. For
+     * ASCII text this is the string's own buffer, no copy. */
+    const char *text = PyUnicode_AsUTF8AndSize(args[0], &size);
+    if (text == NULL) {
+        PyErr_Clear(); /* lone surrogates: not UTF-8; let the walk (which will refuse it) decide */
+        Py_RETURN_TRUE;
+    }
+    const char *end = text + size;
+    const char *p = text;
+    for (;;) {
+        /* Outside strings, the next quote opens a string: numbers, literals and punctuation hold none. */
+        const char *open = memchr(p, '"', (size_t)(end - p));
+        if (open == NULL) {
+            Py_RETURN_FALSE;
+        }
+        const char *start = open + 1;
+        const char *close = start;
+        for (;;) {
+            close = memchr(close, '"', (size_t)(end - close));
+            if (close == NULL) {
+                Py_RETURN_TRUE; /* not valid JSON after all: be safe */
+            }
+            Py_ssize_t backslashes = 0;
+            while (close - backslashes > start && close[-backslashes - 1] == '\\') {
+                backslashes++;
+            }
+            if (backslashes % 2 == 0) {
+                break; /* an unescaped quote closes the string */
+            }
+            close++;
+        }
+        const char *after = close + 1;
+        while (after < end && (*after == ' ' || *after == '\t' || *after == '\n' || *after == '\r')) {
+            after++;
+        }
+        /* In valid JSON only an object key is followed by a colon. */
+        if (after < end && *after == ':' && key_holds_secret(start, close - start, keys)) {
+            Py_RETURN_TRUE;
+        }
+        p = close + 1;
+    }
+}
+
+/* -- headers_json ----------------------------------------------------------------------------- */
+
+typedef struct {
+    char *data;
+    Py_ssize_t size;
+    Py_ssize_t capacity;
+} Buffer;
+
+static int
+buffer_reserve(Buffer *buffer, Py_ssize_t more)
+{
+    if (buffer->size + more <= buffer->capacity) {
+        return 0;
+    }
+    Py_ssize_t capacity = buffer->capacity * 2;
+    if (capacity < buffer->size + more) {
+        capacity = buffer->size + more;
+    }
+    char *data = PyMem_Realloc(buffer->data, (size_t)capacity);
+    if (data == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    buffer->data = data;
+    buffer->capacity = capacity;
+    return 0;
+}
+
+static int
+buffer_add(Buffer *buffer, const char *bytes, Py_ssize_t size)
+{
+    if (buffer_reserve(buffer, size) < 0) {
+        return -1;
+    }
+    memcpy(buffer->data + buffer->size, bytes, (size_t)size);
+    buffer->size += size;
+    return 0;
+}
+
+/* A JSON string as orjson writes it: `"` and `\` escaped, control characters as \b \f \n \r \t
+ * or \u00xx, everything else (DEL, '/', non-ASCII as UTF-8) as it is. */
+static int
+buffer_add_json_string(Buffer *buffer, const char *text, Py_ssize_t size)
+{
+    static const char hex[] = "0123456789abcdef";
+    /* At most 6 output bytes per input byte, plus the quotes. */
+    if (buffer_reserve(buffer, size * 6 + 2) < 0) {
+        return -1;
+    }
+    char *out = buffer->data + buffer->size;
+    *out++ = '"';
+    for (Py_ssize_t i = 0; i < size; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            *out++ = (char)c;
+            continue;
+        }
+        *out++ = '\\';
+        switch (c) {
+        case '"': *out++ = '"'; break;
+        case '\\': *out++ = '\\'; break;
+        case '\b': *out++ = 'b'; break;
+        case '\f': *out++ = 'f'; break;
+        case '\n': *out++ = 'n'; break;
+        case '\r': *out++ = 'r'; break;
+        case '\t': *out++ = 't'; break;
+        default:
+            *out++ = 'u';
+            *out++ = '0';
+            *out++ = '0';
+            *out++ = hex[c >> 4];
+            *out++ = hex[c & 0xf];
+        }
+    }
+    *out++ = '"';
+    buffer->size = out - buffer->data;
+    return 0;
+}
+
+/* The one string a header value holds, or NULL (no exception set) when it is anything else. */
+static PyObject *
+single_string(PyObject *value)
+{
+    PyObject *item = NULL;
+    if (PyTuple_CheckExact(value) && PyTuple_GET_SIZE(value) == 1) {
+        item = PyTuple_GET_ITEM(value, 0);
+    }
+    else if (PyList_CheckExact(value) && PyList_GET_SIZE(value) == 1) {
+        item = PyList_GET_ITEM(value, 0);
+    }
+    return item != NULL && PyUnicode_Check(item) ? item : NULL;
+}
+
+static PyObject *
+headers_json(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3 || !PyTuple_Check(args[0]) || !PyTuple_Check(args[1]) || !PyTuple_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "headers_json(values: tuple, fragments: tuple[bytes], redacted: tuple[bool])");
+        return NULL;
+    }
+    PyObject *values = args[0], *fragments = args[1], *redacted = args[2];
+    Py_ssize_t count = PyTuple_GET_SIZE(fragments);
+    if (PyTuple_GET_SIZE(values) != count || PyTuple_GET_SIZE(redacted) != count) {
+        PyErr_SetString(PyExc_ValueError, "values, fragments and redacted must have the same length");
+        return NULL;
+    }
+    Buffer buffer = {PyMem_Malloc(512), 0, 512};
+    if (buffer.data == NULL) {
+        return PyErr_NoMemory();
+    }
+    PyObject *result = NULL;
+    if (buffer_add(&buffer, "{", 1) < 0) {
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *fragment = PyTuple_GET_ITEM(fragments, i);
+        if (!PyBytes_Check(fragment)) {
+            PyErr_SetString(PyExc_TypeError, "fragments must be bytes");
+            goto done;
+        }
+        if ((i > 0 && buffer_add(&buffer, ",", 1) < 0)
+            || buffer_add(&buffer, PyBytes_AS_STRING(fragment), PyBytes_GET_SIZE(fragment)) < 0) {
+            goto done;
+        }
+        if (PyTuple_GET_ITEM(redacted, i) == Py_True) {
+            continue;
+        }
+        PyObject *text = single_string(PyTuple_GET_ITEM(values, i));
+        if (text == NULL) {
+            result = Py_NewRef(Py_None);
+            goto done;
+        }
+        Py_ssize_t size;
+        const char *utf8 = PyUnicode_AsUTF8AndSize(text, &size);
+        if (utf8 == NULL) {
+            PyErr_Clear(); /* lone surrogates: the general path reports it */
+            result = Py_NewRef(Py_None);
+            goto done;
+        }
+        if (buffer_add_json_string(&buffer, utf8, size) < 0) {
+            goto done;
+        }
+    }
+    if (buffer_add(&buffer, "}", 1) == 0) {
+        result = PyUnicode_DecodeUTF8(buffer.data, buffer.size, "strict");
+    }
+done:
+    PyMem_Free(buffer.data);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"json_keys_hold_secret", (PyCFunction)(void (*)(void))json_keys_hold_secret, METH_FASTCALL,
+     "True when a key of the valid JSON text may be secret (see the module's comment)."},
+    {"headers_json", (PyCFunction)(void (*)(void))headers_json, METH_FASTCALL,
+     "One side's headers as JSON text, or None when a value is not a single string."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_speedups", "C versions of flattening's hottest steps.", 0, methods,
+};
+
+PyMODINIT_FUNC
+PyInit__speedups(void)
+{
+    return PyModule_Create(&module);
+}

@@ -1,0 +1,41 @@
+"""Fast paths for flattening's two hottest steps: C (`_speedups.c`) when it was compiled, else Python.
+
+`pip install` compiles `exporter/_speedups.c` when a C compiler is there (pyproject.toml marks the
+extension optional). Flattening a realistic span (bench/spans.py: ~40 attributes, two 1 KB JSON
+bodies) spends about half its time in these two steps in Python; in C they cost a tenth of that
+(`bench/exporter.py`). The Python versions stay the reference, and tests check that both agree.
+
+- `json_keys_hold_secret(text, redactor)`: whether a *valid* JSON body may hold a secret key, so
+  that it must be parsed and walked (`Redactor.redact_value`). C reads only the object keys and
+  skips string values; Python scans the raw text (`Redactor.may_hold_secret`), which errs towards
+  True more often (a value mentioning "token"), never the other way.
+- `headers_json(values, fragments, redacted)`: one side's header values as the JSON object text
+  orjson would write for the dict, or `None` when the C version is missing or a value is not a
+  single string (the caller then builds the dict).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .redaction import Redactor
+
+try:
+    from . import _speedups
+except ImportError:  # no C compiler at install time
+    _speedups = None
+
+COMPILED = _speedups is not None
+
+
+def json_keys_hold_secret(text: str, redactor: Redactor) -> bool:
+    if _speedups is None:
+        return redactor.may_hold_secret(text)
+    return bool(_speedups.json_keys_hold_secret(text, redactor.scan_keys_utf8))
+
+
+def headers_json(values: tuple[Any, ...], fragments: tuple[bytes, ...], redacted: tuple[bool, ...]) -> str | None:
+    if _speedups is None:
+        return None
+    result: str | None = _speedups.headers_json(values, fragments, redacted)
+    return result
