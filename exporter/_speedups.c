@@ -7,6 +7,10 @@
  *     character (only decoding can tell then, so the caller walks the parsed value). Only keys are
  *     looked at: string values are skipped with memchr, which is what makes it fast.
  *
+ * text_holds_secret(text, keys) -> bool | None
+ *     Redactor.may_hold_secret (the raw-text pre-scan of query strings and forms) for ASCII text;
+ *     None for other text, where Python's str.lower() rules apply.
+ *
  * headers_json(values, fragments, redacted) -> str | None
  *     The JSON object of one side's headers, byte for byte what orjson.dumps gives for the dict:
  *     for each i, fragments[i] (bytes: the encoded name and colon, or the whole `"Name":"[REDACTED]"`
@@ -18,12 +22,82 @@
 #include <Python.h>
 #include <string.h>
 
+/* -- the secret words ------------------------------------------------------------------------- */
+
+/* The secret words of one call (bytes, normalised: lowercase, '_' for '-'), and a table of the
+ * bytes they start with, so that most positions of a text are rejected by one lookup. */
+typedef struct {
+    PyObject *words; /* tuple of bytes */
+    Py_ssize_t shortest;
+    unsigned char starts[256];
+} Secrets;
+
+static int
+secrets_init(Secrets *secrets, PyObject *words)
+{
+    if (!PyTuple_Check(words)) {
+        PyErr_SetString(PyExc_TypeError, "keys must be a tuple of bytes");
+        return -1;
+    }
+    secrets->words = words;
+    secrets->shortest = PY_SSIZE_T_MAX;
+    memset(secrets->starts, 0, sizeof(secrets->starts));
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(words); k++) {
+        PyObject *word = PyTuple_GET_ITEM(words, k);
+        if (!PyBytes_Check(word) || PyBytes_GET_SIZE(word) == 0) {
+            PyErr_SetString(PyExc_TypeError, "keys must be non-empty bytes");
+            return -1;
+        }
+        if (PyBytes_GET_SIZE(word) < secrets->shortest) {
+            secrets->shortest = PyBytes_GET_SIZE(word);
+        }
+        secrets->starts[(unsigned char)PyBytes_AS_STRING(word)[0]] = 1;
+    }
+    return 0;
+}
+
+/* Whether `lowered` (already normalised) contains a secret word. */
+static int
+holds_secret_word(const Secrets *secrets, const unsigned char *lowered, Py_ssize_t size)
+{
+    if (size < secrets->shortest) {
+        return 0;
+    }
+    Py_ssize_t count = PyTuple_GET_SIZE(secrets->words);
+    for (Py_ssize_t at = 0; at + secrets->shortest <= size; at++) {
+        if (!secrets->starts[lowered[at]]) {
+            continue;
+        }
+        for (Py_ssize_t k = 0; k < count; k++) {
+            PyObject *word = PyTuple_GET_ITEM(secrets->words, k);
+            Py_ssize_t length = PyBytes_GET_SIZE(word);
+            if (at + length <= size && memcmp(lowered + at, PyBytes_AS_STRING(word), (size_t)length) == 0) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Lowercase ASCII with '-' read as '_', as `Redactor` normalises names. */
+static inline unsigned char
+normalised(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z') {
+        return (unsigned char)(c + ('a' - 'A'));
+    }
+    return c == '-' ? '_' : c;
+}
+
 /* -- json_keys_hold_secret ------------------------------------------------------------------ */
 
 static int
-key_holds_secret(const char *key, Py_ssize_t size, PyObject *keys)
+key_holds_secret(const Secrets *secrets, const char *key, Py_ssize_t size)
 {
-    char lowered[256];
+    unsigned char lowered[256];
+    if (size < secrets->shortest) {
+        return 0;
+    }
     if (size > (Py_ssize_t)sizeof(lowered)) {
         return 1; /* a key this long is unusual: let the walk decide */
     }
@@ -32,44 +106,21 @@ key_holds_secret(const char *key, Py_ssize_t size, PyObject *keys)
         if (c >= 0x80 || c == '\\') {
             return 1; /* non-ASCII may lowercase to ASCII (KELVIN SIGN); an escape may spell a letter */
         }
-        if (c >= 'A' && c <= 'Z') {
-            c = (unsigned char)(c + ('a' - 'A'));
-        }
-        else if (c == '-') {
-            c = '_';
-        }
-        lowered[i] = (char)c;
+        lowered[i] = normalised(c);
     }
-    Py_ssize_t count = PyTuple_GET_SIZE(keys);
-    for (Py_ssize_t k = 0; k < count; k++) {
-        PyObject *secret = PyTuple_GET_ITEM(keys, k);
-        Py_ssize_t length = PyBytes_GET_SIZE(secret);
-        const char *word = PyBytes_AS_STRING(secret);
-        if (length == 0) {
-            return 1;
-        }
-        for (Py_ssize_t at = 0; at + length <= size; at++) {
-            if (lowered[at] == word[0] && memcmp(lowered + at, word, (size_t)length) == 0) {
-                return 1;
-            }
-        }
-    }
-    return 0;
+    return holds_secret_word(secrets, lowered, size);
 }
 
 static PyObject *
 json_keys_hold_secret(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 2 || !PyUnicode_Check(args[0]) || !PyTuple_Check(args[1])) {
+    Secrets secrets;
+    if (nargs != 2 || !PyUnicode_Check(args[0])) {
         PyErr_SetString(PyExc_TypeError, "json_keys_hold_secret(text: str, keys: tuple[bytes, ...])");
         return NULL;
     }
-    PyObject *keys = args[1];
-    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(keys); k++) {
-        if (!PyBytes_Check(PyTuple_GET_ITEM(keys, k))) {
-            PyErr_SetString(PyExc_TypeError, "keys must be bytes");
-            return NULL;
-        }
+    if (secrets_init(&secrets, args[1]) < 0) {
+        return NULL;
     }
     Py_ssize_t size;
     /* UTF-8: bytes >= 0x80 never equal '"', '\\' or ':', so the scan below works on any text. For
@@ -108,11 +159,55 @@ json_keys_hold_secret(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             after++;
         }
         /* In valid JSON only an object key is followed by a colon. */
-        if (after < end && *after == ':' && key_holds_secret(start, close - start, keys)) {
+        if (after < end && *after == ':' && key_holds_secret(&secrets, start, close - start)) {
             Py_RETURN_TRUE;
         }
         p = close + 1;
     }
+}
+
+/* -- text_holds_secret ------------------------------------------------------------------------- */
+
+/* Redactor.may_hold_secret for ASCII text: an escape (JSON's \\u, or '%') or a secret word in the
+ * lowercased text with '-' read as '_'. None for other text: Python's lower() decides there. */
+static PyObject *
+text_holds_secret(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    Secrets secrets;
+    if (nargs != 2 || !PyUnicode_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "text_holds_secret(text: str, keys: tuple[bytes, ...])");
+        return NULL;
+    }
+    if (secrets_init(&secrets, args[1]) < 0) {
+        return NULL;
+    }
+    PyObject *text = args[0];
+    if (!PyUnicode_IS_ASCII(text)) {
+        Py_RETURN_NONE;
+    }
+    const unsigned char *data = PyUnicode_1BYTE_DATA(text);
+    Py_ssize_t size = PyUnicode_GET_LENGTH(text);
+    if (memchr(data, '%', (size_t)size) != NULL) {
+        Py_RETURN_TRUE;
+    }
+    for (const unsigned char *slash = data; (slash = memchr(slash, '\\', (size_t)(data + size - slash))) != NULL; slash++) {
+        if (slash + 1 < data + size && slash[1] == 'u') {
+            Py_RETURN_TRUE;
+        }
+    }
+    unsigned char small[512];
+    unsigned char *lowered = size <= (Py_ssize_t)sizeof(small) ? small : PyMem_Malloc((size_t)size);
+    if (lowered == NULL) {
+        return PyErr_NoMemory();
+    }
+    for (Py_ssize_t i = 0; i < size; i++) {
+        lowered[i] = normalised(data[i]);
+    }
+    int found = holds_secret_word(&secrets, lowered, size);
+    if (lowered != small) {
+        PyMem_Free(lowered);
+    }
+    return PyBool_FromLong(found);
 }
 
 /* -- headers_json ----------------------------------------------------------------------------- */
@@ -269,13 +364,15 @@ done:
 static PyMethodDef methods[] = {
     {"json_keys_hold_secret", (PyCFunction)(void (*)(void))json_keys_hold_secret, METH_FASTCALL,
      "True when a key of the valid JSON text may be secret (see the module's comment)."},
+    {"text_holds_secret", (PyCFunction)(void (*)(void))text_holds_secret, METH_FASTCALL,
+     "Redactor.may_hold_secret for ASCII text; None for other text."},
     {"headers_json", (PyCFunction)(void (*)(void))headers_json, METH_FASTCALL,
      "One side's headers as JSON text, or None when a value is not a single string."},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_speedups", "C versions of flattening's hottest steps.", 0, methods,
+    PyModuleDef_HEAD_INIT, "_speedups", "C versions of flattening's hottest steps.", 0, methods, NULL, NULL, NULL, NULL,
 };
 
 PyMODINIT_FUNC

@@ -19,7 +19,7 @@ import msgspec
 import orjson
 
 from .redaction import REDACTED, Redactor
-from .speedups import json_keys_hold_secret
+from .speedups import json_keys_hold_secret, text_holds_secret
 
 
 def _pairs(query: str) -> list[tuple[str, str]]:
@@ -124,7 +124,7 @@ def decode_body(content: Any, content_type: str | None, *, truncated: bool, reda
             # The last pair may be cut off; the prefix still parses, and every key is checked.
             return orjson.dumps(_scrub_form_text(content, redactor)).decode()
         form = parse_query(content)
-        return orjson.dumps(redactor.redact_value(form) if redactor.may_hold_secret(content) else form).decode()
+        return orjson.dumps(redactor.redact_value(form) if text_holds_secret(content, redactor) else form).decode()
     if mime.startswith("multipart/"):
         try:
             return orjson.dumps(redactor.redact_value(orjson.loads(content))).decode()

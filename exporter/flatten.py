@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import orjson
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.trace import SpanKind, format_span_id, format_trace_id
+from opentelemetry.trace import SpanKind
 
 from instrumentation import attributes as attr
 
@@ -26,6 +26,7 @@ from .bodies import decode_body, parse_query
 from .header_attributes import collect_headers, headers_json_columns
 from .redaction import Redactor
 from .row import RequestLog
+from .speedups import text_holds_secret
 from .useragent import classify
 
 _EPOCH = datetime(1970, 1, 1)
@@ -87,8 +88,9 @@ def _build(data: _SpanData, redactor: Redactor) -> tuple[Any, ...] | None:
         events=((event.name, event.attributes or {}) for event in events) if events else (),
         start_ns=span.start_time,  # type: ignore[arg-type]  # checked by _span_data
         end_ns=span.end_time,
-        trace_id=format_trace_id(context.trace_id) if context is not None else None,
-        span_id=format_span_id(context.span_id) if context is not None else None,
+        # What format_trace_id/format_span_id give, in a third of the time.
+        trace_id=context.trace_id.to_bytes(16, "big").hex() if context is not None else None,
+        span_id=context.span_id.to_bytes(8, "big").hex() if context is not None else None,
         service_name=service_name,
         redactor=redactor,
     )
@@ -208,7 +210,7 @@ def _query_params(query: str | None, redactor: Redactor) -> str:
     if not query:
         return "{}"
     params = parse_query(query)
-    return orjson.dumps(redactor.redact_value(params) if redactor.may_hold_secret(query) else params).decode()
+    return orjson.dumps(redactor.redact_value(params) if text_holds_secret(query, redactor) else params).decode()
 
 
 def _path_and_query(get: Any) -> tuple[str | None, str | None]:

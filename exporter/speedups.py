@@ -1,4 +1,4 @@
-"""Fast paths for flattening's two hottest steps: C (`_speedups.c`) when it was compiled, else Python.
+"""Fast paths for flattening's hottest steps: C (`_speedups.c`) when it was compiled, else Python.
 
 `pip install` compiles `exporter/_speedups.c` when a C compiler is there (pyproject.toml marks the
 extension optional). Flattening a realistic span (bench/spans.py: ~40 attributes, two 1 KB JSON
@@ -9,6 +9,8 @@ bodies) spends about half its time in these two steps in Python; in C they cost 
   that it must be parsed and walked (`Redactor.redact_value`). C reads only the object keys and
   skips string values; Python scans the raw text (`Redactor.may_hold_secret`), which errs towards
   True more often (a value mentioning "token"), never the other way.
+- `text_holds_secret(text, redactor)`: `Redactor.may_hold_secret`, the raw-text pre-scan of query
+  strings and forms, exactly; C answers for ASCII text and leaves other text to Python.
 - `headers_json(values, fragments, redacted)`: one side's header values as the JSON object text
   orjson would write for the dict, or `None` when the C version is missing or a value is not a
   single string (the caller then builds the dict).
@@ -32,6 +34,14 @@ def json_keys_hold_secret(text: str, redactor: Redactor) -> bool:
     if _speedups is None:
         return redactor.may_hold_secret(text)
     return bool(_speedups.json_keys_hold_secret(text, redactor.scan_keys_utf8))
+
+
+def text_holds_secret(text: str, redactor: Redactor) -> bool:
+    if _speedups is not None:
+        found: bool | None = _speedups.text_holds_secret(text, redactor.scan_keys_utf8)
+        if found is not None:
+            return found
+    return redactor.may_hold_secret(text)
 
 
 def headers_json(values: tuple[Any, ...], fragments: tuple[bytes, ...], redacted: tuple[bool, ...]) -> str | None:

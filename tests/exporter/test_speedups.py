@@ -115,6 +115,30 @@ def test_json_keys_hold_secret_examples() -> None:
     assert not scan('"password"') and not scan("12") and not scan("[]")
 
 
+# -- text_holds_secret ---------------------------------------------------------------------------
+
+QUERY_PIECES = st.sampled_from(["password", "PASS-WORD", "api-key", "Api_Key", "tok", "en", "=", "&", "%", "\\u",
+                                "\\", "u", "caf\u00e9", "to\u212aen", "cvv", "-", "_"])  # fmt: skip
+QUERIES = st.lists(QUERY_PIECES | st.text(max_size=6), max_size=10).map("".join)
+
+
+@PROPERTY
+@given(QUERIES)
+def test_text_holds_secret_is_may_hold_secret_on_ascii_text(text: str) -> None:
+    found = _speedups.text_holds_secret(text, REDACTOR.scan_keys_utf8)
+    if text.isascii():
+        assert found is REDACTOR.may_hold_secret(text)
+    else:
+        assert found is None  # Python's lower() decides: KELVIN SIGN lowercases to k
+    assert speedups.text_holds_secret(text, REDACTOR) is REDACTOR.may_hold_secret(text)
+
+
+def test_text_holds_secret_reads_long_texts() -> None:
+    form = "&".join(f"field{n}=value{n}" for n in range(200))
+    assert _speedups.text_holds_secret(form, REDACTOR.scan_keys_utf8) is False
+    assert _speedups.text_holds_secret(form + "&Refresh-Token=x", REDACTOR.scan_keys_utf8) is True
+
+
 # -- the Python fallback -------------------------------------------------------------------------
 
 
