@@ -11,11 +11,14 @@
  *     Redactor.may_hold_secret (the raw-text pre-scan of query strings and forms) for ASCII text;
  *     None for other text, where Python's str.lower() rules apply.
  *
- * headers_json(values, fragments, redacted) -> str | None
- *     The JSON object of one side's headers, byte for byte what orjson.dumps gives for the dict:
- *     for each i, fragments[i] (bytes: the encoded name and colon, or the whole `"Name":"[REDACTED]"`
- *     pair when redacted[i]) followed, unless redacted, by values[i][0] as a JSON string. None
- *     when a value is not a one-element tuple or list of str: the caller takes the general path.
+ * headers_json(attributes, known, request_prefix, response_prefix) -> (str | None, str | None) | None | False
+ *     A span's request and response header JSON, byte for byte what orjson.dumps gives for the
+ *     header dicts. Attribute keys that start with a prefix are headers; known[key] is
+ *     (fragment, redacted): the encoded display name and colon, or the whole `"Name":"[REDACTED]"`
+ *     pair, one bytes object per display name (so that two keys sharing a name are seen). Each
+ *     value is written as a JSON string, in attribute order. False when a header key is not in
+ *     `known` (the caller learns it and asks again); None when a value is not a one-element tuple
+ *     or list of str, or two keys share a name: the caller takes the general path.
  */
 
 #define PY_SSIZE_T_CLEAN
@@ -226,7 +229,7 @@ buffer_reserve(Buffer *buffer, Py_ssize_t more)
     }
     Py_ssize_t capacity = buffer->capacity * 2;
     if (capacity < buffer->size + more) {
-        capacity = buffer->size + more;
+        capacity = buffer->size + more < 256 ? 256 : buffer->size + more;
     }
     char *data = PyMem_Realloc(buffer->data, (size_t)capacity);
     if (data == NULL) {
@@ -303,61 +306,140 @@ single_string(PyObject *value)
     return item != NULL && PyUnicode_Check(item) ? item : NULL;
 }
 
+#define MAX_HEADERS 128 /* per side; more goes the general way */
+
+typedef struct {
+    Buffer buffer;
+    PyObject *fragments[MAX_HEADERS]; /* borrowed: to find two keys that share a display name */
+    Py_ssize_t count;
+} Side;
+
+/* 1 when `key` starts with the (ASCII) prefix, 0 when not, -1 when it is not UTF-8 (surrogates). */
+static int
+starts_with(PyObject *key, PyObject *prefix)
+{
+    Py_ssize_t size = PyBytes_GET_SIZE(prefix), length;
+    const char *data;
+    if (PyUnicode_IS_ASCII(key)) {
+        data = (const char *)PyUnicode_1BYTE_DATA(key);
+        length = PyUnicode_GET_LENGTH(key);
+    }
+    else if ((data = PyUnicode_AsUTF8AndSize(key, &length)) == NULL) {
+        PyErr_Clear();
+        return -1;
+    }
+    return length >= size && memcmp(data, PyBytes_AS_STRING(prefix), (size_t)size) == 0;
+}
+
+/* 1: added; 0: the general path must take this span; -1: error. */
+static int
+side_add(Side *side, PyObject *fragment, int redacted, PyObject *value)
+{
+    if (side->count == MAX_HEADERS) {
+        return 0;
+    }
+    for (Py_ssize_t i = 0; i < side->count; i++) {
+        if (side->fragments[i] == fragment) {
+            return 0; /* two keys, one name: a dict decides which value stays */
+        }
+    }
+    side->fragments[side->count++] = fragment;
+    const char *text = NULL;
+    Py_ssize_t size = 0;
+    if (!redacted) {
+        PyObject *string = single_string(value);
+        if (string == NULL) {
+            return 0;
+        }
+        text = PyUnicode_AsUTF8AndSize(string, &size);
+        if (text == NULL) {
+            PyErr_Clear(); /* lone surrogates: the general path reports it */
+            return 0;
+        }
+    }
+    Buffer *buffer = &side->buffer;
+    if (buffer_add(buffer, buffer->size == 0 ? "{" : ",", 1) < 0
+        || buffer_add(buffer, PyBytes_AS_STRING(fragment), PyBytes_GET_SIZE(fragment)) < 0
+        || (!redacted && buffer_add_json_string(buffer, text, size) < 0)) {
+        return -1;
+    }
+    return 1;
+}
+
+static PyObject *
+side_json(Side *side)
+{
+    if (side->count == 0) {
+        Py_RETURN_NONE;
+    }
+    if (buffer_add(&side->buffer, "}", 1) < 0) {
+        return NULL;
+    }
+    return PyUnicode_DecodeUTF8(side->buffer.data, side->buffer.size, "strict");
+}
+
 static PyObject *
 headers_json(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 3 || !PyTuple_Check(args[0]) || !PyTuple_Check(args[1]) || !PyTuple_Check(args[2])) {
-        PyErr_SetString(PyExc_TypeError, "headers_json(values: tuple, fragments: tuple[bytes], redacted: tuple[bool])");
+    if (nargs != 4 || !PyDict_Check(args[0]) || !PyDict_Check(args[1]) || !PyBytes_Check(args[2])
+        || !PyBytes_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "headers_json(attributes: dict, known: dict, request_prefix: bytes, response_prefix: bytes)");
         return NULL;
     }
-    PyObject *values = args[0], *fragments = args[1], *redacted = args[2];
-    Py_ssize_t count = PyTuple_GET_SIZE(fragments);
-    if (PyTuple_GET_SIZE(values) != count || PyTuple_GET_SIZE(redacted) != count) {
-        PyErr_SetString(PyExc_ValueError, "values, fragments and redacted must have the same length");
-        return NULL;
-    }
-    Buffer buffer = {PyMem_Malloc(512), 0, 512};
-    if (buffer.data == NULL) {
-        return PyErr_NoMemory();
+    PyObject *attributes = args[0], *known = args[1], *prefixes[2] = {args[2], args[3]};
+    Side sides[2];
+    for (int i = 0; i < 2; i++) {
+        sides[i].buffer = (Buffer){NULL, 0, 0};
+        sides[i].count = 0;
     }
     PyObject *result = NULL;
-    if (buffer_add(&buffer, "{", 1) < 0) {
-        goto done;
-    }
-    for (Py_ssize_t i = 0; i < count; i++) {
-        PyObject *fragment = PyTuple_GET_ITEM(fragments, i);
-        if (!PyBytes_Check(fragment)) {
-            PyErr_SetString(PyExc_TypeError, "fragments must be bytes");
+    Py_ssize_t position = 0;
+    PyObject *key, *value;
+    while (PyDict_Next(attributes, &position, &key, &value)) {
+        if (!PyUnicode_CheckExact(key)) {
+            result = Py_NewRef(Py_None); /* a str subclass (or worse) as a key: the general path */
             goto done;
         }
-        if ((i > 0 && buffer_add(&buffer, ",", 1) < 0)
-            || buffer_add(&buffer, PyBytes_AS_STRING(fragment), PyBytes_GET_SIZE(fragment)) < 0) {
+        int request = starts_with(key, prefixes[0]);
+        int response = request == 0 ? starts_with(key, prefixes[1]) : 0;
+        if (request < 0 || response < 0) {
+            result = Py_NewRef(Py_None);
             goto done;
         }
-        if (PyTuple_GET_ITEM(redacted, i) == Py_True) {
+        if (!request && !response) {
             continue;
         }
-        PyObject *text = single_string(PyTuple_GET_ITEM(values, i));
-        if (text == NULL) {
-            result = Py_NewRef(Py_None);
+        int which = request ? 0 : 1;
+        PyObject *entry = PyDict_GetItemWithError(known, key); /* (fragment, redacted) */
+        if (entry == NULL) {
+            if (!PyErr_Occurred()) {
+                result = Py_NewRef(Py_False); /* a header key not seen before: Python learns it */
+            }
             goto done;
         }
-        Py_ssize_t size;
-        const char *utf8 = PyUnicode_AsUTF8AndSize(text, &size);
-        if (utf8 == NULL) {
-            PyErr_Clear(); /* lone surrogates: the general path reports it */
-            result = Py_NewRef(Py_None);
+        if (!PyTuple_CheckExact(entry) || PyTuple_GET_SIZE(entry) != 2 || !PyBytes_Check(PyTuple_GET_ITEM(entry, 0))) {
+            PyErr_SetString(PyExc_TypeError, "known[key] must be (fragment: bytes, redacted: bool)");
             goto done;
         }
-        if (buffer_add_json_string(&buffer, utf8, size) < 0) {
+        int added = side_add(&sides[which], PyTuple_GET_ITEM(entry, 0), PyTuple_GET_ITEM(entry, 1) == Py_True, value);
+        if (added <= 0) {
+            if (added == 0) {
+                result = Py_NewRef(Py_None);
+            }
             goto done;
         }
     }
-    if (buffer_add(&buffer, "}", 1) == 0) {
-        result = PyUnicode_DecodeUTF8(buffer.data, buffer.size, "strict");
+    PyObject *request = side_json(&sides[0]);
+    PyObject *response = request == NULL ? NULL : side_json(&sides[1]);
+    if (response != NULL) {
+        result = PyTuple_Pack(2, request, response);
     }
+    Py_XDECREF(request);
+    Py_XDECREF(response);
 done:
-    PyMem_Free(buffer.data);
+    PyMem_Free(sides[0].buffer.data);
+    PyMem_Free(sides[1].buffer.data);
     return result;
 }
 
@@ -367,7 +449,7 @@ static PyMethodDef methods[] = {
     {"text_holds_secret", (PyCFunction)(void (*)(void))text_holds_secret, METH_FASTCALL,
      "Redactor.may_hold_secret for ASCII text; None for other text."},
     {"headers_json", (PyCFunction)(void (*)(void))headers_json, METH_FASTCALL,
-     "One side's headers as JSON text, or None when a value is not a single string."},
+     "A span's request and response header JSON (see the module's comment)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -1,20 +1,16 @@
-"""A span's `http.request.header.*` / `http.response.header.*` attributes -> two header dicts.
+"""A span's `http.request.header.*` / `http.response.header.*` attributes -> the two header columns.
 
 Names become their display form (`headers.canonical_name`), several values of one header are
-joined (`headers.join_values`), and credential headers get `[REDACTED]`. Finding the ~25 header
-keys among a span's ~40 attributes is most of the work, and one service's spans come in a few
-shapes (the same keys in the same order), so the result of that search is kept per shape as a
-*plan*: which keys to fetch (one `itemgetter` call each side), under which names, and which values
-to redact. The JSON columns are then written in C (`speedups.headers_json`) straight from the
-values; a span whose header values are not the usual single string each goes the slow way, through
-the dict.
+joined (`headers.join_values`), and credential headers get `[REDACTED]`. The usual span (every
+header one string, as the SDK records them) has its JSON written in C straight from the attribute
+dict (`speedups.headers_json`), from a table of what each header key turns into, learnt once per
+key; any other span goes through the header dicts (`collect_headers`), with the same result.
 """
 
 from __future__ import annotations
 
-import operator
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, NamedTuple
+from collections.abc import Mapping
+from typing import Any
 
 import orjson
 
@@ -27,104 +23,91 @@ from .speedups import headers_json
 
 _REQUEST_PREFIX_LEN = len(attr.REQUEST_HEADER_PREFIX)
 _RESPONSE_PREFIX_LEN = len(attr.RESPONSE_HEADER_PREFIX)
-_PLANS_MAX = 2048  # shapes kept; OTLP from many services must not grow it without bound
+_KEYS_MAX = 8192  # header keys remembered; arbitrary keys from OTLP must not grow the tables
 
 
-class _Side(NamedTuple):
-    """How to read one side's headers (request or response) from attributes of one shape."""
-
-    names: tuple[str, ...]  # display names, in attribute order
-    fetch: Callable[[Mapping[str, Any]], Sequence[Any]]  # the values, in the same order
-    redacted: dict[str, str]  # name -> REDACTED for the credential headers among them
-    # For `speedups.headers_json`: each name encoded with its colon (or the whole redacted pair),
-    # and which are redacted; None when two keys share a name (then only a dict gets it right).
-    fragments: tuple[bytes, ...] | None
-    secret: tuple[bool, ...]
-
-    def json(self, attributes: Mapping[str, Any]) -> str | None:
-        """The side's headers as JSON text (None when there are none)."""
-        if not self.names:
-            return None
-        if self.fragments is not None:
-            text = headers_json(tuple(self.fetch(attributes)), self.fragments, self.secret)
-            if text is not None:
-                return text
-        return orjson.dumps(self.read(attributes)).decode()
-
-    def read(self, attributes: Mapping[str, Any]) -> dict[str, Any]:
-        values = self.fetch(attributes)
-        try:
-            texts = [value for (value,) in values]  # ValueError/TypeError unless each is a 1-tuple
-            "".join(texts)  # TypeError unless each value is a string: the cheapest check there is
-        except (TypeError, ValueError):
-            return self._read_slowly(values)
-        headers = dict(zip(self.names, texts, strict=False))  # strict costs; the lengths agree
-        if self.redacted:
-            headers.update(self.redacted)  # keeps each name where it stands
-        return headers
-
-    def _read_slowly(self, values: Sequence[Any]) -> dict[str, Any]:
-        headers = {name: join_values(name, strings(value)) for name, value in zip(self.names, values, strict=True)}
-        headers.update(self.redacted)
-        return headers
+def _header_key(key: str) -> tuple[bool, str] | None:
+    """Attribute key -> (is a request header, display name), or None when it is no header key."""
+    if key.startswith(attr.REQUEST_HEADER_PREFIX):
+        return True, canonical_name(key[_REQUEST_PREFIX_LEN:], request=True)
+    if key.startswith(attr.RESPONSE_HEADER_PREFIX):
+        return False, canonical_name(key[_RESPONSE_PREFIX_LEN:], request=False)
+    return None
 
 
-def _side(keys: list[str], names: list[str], secret: list[bool]) -> _Side:
-    fetch: Callable[[Mapping[str, Any]], Sequence[Any]]
-    if not keys:
-        fetch = lambda attributes: ()  # noqa: E731
-    elif len(keys) == 1:
-        only = keys[0]
-        fetch = lambda attributes: (attributes[only],)  # noqa: E731
-    else:
-        fetch = operator.itemgetter(*keys)
-    redacted = {name: REDACTED for name, is_secret in zip(names, secret, strict=True) if is_secret}
-    fragments = None
-    if len(set(names)) == len(names):
-        fragments = tuple(
-            orjson.dumps(name) + (b':"' + REDACTED.encode() + b'"' if is_secret else b":")
-            for name, is_secret in zip(names, secret, strict=True)
-        )
-    return _Side(tuple(names), fetch, redacted, fragments, tuple(secret))
-
-
-def _plan(keys: tuple[str, ...], redactor: Redactor) -> tuple[_Side, _Side]:
-    sides: dict[bool, tuple[list[str], list[str], list[bool]]] = {True: ([], [], []), False: ([], [], [])}
-    for key in keys:
-        if key.startswith(attr.REQUEST_HEADER_PREFIX):
-            is_request, name = True, canonical_name(key[_REQUEST_PREFIX_LEN:], request=True)
-        elif key.startswith(attr.RESPONSE_HEADER_PREFIX):
-            is_request, name = False, canonical_name(key[_RESPONSE_PREFIX_LEN:], request=False)
-        else:
-            continue
-        side_keys, side_names, side_secret = sides[is_request]
-        side_keys.append(key)
-        side_names.append(name)
-        side_secret.append(redactor.header_is_secret(name))
-    return _side(*sides[True]), _side(*sides[False])
-
-
-_PLANS: dict[tuple[frozenset[str], tuple[str, ...]], tuple[_Side, _Side]] = {}
+# Spans repeat the same few hundred keys, so each is worked out once (a plain dict, not
+# lru_cache: this lookup runs for every attribute of every span).
+_HEADER_KEYS: dict[str, tuple[bool, str] | None] = {}
 
 
 def collect_headers(attributes: Mapping[str, Any], redactor: Redactor) -> tuple[dict[str, Any], dict[str, Any]]:
     """The request and response headers a span's attributes carry, redacted, in attribute order."""
-    request, response = _plan_for(attributes, redactor)
-    return request.read(attributes), response.read(attributes)
+    request: dict[str, Any] = {}
+    response: dict[str, Any] = {}
+    known = _HEADER_KEYS
+    for key, value in attributes.items():
+        header = known[key] if key in known else _remember(known, key, _header_key(key))
+        if header is None:
+            continue
+        is_request, name = header
+        target = request if is_request else response
+        if redactor.header_is_secret(name):
+            target[name] = REDACTED
+        elif type(value) is tuple and len(value) == 1 and type(value[0]) is str:
+            target[name] = value[0]  # the common case: one value, as the SDK stores it
+        else:
+            target[name] = join_values(name, strings(value))
+    return request, response
 
 
 def headers_json_columns(attributes: Mapping[str, Any], redactor: Redactor) -> tuple[str | None, str | None]:
-    """`collect_headers` as the two JSON columns of the row (None for a side without headers)."""
-    request, response = _plan_for(attributes, redactor)
-    return request.json(attributes), response.json(attributes)
+    """`collect_headers` as the row's two JSON columns (None for a side without headers)."""
+    if type(attributes) is dict:
+        known = _fragments_for(redactor)
+        columns = headers_json(attributes, known)
+        if columns is False:  # header keys not seen before: learn them, then ask again
+            for key in attributes:
+                if key not in known:
+                    _learn(known, key, redactor)
+            columns = headers_json(attributes, known)
+        if columns:
+            return columns
+    request, response = collect_headers(attributes, redactor)
+    return (
+        orjson.dumps(request).decode() if request else None,
+        orjson.dumps(response).decode() if response else None,
+    )
 
 
-def _plan_for(attributes: Mapping[str, Any], redactor: Redactor) -> tuple[_Side, _Side]:
-    shape = (redactor.headers, tuple(attributes))
-    plan = _PLANS.get(shape)
-    if plan is None:
-        plan = _plan(shape[1], redactor)
-        if len(_PLANS) >= _PLANS_MAX:
-            _PLANS.clear()  # shapes changed (a deploy, new clients): start over rather than grow
-        _PLANS[shape] = plan
-    return plan
+# For `speedups.headers_json`, per set of redacted header names: header key -> (fragment,
+# redacted), the fragment being the encoded display name and colon, or the whole redacted pair.
+# One bytes object per display name, so that C can tell two keys that share a name.
+_FRAGMENTS: dict[frozenset[str], dict[str, tuple[bytes, bool]]] = {}
+_NAME_FRAGMENTS: dict[tuple[str, bool], bytes] = {}
+
+
+def _fragments_for(redactor: Redactor) -> dict[str, tuple[bytes, bool]]:
+    known = _FRAGMENTS.get(redactor.headers)
+    if known is None:
+        known = _FRAGMENTS[redactor.headers] = {}
+    return known
+
+
+def _learn(known: dict[str, tuple[bytes, bool]], key: str, redactor: Redactor) -> None:
+    header = _header_key(key)
+    if header is None:
+        return
+    name = header[1]
+    secret = redactor.header_is_secret(name)
+    fragment = _NAME_FRAGMENTS.get((name, secret))
+    if fragment is None:
+        fragment = orjson.dumps(name) + (b':"' + REDACTED.encode() + b'"' if secret else b":")
+        _remember(_NAME_FRAGMENTS, (name, secret), fragment)
+    _remember(known, key, (fragment, secret))
+
+
+def _remember(table: dict[Any, Any], key: Any, value: Any) -> Any:
+    """`table[key] = value` while the table is below its bound; returns `value` either way."""
+    if len(table) < _KEYS_MAX:
+        table[key] = value
+    return value

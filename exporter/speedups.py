@@ -11,14 +11,16 @@ bodies) spends about half its time in these two steps in Python; in C they cost 
   True more often (a value mentioning "token"), never the other way.
 - `text_holds_secret(text, redactor)`: `Redactor.may_hold_secret`, the raw-text pre-scan of query
   strings and forms, exactly; C answers for ASCII text and leaves other text to Python.
-- `headers_json(values, fragments, redacted)`: one side's header values as the JSON object text
-  orjson would write for the dict, or `None` when the C version is missing or a value is not a
-  single string (the caller then builds the dict).
+- `headers_json(attributes, known)`: a span's request and response header JSON, as orjson would
+  write the header dicts, from a table of what each header key becomes; `False` when a key is not
+  in the table yet, `None` when C is missing or the span needs the dicts (`header_attributes`).
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from instrumentation import attributes as attr
 
 from .redaction import Redactor
 
@@ -44,8 +46,14 @@ def text_holds_secret(text: str, redactor: Redactor) -> bool:
     return redactor.may_hold_secret(text)
 
 
-def headers_json(values: tuple[Any, ...], fragments: tuple[bytes, ...], redacted: tuple[bool, ...]) -> str | None:
+_PREFIXES = (attr.REQUEST_HEADER_PREFIX.encode(), attr.RESPONSE_HEADER_PREFIX.encode())
+
+
+def headers_json(
+    attributes: dict[str, Any], known: dict[str, tuple[bytes, bool]]
+) -> tuple[str | None, str | None] | bool | None:
+    """The request and response header JSON; False for a header key not in `known`; None else."""
     if _speedups is None:
         return None
-    result: str | None = _speedups.headers_json(values, fragments, redacted)
+    result: tuple[str | None, str | None] | bool | None = _speedups.headers_json(attributes, known, *_PREFIXES)
     return result

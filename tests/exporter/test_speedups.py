@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from exporter import REDACTED, Redactor, speedups
+from exporter import REDACTED, Redactor, header_attributes, speedups
 from exporter.flatten import span_values
+from exporter.header_attributes import collect_headers, headers_json_columns
 from exporter.row import COLUMN_NAMES, JSON_COLUMNS
 
 from .spans import make_span
@@ -32,37 +33,48 @@ def test_the_c_speedups_were_compiled() -> None:
 HEADER_TEXT = st.text(alphabet=st.characters(codec="utf-8"), max_size=30) | st.sampled_from(
     ['a"b', "back\\slash", "tab\there", "nl\n", "\x00\x1f\x7f", "caf\u00e9", "\u2028", "/path"]
 )
+HEADER_VALUES = (
+    st.tuples(HEADER_TEXT) | st.lists(HEADER_TEXT, max_size=3).map(tuple) | st.sampled_from([(1,), (True, "x")])
+)
+HEADER_NAMES = st.sampled_from(["", "user_agent", "user-agent", "authorization", "cookie", "set_cookie", "x_request_id",
+                                "content_type", "\u00e9tag", "x_a"]) | st.text(min_size=1, max_size=8)  # fmt: skip
+HEADER_KEYS = st.tuples(st.sampled_from(["http.request.header.", "http.response.header."]), HEADER_NAMES).map("".join)
+ATTRIBUTES = st.dictionaries(HEADER_KEYS | st.sampled_from(["url.path", "http.route"]), HEADER_VALUES, max_size=12)
+
+
+def _by_dicts(attributes: dict[str, object], redactor: Redactor) -> tuple[str | None, str | None]:
+    request, response = collect_headers(attributes, redactor)
+    return (orjson.dumps(request).decode() if request else None, orjson.dumps(response).decode() if response else None)
 
 
 @PROPERTY
-@given(
-    st.lists(
-        st.tuples(st.text(min_size=1, max_size=12), HEADER_TEXT, st.booleans()), max_size=12, unique_by=lambda h: h[0]
-    )
-)
-def test_headers_json_is_what_orjson_writes_for_the_dict(headers: list[tuple[str, str, bool]]) -> None:
-    values = tuple((value,) for _, value, _ in headers)
-    fragments = tuple(orjson.dumps(name) + (b':"[REDACTED]"' if secret else b":") for name, _, secret in headers)
-    redacted = tuple(secret for _, _, secret in headers)
-    expected = orjson.dumps({name: REDACTED if secret else value for name, value, secret in headers}).decode()
-    assert _speedups.headers_json(values, fragments, redacted) == expected
+@given(ATTRIBUTES, st.sampled_from([REDACTOR, Redactor.build(keep_headers=["cookie"], add_headers=["x-a"])]))
+def test_header_json_is_what_orjson_writes_for_the_header_dicts(
+    attributes: dict[str, object], redactor: Redactor
+) -> None:
+    assert headers_json_columns(attributes, redactor) == _by_dicts(attributes, redactor)
 
 
-@pytest.mark.parametrize("value", [("a", "b"), (), ["x"], ("ok",), (1,), "bare", None, ("\ud800",)])
-def test_headers_json_takes_only_single_strings(value: object) -> None:
-    result = _speedups.headers_json((value,), (b'"X":',), (False,))
-    if value in (("ok",), ["x"]):
-        assert result == orjson.dumps({"X": value[0]}).decode()  # type: ignore[index]
-    else:
-        assert result is None  # the general path decides (joins, converts, or refuses)
-    assert _speedups.headers_json((value,), (b'"X":"[REDACTED]"',), (True,)) == '{"X":"[REDACTED]"}'
+def test_headers_json_in_c_takes_the_usual_span_and_leaves_the_rest() -> None:
+    known: dict[str, tuple[bytes, bool]] = {}
+    usual = {"url.path": "/", "http.request.header.accept": ("*/*",), "http.request.header.authorization": ("T",),
+             "http.response.header.content_type": ("text/html",)}  # fmt: skip
+    assert speedups.headers_json(usual, known) is False  # keys not learnt yet
+    headers_json_columns(usual, REDACTOR)
+    learnt = {k: v for k, v in header_attributes._FRAGMENTS[REDACTOR.headers].items() if k in usual}
+    assert speedups.headers_json(usual, learnt) == ('{"Accept":"*/*","Authorization":"[REDACTED]"}',
+                                                    '{"Content-Type":"text/html"}')  # fmt: skip
+    for unusual in ({"http.request.header.accept": ("a", "b")}, {"http.request.header.accept": ("*/*",),
+                    "http.request.header.Accept": ("x",)}, {"http.request.header.accept": [1]}):  # fmt: skip
+        headers_json_columns(unusual, REDACTOR)
+        assert speedups.headers_json(unusual, header_attributes._FRAGMENTS[REDACTOR.headers]) is None
 
 
 def test_headers_json_refuses_bad_arguments() -> None:
     with pytest.raises(TypeError):
-        _speedups.headers_json([("a",)], (b'"X":',), (False,))
-    with pytest.raises(ValueError, match="same length"):
-        _speedups.headers_json((("a",),), (), ())
+        _speedups.headers_json([], {}, b"a.", b"b.")
+    with pytest.raises(TypeError, match="known"):
+        _speedups.headers_json({"a.x": ("v",)}, {"a.x": "not a pair"}, b"a.", b"b.")
 
 
 # -- json_keys_hold_secret -----------------------------------------------------------------------
@@ -140,6 +152,17 @@ def test_text_holds_secret_reads_long_texts() -> None:
 
 
 # -- the Python fallback -------------------------------------------------------------------------
+
+
+@PROPERTY
+@given(ATTRIBUTES)
+def test_header_json_without_the_c_speedups_is_the_same(attributes: dict[str, object]) -> None:
+    compiled = headers_json_columns(attributes, REDACTOR)
+    try:
+        speedups._speedups = None
+        assert headers_json_columns(attributes, REDACTOR) == compiled
+    finally:
+        speedups._speedups = _speedups
 
 
 def test_flattening_without_the_c_speedups_gives_the_same_rows(
