@@ -11,6 +11,11 @@
  *     Redactor.may_hold_secret (the raw-text pre-scan of query strings and forms) for ASCII text;
  *     None for other text, where Python's str.lower() rules apply.
  *
+ * read_attributes(attributes, fields, as_text, text) -> tuple
+ *     For each field (a tuple of attribute keys, newer convention first) the value Python's
+ *     `attributes.get(a) or attributes.get(b) or ...` gives, passed through `text` when as_text says
+ *     so and the value is neither None nor a str.
+ *
  * headers_json(attributes, known, request_prefix, response_prefix) -> (str | None, str | None) | None | False
  *     A span's request and response header JSON, byte for byte what orjson.dumps gives for the
  *     header dicts. Attribute keys that start with a prefix are headers; known[key] is
@@ -443,7 +448,67 @@ done:
     return result;
 }
 
+/* -- read_attributes --------------------------------------------------------------------------- */
+
+static PyObject *
+read_attributes(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 4 || !PyDict_CheckExact(args[0]) || !PyTuple_Check(args[1]) || !PyTuple_Check(args[2])
+        || !PyCallable_Check(args[3]) || PyTuple_GET_SIZE(args[1]) != PyTuple_GET_SIZE(args[2])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "read_attributes(attributes: dict, fields: tuple[tuple[str, ...]], as_text: tuple[bool], text)");
+        return NULL;
+    }
+    PyObject *attributes = args[0], *fields = args[1], *as_text = args[2], *text = args[3];
+    Py_ssize_t count = PyTuple_GET_SIZE(fields);
+    PyObject *values = PyTuple_New(count);
+    if (values == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t f = 0; f < count; f++) {
+        PyObject *keys = PyTuple_GET_ITEM(fields, f);
+        if (!PyTuple_Check(keys)) {
+            PyErr_SetString(PyExc_TypeError, "each field must be a tuple of keys");
+            goto error;
+        }
+        /* `get(a) or get(b) or ...`: the first truthy value, else the last one read. */
+        PyObject *value = Py_None;
+        for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(keys); k++) {
+            value = PyDict_GetItemWithError(attributes, PyTuple_GET_ITEM(keys, k));
+            if (value == NULL) {
+                if (PyErr_Occurred()) {
+                    goto error;
+                }
+                value = Py_None;
+            }
+            int truthy = PyObject_IsTrue(value);
+            if (truthy < 0) {
+                goto error;
+            }
+            if (truthy) {
+                break;
+            }
+        }
+        if (PyTuple_GET_ITEM(as_text, f) == Py_True && value != Py_None && !PyUnicode_CheckExact(value)) {
+            value = PyObject_CallOneArg(text, value); /* the Python rules, for the odd value */
+            if (value == NULL) {
+                goto error;
+            }
+        }
+        else {
+            Py_INCREF(value);
+        }
+        PyTuple_SET_ITEM(values, f, value);
+    }
+    return values;
+error:
+    Py_DECREF(values);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
+    {"read_attributes", (PyCFunction)(void (*)(void))read_attributes, METH_FASTCALL,
+     "The values of a table of fields (see the module's comment)."},
     {"json_keys_hold_secret", (PyCFunction)(void (*)(void))json_keys_hold_secret, METH_FASTCALL,
      "True when a key of the valid JSON text may be secret (see the module's comment)."},
     {"text_holds_secret", (PyCFunction)(void (*)(void))text_holds_secret, METH_FASTCALL,
