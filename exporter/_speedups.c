@@ -1,11 +1,13 @@
-/* C versions of the two hottest steps of flattening a span (exporter/speedups.py has the Python
+/* C versions of the hottest steps of flattening a span (exporter/speedups.py has the Python
  * versions, which are the reference and are used when this module could not be compiled).
  *
- * json_keys_hold_secret(text, keys) -> bool
- *     For a *valid* JSON text: True when some object key, lowercased with '-' read as '_', contains
- *     one of `keys` (bytes, already normalised), or when a key holds an escape or a non-ASCII
- *     character (only decoding can tell then, so the caller walks the parsed value). Only keys are
- *     looked at: string values are skipped with memchr, which is what makes it fast.
+ * json_scan(text, keys) -> -1 | 0 | 1
+ *     -1 when the text is not strict JSON (RFC 8259, as msgspec and DuckDB read it: no NaN, no
+ *     trailing commas, UTF-16 surrogate escapes in pairs, at most 1000 levels deep); else 1 when
+ *     some object key may hold a secret, 0 when none can. A key may when, lowercased with '-'
+ *     read as '_', it contains one of `keys` (bytes, already normalised), or when it holds an
+ *     escape or a non-ASCII character (only decoding can tell then: the caller parses the text and
+ *     walks it, `Redactor.redact_value`). String values are never looked at for secrets.
  *
  * text_holds_secret(text, keys) -> bool | None
  *     Redactor.may_hold_secret (the raw-text pre-scan of query strings and forms) for ASCII text;
@@ -28,6 +30,7 @@
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stdint.h>
 #include <string.h>
 
 /* -- the secret words ------------------------------------------------------------------------- */
@@ -97,7 +100,7 @@ normalised(unsigned char c)
     return c == '-' ? '_' : c;
 }
 
-/* -- json_keys_hold_secret ------------------------------------------------------------------ */
+/* -- json_scan ----------------------------------------------------------------------------------- */
 
 static int
 key_holds_secret(const Secrets *secrets, const char *key, Py_ssize_t size)
@@ -119,59 +122,271 @@ key_holds_secret(const Secrets *secrets, const char *key, Py_ssize_t size)
     return holds_secret_word(secrets, lowered, size);
 }
 
+#define MAX_DEPTH 1000 /* deeper nesting is treated as not JSON */
+
+typedef struct {
+    const unsigned char *p, *end;
+    const Secrets *secrets;
+    int depth;
+    int secret; /* a key may hold a secret */
+} Scanner;
+
+static inline void
+skip_space(Scanner *s)
+{
+    const unsigned char *p = s->p, *end = s->end;
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) {
+        p++;
+    }
+    s->p = p;
+}
+
+static int
+hex4(const unsigned char *p, const unsigned char *end, unsigned int *value)
+{
+    if (end - p < 4) {
+        return -1;
+    }
+    *value = 0;
+    for (int i = 0; i < 4; i++) {
+        unsigned char c = p[i];
+        unsigned int digit = c >= '0' && c <= '9'   ? (unsigned int)(c - '0')
+                             : c >= 'a' && c <= 'f' ? (unsigned int)(c - 'a' + 10)
+                             : c >= 'A' && c <= 'F' ? (unsigned int)(c - 'A' + 10)
+                                                    : 16u;
+        if (digit == 16u) {
+            return -1;
+        }
+        *value = *value * 16 + digit;
+    }
+    return 0;
+}
+
+/* Bytes that stand for themselves inside a JSON string: all but '"', '\\' and control characters. */
+static unsigned char plain_string_byte[256];
+
+/* Whether any of the eight bytes is '"', '\\' or below 0x20 (the classic "has zero byte" and "has
+ * byte less than" tricks: exact, with no false positive). */
+static inline int
+stops_string(uint64_t word)
+{
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    uint64_t quote = word ^ (ones * '"'), backslash = word ^ (ones * '\\');
+    uint64_t found = ((quote - ones) & ~quote) | ((backslash - ones) & ~backslash) | ((word - ones * 0x20) & ~word);
+    return (found & highs) != 0;
+}
+
+static void
+init_tables(void)
+{
+    for (int c = 0; c < 256; c++) {
+        plain_string_byte[c] = c >= 0x20 && c != '"' && c != '\\';
+    }
+}
+
+/* A string, s->p at its opening quote. Control characters must be escaped; escapes must be
+ * JSON's, and \u escapes of UTF-16 surrogates must pair up (DuckDB refuses lone ones). */
+static int
+scan_string(Scanner *s, int is_key)
+{
+    const unsigned char *start = ++s->p;
+    int escaped = 0;
+    for (;;) {
+        /* The hot loop: eight bytes at a time while none of them ends the plain run. */
+        const unsigned char *p = s->p, *end = s->end;
+        while (end - p >= 8) {
+            uint64_t word;
+            memcpy(&word, p, 8);
+            if (stops_string(word)) {
+                break;
+            }
+            p += 8;
+        }
+        while (p < end && plain_string_byte[*p]) {
+            p++;
+        }
+        s->p = p;
+        if (s->p >= s->end || *s->p < 0x20) {
+            return -1;
+        }
+        if (*s->p == '"') {
+            break;
+        }
+        escaped = 1;
+        s->p++; /* the backslash */
+        if (s->p >= s->end) {
+            return -1;
+        }
+        unsigned char c = *s->p++;
+        if (c == 'u') {
+            unsigned int unit;
+            if (hex4(s->p, s->end, &unit) < 0) {
+                return -1;
+            }
+            s->p += 4;
+            if (unit >= 0xDC00 && unit <= 0xDFFF) {
+                return -1; /* a low surrogate with no high one before it */
+            }
+            if (unit >= 0xD800 && unit <= 0xDBFF) {
+                unsigned int low;
+                if (s->end - s->p < 6 || s->p[0] != '\\' || s->p[1] != 'u' || hex4(s->p + 2, s->end, &low) < 0
+                    || low < 0xDC00 || low > 0xDFFF) {
+                    return -1;
+                }
+                s->p += 6;
+            }
+        }
+        else if (c != '"' && c != '\\' && c != '/' && c != 'b' && c != 'f' && c != 'n' && c != 'r' && c != 't') {
+            return -1;
+        }
+    }
+    const unsigned char *stop = s->p++;
+    if (is_key && !s->secret && (escaped || key_holds_secret(s->secrets, (const char *)start, stop - start))) {
+        s->secret = 1;
+    }
+    return 0;
+}
+
+static inline int
+is_digit(const Scanner *s)
+{
+    return s->p < s->end && *s->p >= '0' && *s->p <= '9';
+}
+
+static int
+scan_number(Scanner *s)
+{
+    if (*s->p == '-') {
+        s->p++;
+    }
+    if (!is_digit(s)) {
+        return -1;
+    }
+    if (*s->p++ != '0') {
+        while (is_digit(s)) {
+            s->p++;
+        }
+    }
+    if (s->p < s->end && *s->p == '.') {
+        s->p++;
+        if (!is_digit(s)) {
+            return -1;
+        }
+        while (is_digit(s)) {
+            s->p++;
+        }
+    }
+    if (s->p < s->end && (*s->p == 'e' || *s->p == 'E')) {
+        s->p++;
+        if (s->p < s->end && (*s->p == '+' || *s->p == '-')) {
+            s->p++;
+        }
+        if (!is_digit(s)) {
+            return -1;
+        }
+        while (is_digit(s)) {
+            s->p++;
+        }
+    }
+    return 0;
+}
+
+static int
+scan_literal(Scanner *s, const char *word, Py_ssize_t size)
+{
+    if (s->end - s->p < size || memcmp(s->p, word, (size_t)size) != 0) {
+        return -1;
+    }
+    s->p += size;
+    return 0;
+}
+
+static int scan_value(Scanner *s);
+
+/* An object or an array, s->p at its opening bracket. */
+static int
+scan_container(Scanner *s, unsigned char close, int object)
+{
+    if (++s->depth > MAX_DEPTH) {
+        return -1;
+    }
+    s->p++;
+    skip_space(s);
+    if (s->p < s->end && *s->p == close) {
+        s->p++;
+        s->depth--;
+        return 0;
+    }
+    for (;;) {
+        if (object) {
+            skip_space(s);
+            if (s->p >= s->end || *s->p != '"' || scan_string(s, 1) < 0) {
+                return -1;
+            }
+            skip_space(s);
+            if (s->p >= s->end || *s->p++ != ':') {
+                return -1;
+            }
+        }
+        if (scan_value(s) < 0) {
+            return -1;
+        }
+        skip_space(s);
+        if (s->p >= s->end) {
+            return -1;
+        }
+        unsigned char c = *s->p++;
+        if (c == close) {
+            s->depth--;
+            return 0;
+        }
+        if (c != ',') {
+            return -1;
+        }
+    }
+}
+
+static int
+scan_value(Scanner *s)
+{
+    skip_space(s);
+    if (s->p >= s->end) {
+        return -1;
+    }
+    switch (*s->p) {
+    case '{': return scan_container(s, '}', 1);
+    case '[': return scan_container(s, ']', 0);
+    case '"': return scan_string(s, 0);
+    case 't': return scan_literal(s, "true", 4);
+    case 'f': return scan_literal(s, "false", 5);
+    case 'n': return scan_literal(s, "null", 4);
+    default: return scan_number(s);
+    }
+}
+
 static PyObject *
-json_keys_hold_secret(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+json_scan(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     Secrets secrets;
     if (nargs != 2 || !PyUnicode_Check(args[0])) {
-        PyErr_SetString(PyExc_TypeError, "json_keys_hold_secret(text: str, keys: tuple[bytes, ...])");
+        PyErr_SetString(PyExc_TypeError, "json_scan(text: str, keys: tuple[bytes, ...])");
         return NULL;
     }
     if (secrets_init(&secrets, args[1]) < 0) {
         return NULL;
     }
     Py_ssize_t size;
-    /* UTF-8: bytes >= 0x80 never equal '"', '\\' or ':', so the scan below works on any text. For
-     * ASCII text this is the string's own buffer, no copy. */
     const char *text = PyUnicode_AsUTF8AndSize(args[0], &size);
     if (text == NULL) {
-        PyErr_Clear(); /* lone surrogates: not UTF-8; let the walk (which will refuse it) decide */
-        Py_RETURN_TRUE;
+        PyErr_Clear(); /* lone surrogates: no UTF-8, so no JSON to store */
+        return PyLong_FromLong(-1);
     }
-    const char *end = text + size;
-    const char *p = text;
-    for (;;) {
-        /* Outside strings, the next quote opens a string: numbers, literals and punctuation hold none. */
-        const char *open = memchr(p, '"', (size_t)(end - p));
-        if (open == NULL) {
-            Py_RETURN_FALSE;
-        }
-        const char *start = open + 1;
-        const char *close = start;
-        for (;;) {
-            close = memchr(close, '"', (size_t)(end - close));
-            if (close == NULL) {
-                Py_RETURN_TRUE; /* not valid JSON after all: be safe */
-            }
-            Py_ssize_t backslashes = 0;
-            while (close - backslashes > start && close[-backslashes - 1] == '\\') {
-                backslashes++;
-            }
-            if (backslashes % 2 == 0) {
-                break; /* an unescaped quote closes the string */
-            }
-            close++;
-        }
-        const char *after = close + 1;
-        while (after < end && (*after == ' ' || *after == '\t' || *after == '\n' || *after == '\r')) {
-            after++;
-        }
-        /* In valid JSON only an object key is followed by a colon. */
-        if (after < end && *after == ':' && key_holds_secret(&secrets, start, close - start)) {
-            Py_RETURN_TRUE;
-        }
-        p = close + 1;
+    Scanner s = {(const unsigned char *)text, (const unsigned char *)text + size, &secrets, 0, 0};
+    if (scan_value(&s) < 0) {
+        return PyLong_FromLong(-1);
     }
+    skip_space(&s);
+    return PyLong_FromLong(s.p != s.end ? -1 : s.secret);
 }
 
 /* -- text_holds_secret ------------------------------------------------------------------------- */
@@ -507,10 +722,10 @@ error:
 }
 
 static PyMethodDef methods[] = {
+    {"json_scan", (PyCFunction)(void (*)(void))json_scan, METH_FASTCALL,
+     "-1: not JSON; 0: JSON whose keys hold no secret; 1: JSON with a key that may (see the module)."},
     {"read_attributes", (PyCFunction)(void (*)(void))read_attributes, METH_FASTCALL,
      "The values of a table of fields (see the module's comment)."},
-    {"json_keys_hold_secret", (PyCFunction)(void (*)(void))json_keys_hold_secret, METH_FASTCALL,
-     "True when a key of the valid JSON text may be secret (see the module's comment)."},
     {"text_holds_secret", (PyCFunction)(void (*)(void))text_holds_secret, METH_FASTCALL,
      "Redactor.may_hold_secret for ASCII text; None for other text."},
     {"headers_json", (PyCFunction)(void (*)(void))headers_json, METH_FASTCALL,
@@ -525,5 +740,6 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC
 PyInit__speedups(void)
 {
+    init_tables();
     return PyModule_Create(&module);
 }

@@ -15,11 +15,10 @@ import re
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus
 
-import msgspec
 import orjson
 
 from .redaction import REDACTED, Redactor
-from .speedups import json_keys_hold_secret, text_holds_secret
+from .speedups import JSON_INVALID, JSON_PLAIN, scan_json, text_holds_secret
 
 
 def _pairs(query: str) -> list[tuple[str, str]]:
@@ -47,20 +46,6 @@ def parse_query(query: str) -> dict[str, str | list[str]]:
         else:
             out[key] = value
     return out
-
-
-# Decoding into `Raw` checks the whole text against the JSON grammar (strictly: no NaN, no trailing
-# commas, which DuckDB's own JSON reader would let through) without building Python objects; most
-# bodies need no more than that, since they hold nothing to redact.
-_VALIDATOR = msgspec.json.Decoder(msgspec.Raw)
-
-
-def _is_valid_json(text: str) -> bool:
-    try:
-        _VALIDATOR.decode(text)
-    except (msgspec.DecodeError, UnicodeEncodeError, RecursionError):  # lone surrogates; deep nesting
-        return False
-    return True
 
 
 def _mime(content_type: str | None) -> str:
@@ -110,9 +95,10 @@ def decode_body(content: Any, content_type: str | None, *, truncated: bool, reda
         return None
     mime = _mime(content_type)
     if _is_json(mime) or (not mime and content[:1] in "{["):
-        if truncated or not _is_valid_json(content):
+        verdict = JSON_INVALID if truncated else scan_json(content, redactor)
+        if verdict == JSON_INVALID:
             return orjson.dumps(_scrub_json_text(content, redactor)).decode()
-        if not json_keys_hold_secret(content, redactor):
+        if verdict == JSON_PLAIN:
             return content  # valid JSON with nothing to redact: store the text as it came
         try:
             value = orjson.loads(content)

@@ -61,7 +61,7 @@ class Redactor:
 
     @property
     def scan_keys_utf8(self) -> tuple[bytes, ...]:
-        """`scan_keys` encoded, as the C pre-scan takes them (`speedups.json_keys_hold_secret`)."""
+        """The minimal secret keys, encoded, as the C scans take them (`speedups`)."""
         return self._scan_keys_utf8
 
     def header_is_secret(self, name: str) -> bool:

@@ -5,10 +5,11 @@ extension optional). Flattening a realistic span (bench/spans.py: ~40 attributes
 bodies) spends about half its time in these two steps in Python; in C they cost a tenth of that
 (`bench/exporter.py`). The Python versions stay the reference, and tests check that both agree.
 
-- `json_keys_hold_secret(text, redactor)`: whether a *valid* JSON body may hold a secret key, so
-  that it must be parsed and walked (`Redactor.redact_value`). C reads only the object keys and
-  skips string values; Python scans the raw text (`Redactor.may_hold_secret`), which errs towards
-  True more often (a value mentioning "token"), never the other way.
+- `scan_json(text, redactor)`: whether a body is strict JSON, and if so whether it may hold a
+  secret key, so that it must be parsed and walked (`Redactor.redact_value`). C checks the grammar
+  and reads the object keys in one pass, never the string values; Python validates with msgspec
+  and scans the raw text (`Redactor.may_hold_secret`), which errs towards "may" more often (a
+  value mentioning "token"), never the other way.
 - `text_holds_secret(text, redactor)`: `Redactor.may_hold_secret`, the raw-text pre-scan of query
   strings and forms, exactly; C answers for ASCII text and leaves other text to Python.
 - `read_attributes(attributes, fields, as_text)`: the values of a table of fields, each the first
@@ -24,6 +25,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import msgspec
+
 from instrumentation import attributes as attr
 
 from .attribute_values import text
@@ -37,10 +40,23 @@ except ImportError:  # no C compiler at install time
 COMPILED = _speedups is not None
 
 
-def json_keys_hold_secret(text: str, redactor: Redactor) -> bool:
-    if _speedups is None:
-        return redactor.may_hold_secret(text)
-    return bool(_speedups.json_keys_hold_secret(text, redactor.scan_keys_utf8))
+JSON_INVALID, JSON_PLAIN, JSON_MAY_HOLD_SECRET = -1, 0, 1
+
+# Decoding into `Raw` checks the whole text against the JSON grammar (strictly: no NaN, no trailing
+# commas, which DuckDB's own JSON reader would let through) without building Python objects.
+_VALIDATOR = msgspec.json.Decoder(msgspec.Raw)
+
+
+def scan_json(text: str, redactor: Redactor) -> int:
+    """`JSON_INVALID`, or whether the JSON may hold a secret key (`JSON_MAY_HOLD_SECRET`) or not."""
+    if _speedups is not None:
+        verdict: int = _speedups.json_scan(text, redactor.scan_keys_utf8)
+        return verdict
+    try:
+        _VALIDATOR.decode(text)
+    except (msgspec.DecodeError, UnicodeEncodeError, RecursionError):  # lone surrogates; deep nesting
+        return JSON_INVALID
+    return JSON_MAY_HOLD_SECRET if redactor.may_hold_secret(text) else JSON_PLAIN
 
 
 def text_holds_secret(text: str, redactor: Redactor) -> bool:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import duckdb
+import msgspec
 import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -77,16 +80,26 @@ def test_headers_json_refuses_bad_arguments() -> None:
         _speedups.headers_json({"a.x": ("v",)}, {"a.x": "not a pair"}, b"a.", b"b.")
 
 
-# -- json_keys_hold_secret -----------------------------------------------------------------------
+# -- json_scan ---------------------------------------------------------------------------------
 
 KEY_WORDS = ["password", "PassWord", "api-key", "API_KEY", "user", "note", "to\u212aen", "cvv", "x", "pass\"word",
              "tok\\en", "caf\u00e9", "items", "Authorization"]  # fmt: skip
 KEYS = st.sampled_from(KEY_WORDS) | st.text(max_size=10)
 DOCUMENTS = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(max_size=20) | st.sampled_from(["password", "token: x"]),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20)
+    | st.sampled_from(["password", "token: x"]),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(KEYS, children, max_size=4),
     max_leaves=20,
 )
+
+
+def _scan(text: str) -> int:
+    verdict: int = _speedups.json_scan(text, REDACTOR.scan_keys_utf8)
+    return verdict
 
 
 def _keys(value: object) -> list[str]:
@@ -97,34 +110,67 @@ def _keys(value: object) -> list[str]:
     return []
 
 
-def _c_must_say(key: str) -> bool:
+def _c_must_say(key: str, ascii: bool) -> bool:
     """What the C scan answers for one key: a secret, or a key it cannot judge without decoding."""
-    encoded = json.dumps(key)[1:-1]
+    encoded = json.dumps(key, ensure_ascii=ascii)[1:-1]
     return REDACTOR.key_is_secret(key) or "\\" in encoded or not key.isascii() or len(key.encode()) > 256
 
 
 @PROPERTY
 @given(DOCUMENTS, st.sampled_from([None, 1, 2]), st.booleans())
-def test_json_keys_hold_secret_reads_every_key_and_only_keys(
-    document: object, indent: int | None, ascii_only: bool
-) -> None:
+def test_json_scan_reads_every_key_and_only_keys(document: object, indent: int | None, ascii: bool) -> None:
     text = json.dumps(document, indent=indent, ensure_ascii=ascii)
-    expected = any(_c_must_say(key) or (ascii and not key.isascii()) for key in _keys(document))
-    assert bool(_speedups.json_keys_hold_secret(text, REDACTOR.scan_keys_utf8)) is expected
+    expected = any(_c_must_say(key, ascii) for key in _keys(document))
+    assert _scan(text) == (speedups.JSON_MAY_HOLD_SECRET if expected else speedups.JSON_PLAIN)
     if REDACTOR.redact_value(document) != document:
         assert expected  # sound: whatever the walk would redact, the scan sends to the walk
 
 
-def test_json_keys_hold_secret_examples() -> None:
-    def scan(text: str) -> bool:
-        return bool(_speedups.json_keys_hold_secret(text, REDACTOR.scan_keys_utf8))
+def _valid_for_msgspec(text: str) -> bool:
+    try:
+        msgspec.json.Decoder(msgspec.Raw).decode(text)
+    except (msgspec.DecodeError, UnicodeEncodeError, RecursionError):
+        return False
+    return True
 
-    assert scan('{"user": {"Pass-Word": 1, "API-Key": "k"}}')  # api_key
-    assert not scan('{"user": {"Pass-Word": 1}}')  # pass_word holds no secret word
-    assert not scan('{"note": "my password is token", "list": ["secret", "cvv"]}')  # values never count
-    assert scan('{"pass\\u0077ord": 1}')  # an escape: decoding decides
-    assert scan('[{"a": 1}, {"b": {"refresh_token" : 2}}]')
-    assert not scan('"password"') and not scan("12") and not scan("[]")
+
+# Pieces of JSON and of almost-JSON, glued at random: every verdict must be msgspec's.
+JSON_PIECES = st.sampled_from(['{', '}', '[', ']', ',', ':', '"', '"a"', '"k":', ' ', '\n', '1', '-', '0', '01', '.5',
+                               '1e5', 'e', 'E+', 'true', 'tru', 'false', 'null', 'NaN', '\\', '\\u', '\\ud83d',
+                               '\\ude00', '\\u00e9', '\\n', '\\x', '\x01', '\u00e9', '/'])  # fmt: skip
+NEAR_JSON = st.lists(JSON_PIECES, max_size=14).map("".join) | DOCUMENTS.map(json.dumps)
+
+
+@PROPERTY
+@given(NEAR_JSON)
+def test_json_scan_accepts_exactly_what_msgspec_accepts(text: str) -> None:
+    assert (_scan(text) != speedups.JSON_INVALID) == _valid_for_msgspec(text), text
+
+
+def test_json_scan_examples(tmp_path: Path) -> None:
+    assert _scan('{"user": {"Pass-Word": 1, "API-Key": "k"}}') == 1  # api_key
+    assert _scan('{"user": {"Pass-Word": 1}}') == 0  # pass_word holds no secret word
+    assert _scan('{"note": "my password is token", "list": ["secret", "cvv"]}') == 0  # values never count
+    assert _scan('{"pass\\u0077ord": 1}') == 1  # an escape: decoding decides
+    assert _scan('[{"a": 1}, {"b": {"refresh_token" : 2}}]') == 1
+    assert [_scan(t) for t in ('"password"', "12", "[]", " {} ")] == [0, 0, 0, 0]
+    invalid = [
+        '{"a": 1,}',
+        "[1, 2,]",
+        '{"a": NaN}',
+        "01",
+        "",
+        '"\\ud800"',
+        '"\\udc00x"',
+        '"\x01"',
+        "[" * 1001 + "]" * 1001,
+    ]
+    assert [_scan(t) for t in invalid] == [-1] * len(invalid)
+    # What the scan lets through, DuckDB's JSON column takes: a body never fails its batch.
+    accepted = ['"\\ud83d\\ude00"', "1e999", "-0.0e-0", '{"a": "\\u0000"}', "[" * 999 + "]" * 999]
+    assert all(_scan(t) == 0 for t in accepted)
+    connection = duckdb.connect(str(tmp_path / "json.duckdb"))
+    assert [row[0] for row in connection.execute("SELECT CAST(unnest(?) AS JSON)", [accepted]).fetchall()] == accepted
 
 
 # -- text_holds_secret ---------------------------------------------------------------------------
