@@ -26,7 +26,7 @@ from .bodies import decode_body, parse_query
 from .header_attributes import collect_headers, headers_json_columns
 from .redaction import Redactor
 from .row import RequestLog
-from .speedups import read_attributes, text_holds_secret
+from .speedups import query_json, read_attributes, text_holds_secret
 from .useragent import classify
 
 _EPOCH = datetime(1970, 1, 1)
@@ -219,6 +219,9 @@ def _header(attributes: Mapping[str, Any], redactor: Redactor, name: str, *, req
 def _query_params(query: str | None, redactor: Redactor) -> str:
     if not query:
         return "{}"
+    plain = query_json(query, redactor)
+    if plain is not None:
+        return plain
     params = parse_query(query)
     return orjson.dumps(redactor.redact_value(params) if text_holds_secret(query, redactor) else params).decode()
 

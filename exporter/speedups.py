@@ -12,6 +12,8 @@ bodies) spends about half its time in these two steps in Python; in C they cost 
   value mentioning "token"), never the other way.
 - `text_holds_secret(text, redactor)`: `Redactor.may_hold_secret`, the raw-text pre-scan of query
   strings and forms, exactly; C answers for ASCII text and leaves other text to Python.
+- `query_json(query, redactor)`: the query_params column of a plain query string that holds no
+  secret, or `None` when Python must parse it (escapes, `;`, non-ASCII, a possible secret).
 - `read_attributes(attributes, fields, as_text)`: the values of a table of fields, each the first
   set attribute of its keys (both conventions), made text where it must be: one C call in place of
   some thirty dictionary reads and conversions a span.
@@ -65,6 +67,14 @@ def text_holds_secret(text: str, redactor: Redactor) -> bool:
         if found is not None:
             return found
     return redactor.may_hold_secret(text)
+
+
+def query_json(query: str, redactor: Redactor) -> str | None:
+    """The query_params column for a plain query with no secret, or None: then Python parses it."""
+    if _speedups is None:
+        return None
+    result: str | None = _speedups.query_json(query, redactor.scan_keys_utf8)
+    return result
 
 
 def read_attributes(

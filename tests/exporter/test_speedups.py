@@ -15,6 +15,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from exporter import REDACTED, Redactor, header_attributes, speedups
+from exporter.bodies import parse_query
 from exporter.flatten import span_values
 from exporter.header_attributes import collect_headers, headers_json_columns
 from exporter.row import COLUMN_NAMES, JSON_COLUMNS
@@ -195,6 +196,35 @@ def test_text_holds_secret_reads_long_texts() -> None:
     form = "&".join(f"field{n}=value{n}" for n in range(200))
     assert _speedups.text_holds_secret(form, REDACTOR.scan_keys_utf8) is False
     assert _speedups.text_holds_secret(form + "&Refresh-Token=x", REDACTOR.scan_keys_utf8) is True
+
+
+# -- query_json ----------------------------------------------------------------------------------
+
+QUERY_TEXT = st.lists(st.sampled_from(["a", "b", "tag", "=", "&", "&&", "x=1", '"', "\\", "\x01", "%41", "+", ";",
+                                       "caf\u00e9", "token", "Page"]), max_size=12).map("".join)  # fmt: skip
+
+
+@PROPERTY
+@given(QUERY_TEXT | QUERIES)
+def test_query_json_is_what_the_python_path_writes(query: str) -> None:
+    plain = _speedups.query_json(query, REDACTOR.scan_keys_utf8)
+    python = orjson.dumps(REDACTOR.redact_value(parse_query(query))).decode()
+    if plain is not None:
+        assert plain == python
+    simple = query.isascii() and not any(c in query for c in "%+;") and not REDACTOR.may_hold_secret(query)
+    assert (plain is not None) == simple  # the strategies stay below C's 64 pairs
+
+
+def test_query_json_examples() -> None:
+    def plain(query: str) -> str | None:
+        result: str | None = _speedups.query_json(query, REDACTOR.scan_keys_utf8)
+        return result
+
+    assert plain("page=2&tag=a&tag=b&&flag&e=") == '{"page":"2","tag":["a","b"],"flag":"","e":""}'
+    assert plain("") == "{}" and plain("&") == "{}"
+    assert plain("q=a=b") == '{"q":"a=b"}'
+    assert plain("token=abc") is None and plain("q=%41") is None and plain("q=caf\u00e9") is None
+    assert plain("&".join(f"k{n}=v" for n in range(65))) is None  # more pairs than C keeps: Python
 
 
 # -- the Python fallback -------------------------------------------------------------------------
