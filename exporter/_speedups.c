@@ -445,11 +445,30 @@ text_holds_secret(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 
 /* -- headers_json ----------------------------------------------------------------------------- */
 
+/* A growing byte buffer whose first kilobyte lives in the struct itself (on the C stack): most
+ * header and query columns never touch the allocator. Initialise in place with buffer_init. */
 typedef struct {
     char *data;
     Py_ssize_t size;
     Py_ssize_t capacity;
+    char inline_data[1024];
 } Buffer;
+
+static void
+buffer_init(Buffer *buffer)
+{
+    buffer->data = buffer->inline_data;
+    buffer->size = 0;
+    buffer->capacity = (Py_ssize_t)sizeof(buffer->inline_data);
+}
+
+static void
+buffer_free(Buffer *buffer)
+{
+    if (buffer->data != buffer->inline_data) {
+        PyMem_Free(buffer->data);
+    }
+}
 
 static int
 buffer_reserve(Buffer *buffer, Py_ssize_t more)
@@ -459,13 +478,15 @@ buffer_reserve(Buffer *buffer, Py_ssize_t more)
     }
     Py_ssize_t capacity = buffer->capacity * 2;
     if (capacity < buffer->size + more) {
-        capacity = buffer->size + more < 256 ? 256 : buffer->size + more;
+        capacity = buffer->size + more;
     }
-    char *data = PyMem_Realloc(buffer->data, (size_t)capacity);
+    char *data = PyMem_Malloc((size_t)capacity);
     if (data == NULL) {
         PyErr_NoMemory();
         return -1;
     }
+    memcpy(data, buffer->data, (size_t)buffer->size);
+    buffer_free(buffer);
     buffer->data = data;
     buffer->capacity = capacity;
     return 0;
@@ -482,24 +503,29 @@ buffer_add(Buffer *buffer, const char *bytes, Py_ssize_t size)
     return 0;
 }
 
-/* A JSON string as orjson writes it: `"` and `\` escaped, control characters as \b \f \n \r \t
+/* A JSON string as orjson writes it: `"` and `\\` escaped, control characters as \b \f \n \r \t
  * or \u00xx, everything else (DEL, '/', non-ASCII as UTF-8) as it is. */
 static int
 buffer_add_json_string(Buffer *buffer, const char *text, Py_ssize_t size)
 {
     static const char hex[] = "0123456789abcdef";
-    /* At most 6 output bytes per input byte, plus the quotes. */
-    if (buffer_reserve(buffer, size * 6 + 2) < 0) {
+    if (buffer_reserve(buffer, size + 2) < 0) {
         return -1;
     }
     char *out = buffer->data + buffer->size;
     *out++ = '"';
     for (Py_ssize_t i = 0; i < size; i++) {
         unsigned char c = (unsigned char)text[i];
-        if (c >= 0x20 && c != '"' && c != '\\') {
+        if (plain_string_byte[c]) {
             *out++ = (char)c;
             continue;
         }
+        /* An escape: up to 6 bytes for this one, then the rest and the closing quote. */
+        buffer->size = out - buffer->data;
+        if (buffer_reserve(buffer, 6 + (size - i - 1) + 1) < 0) {
+            return -1;
+        }
+        out = buffer->data + buffer->size;
         *out++ = '\\';
         switch (c) {
         case '"': *out++ = '"'; break;
@@ -620,7 +646,7 @@ headers_json(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     PyObject *attributes = args[0], *known = args[1], *prefixes[2] = {args[2], args[3]};
     Side sides[2];
     for (int i = 0; i < 2; i++) {
-        sides[i].buffer = (Buffer){NULL, 0, 0};
+        buffer_init(&sides[i].buffer);
         sides[i].count = 0;
     }
     PyObject *result = NULL;
@@ -668,8 +694,8 @@ headers_json(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     Py_XDECREF(request);
     Py_XDECREF(response);
 done:
-    PyMem_Free(sides[0].buffer.data);
-    PyMem_Free(sides[1].buffer.data);
+    buffer_free(&sides[0].buffer);
+    buffer_free(&sides[1].buffer);
     return result;
 }
 
@@ -749,7 +775,8 @@ query_json(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         }
         part = stop; /* the loop steps over the '&' */
     }
-    Buffer buffer = {NULL, 0, 0};
+    Buffer buffer;
+    buffer_init(&buffer);
     PyObject *result = NULL;
     if (buffer_add(&buffer, "{", 1) < 0) {
         goto done;
@@ -782,7 +809,7 @@ query_json(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         result = PyUnicode_DecodeASCII(buffer.data, buffer.size, "strict");
     }
 done:
-    PyMem_Free(buffer.data);
+    buffer_free(&buffer);
     return result;
 }
 

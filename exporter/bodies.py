@@ -49,7 +49,18 @@ def parse_query(query: str) -> dict[str, str | list[str]]:
 
 
 def _mime(content_type: str | None) -> str:
-    return content_type.split(";", 1)[0].strip().lower() if content_type else ""
+    if not content_type:
+        return ""
+    # A service sends a handful of content types: each is parsed once.
+    mime = _MIMES.get(content_type)
+    if mime is None:
+        mime = content_type.split(";", 1)[0].strip().lower()
+        if len(_MIMES) < 1024:  # bounded: the header comes from clients
+            _MIMES[content_type] = mime
+    return mime
+
+
+_MIMES: dict[str, str] = {}
 
 
 def _is_json(mime: str) -> bool:
@@ -84,14 +95,14 @@ def decode_body(content: Any, content_type: str | None, *, truncated: bool, reda
     """JSON text for a captured body, or `None` when nothing (or only binary data) was captured."""
     if content is None:
         return None
-    if isinstance(content, bytes | bytearray):
+    if type(content) is not str and isinstance(content, bytes | bytearray):
         try:
             content = bytes(content).decode("utf-8")
         except UnicodeDecodeError:
             return None  # binary: only its size is kept
-    if not isinstance(content, str):
-        content = str(content)
-    if content == "":
+    if type(content) is not str:
+        content = content if isinstance(content, str) else str(content)
+    if not content:
         return None
     mime = _mime(content_type)
     if _is_json(mime) or (not mime and content[:1] in "{["):
