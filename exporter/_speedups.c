@@ -127,21 +127,22 @@ key_holds_secret(const Secrets *secrets, const char *key, Py_ssize_t size)
 
 #define MAX_DEPTH 1000 /* deeper nesting is treated as not JSON */
 
+/* What one scan needs besides the cursor. Each scanner function takes the cursor and returns it
+ * past what it read, or NULL when the text is not JSON: the cursor stays in a register. */
 typedef struct {
-    const unsigned char *p, *end;
+    const unsigned char *end;
     const Secrets *secrets;
     int depth;
     int secret; /* a key may hold a secret */
 } Scanner;
 
-static inline void
-skip_space(Scanner *s)
+static inline const unsigned char *
+skip_space(const unsigned char *p, const unsigned char *end)
 {
-    const unsigned char *p = s->p, *end = s->end;
     while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) {
         p++;
     }
-    s->p = p;
+    return p;
 }
 
 static int
@@ -168,6 +169,14 @@ hex4(const unsigned char *p, const unsigned char *end, unsigned int *value)
 /* Bytes that stand for themselves inside a JSON string: all but '"', '\\' and control characters. */
 static unsigned char plain_string_byte[256];
 
+static void
+init_tables(void)
+{
+    for (int c = 0; c < 256; c++) {
+        plain_string_byte[c] = c >= 0x20 && c != '"' && c != '\\';
+    }
+}
+
 /* Whether any of the eight bytes is '"', '\\' or below 0x20 (the classic "has zero byte" and "has
  * byte less than" tricks: exact, with no false positive). */
 static inline int
@@ -179,25 +188,46 @@ stops_string(uint64_t word)
     return (found & highs) != 0;
 }
 
-static void
-init_tables(void)
+/* An escape, p just past its backslash. JSON's escapes only; \u escapes of UTF-16 surrogates must
+ * pair up (DuckDB refuses lone ones). */
+static const unsigned char *
+scan_escape(const unsigned char *p, const unsigned char *end)
 {
-    for (int c = 0; c < 256; c++) {
-        plain_string_byte[c] = c >= 0x20 && c != '"' && c != '\\';
+    if (p >= end) {
+        return NULL;
     }
+    unsigned char c = *p++;
+    if (c != 'u') {
+        int simple = c == '"' || c == '\\' || c == '/' || c == 'b' || c == 'f' || c == 'n' || c == 'r' || c == 't';
+        return simple ? p : NULL;
+    }
+    unsigned int unit, low;
+    if (hex4(p, end, &unit) < 0) {
+        return NULL;
+    }
+    p += 4;
+    if (unit >= 0xDC00 && unit <= 0xDFFF) {
+        return NULL; /* a low surrogate with no high one before it */
+    }
+    if (unit >= 0xD800 && unit <= 0xDBFF) {
+        if (end - p < 6 || p[0] != '\\' || p[1] != 'u' || hex4(p + 2, end, &low) < 0 || low < 0xDC00
+            || low > 0xDFFF) {
+            return NULL;
+        }
+        p += 6;
+    }
+    return p;
 }
 
-/* A string, s->p at its opening quote. Control characters must be escaped; escapes must be
- * JSON's, and \u escapes of UTF-16 surrogates must pair up (DuckDB refuses lone ones). */
-static int
-scan_string(Scanner *s, int is_key)
+/* A string, p just past its opening quote; returns the cursor past the closing quote. Control
+ * characters must be escaped. */
+static const unsigned char *
+scan_string(Scanner *s, const unsigned char *p, int is_key)
 {
-    const unsigned char *start = ++s->p;
+    const unsigned char *start = p, *end = s->end;
     int escaped = 0;
     for (;;) {
-        /* The hot loop: eight bytes at a time while none of them ends the plain run. */
-        const unsigned char *p = s->p, *end = s->end;
-        while (end - p >= 8) {
+        while (end - p >= 8) { /* eight bytes at a time while none of them ends the plain run */
             uint64_t word;
             memcpy(&word, p, 8);
             if (stops_string(word)) {
@@ -208,162 +238,127 @@ scan_string(Scanner *s, int is_key)
         while (p < end && plain_string_byte[*p]) {
             p++;
         }
-        s->p = p;
-        if (s->p >= s->end || *s->p < 0x20) {
-            return -1;
+        if (p >= end || *p < 0x20) {
+            return NULL;
         }
-        if (*s->p == '"') {
+        if (*p == '"') {
             break;
         }
         escaped = 1;
-        s->p++; /* the backslash */
-        if (s->p >= s->end) {
-            return -1;
-        }
-        unsigned char c = *s->p++;
-        if (c == 'u') {
-            unsigned int unit;
-            if (hex4(s->p, s->end, &unit) < 0) {
-                return -1;
-            }
-            s->p += 4;
-            if (unit >= 0xDC00 && unit <= 0xDFFF) {
-                return -1; /* a low surrogate with no high one before it */
-            }
-            if (unit >= 0xD800 && unit <= 0xDBFF) {
-                unsigned int low;
-                if (s->end - s->p < 6 || s->p[0] != '\\' || s->p[1] != 'u' || hex4(s->p + 2, s->end, &low) < 0
-                    || low < 0xDC00 || low > 0xDFFF) {
-                    return -1;
-                }
-                s->p += 6;
-            }
-        }
-        else if (c != '"' && c != '\\' && c != '/' && c != 'b' && c != 'f' && c != 'n' && c != 'r' && c != 't') {
-            return -1;
+        if ((p = scan_escape(p + 1, end)) == NULL) {
+            return NULL;
         }
     }
-    const unsigned char *stop = s->p++;
-    if (is_key && !s->secret && (escaped || key_holds_secret(s->secrets, (const char *)start, stop - start))) {
+    if (is_key && !s->secret && (escaped || key_holds_secret(s->secrets, (const char *)start, p - start))) {
         s->secret = 1;
     }
-    return 0;
+    return p + 1;
 }
 
-static inline int
-is_digit(const Scanner *s)
+static inline const unsigned char *
+skip_digits(const unsigned char *p, const unsigned char *end)
 {
-    return s->p < s->end && *s->p >= '0' && *s->p <= '9';
+    while (p < end && *p >= '0' && *p <= '9') {
+        p++;
+    }
+    return p;
 }
 
-static int
-scan_number(Scanner *s)
+static const unsigned char *
+scan_number(const unsigned char *p, const unsigned char *end)
 {
-    if (*s->p == '-') {
-        s->p++;
+    if (p < end && *p == '-') {
+        p++;
     }
-    if (!is_digit(s)) {
-        return -1;
+    if (p >= end || *p < '0' || *p > '9') {
+        return NULL;
     }
-    if (*s->p++ != '0') {
-        while (is_digit(s)) {
-            s->p++;
-        }
-    }
-    if (s->p < s->end && *s->p == '.') {
-        s->p++;
-        if (!is_digit(s)) {
-            return -1;
-        }
-        while (is_digit(s)) {
-            s->p++;
+    p = *p == '0' ? p + 1 : skip_digits(p, end);
+    if (p < end && *p == '.') {
+        const unsigned char *digits = ++p;
+        if ((p = skip_digits(p, end)) == digits) {
+            return NULL;
         }
     }
-    if (s->p < s->end && (*s->p == 'e' || *s->p == 'E')) {
-        s->p++;
-        if (s->p < s->end && (*s->p == '+' || *s->p == '-')) {
-            s->p++;
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        p++;
+        if (p < end && (*p == '+' || *p == '-')) {
+            p++;
         }
-        if (!is_digit(s)) {
-            return -1;
-        }
-        while (is_digit(s)) {
-            s->p++;
+        const unsigned char *digits = p;
+        if ((p = skip_digits(p, end)) == digits) {
+            return NULL;
         }
     }
-    return 0;
+    return p;
 }
 
-static int
-scan_literal(Scanner *s, const char *word, Py_ssize_t size)
+static const unsigned char *
+scan_literal(const unsigned char *p, const unsigned char *end, const char *word, Py_ssize_t size)
 {
-    if (s->end - s->p < size || memcmp(s->p, word, (size_t)size) != 0) {
-        return -1;
-    }
-    s->p += size;
-    return 0;
+    return end - p >= size && memcmp(p, word, (size_t)size) == 0 ? p + size : NULL;
 }
 
-static int scan_value(Scanner *s);
+static const unsigned char *scan_value(Scanner *s, const unsigned char *p);
 
-/* An object or an array, s->p at its opening bracket. */
-static int
-scan_container(Scanner *s, unsigned char close, int object)
+/* An object or an array, p at its opening bracket. */
+static const unsigned char *
+scan_container(Scanner *s, const unsigned char *p, unsigned char close, int object)
 {
+    const unsigned char *end = s->end;
     if (++s->depth > MAX_DEPTH) {
-        return -1;
+        return NULL;
     }
-    s->p++;
-    skip_space(s);
-    if (s->p < s->end && *s->p == close) {
-        s->p++;
+    p = skip_space(p + 1, end);
+    if (p < end && *p == close) {
         s->depth--;
-        return 0;
+        return p + 1;
     }
     for (;;) {
         if (object) {
-            skip_space(s);
-            if (s->p >= s->end || *s->p != '"' || scan_string(s, 1) < 0) {
-                return -1;
+            p = skip_space(p, end);
+            if (p >= end || *p != '"' || (p = scan_string(s, p + 1, 1)) == NULL) {
+                return NULL;
             }
-            skip_space(s);
-            if (s->p >= s->end || *s->p++ != ':') {
-                return -1;
+            p = skip_space(p, end);
+            if (p >= end || *p != ':') {
+                return NULL;
             }
+            p++;
         }
-        if (scan_value(s) < 0) {
-            return -1;
+        if ((p = scan_value(s, p)) == NULL) {
+            return NULL;
         }
-        skip_space(s);
-        if (s->p >= s->end) {
-            return -1;
+        p = skip_space(p, end);
+        if (p >= end) {
+            return NULL;
         }
-        unsigned char c = *s->p++;
-        if (c == close) {
+        if (*p == close) {
             s->depth--;
-            return 0;
+            return p + 1;
         }
-        if (c != ',') {
-            return -1;
+        if (*p++ != ',') {
+            return NULL;
         }
     }
 }
 
-static int
-scan_value(Scanner *s)
+static const unsigned char *
+scan_value(Scanner *s, const unsigned char *p)
 {
-    skip_space(s);
-    if (s->p >= s->end) {
-        return -1;
+    const unsigned char *end = s->end;
+    p = skip_space(p, end);
+    if (p >= end) {
+        return NULL;
     }
-    switch (*s->p) {
-    case '{': return scan_container(s, '}', 1);
-    case '[': return scan_container(s, ']', 0);
-    case '"': return scan_string(s, 0);
-    case 't': return scan_literal(s, "true", 4);
-    case 'f': return scan_literal(s, "false", 5);
-    case 'n': return scan_literal(s, "null", 4);
-    default: return scan_number(s);
+    switch (*p) {
+    case '{': return scan_container(s, p, '}', 1);
+    case '[': return scan_container(s, p, ']', 0);
+    case '"': return scan_string(s, p + 1, 0);
+    case 't': return scan_literal(p, end, "true", 4);
+    case 'f': return scan_literal(p, end, "false", 5);
+    case 'n': return scan_literal(p, end, "null", 4);
+    default: return scan_number(p, end);
     }
 }
 
@@ -384,12 +379,12 @@ json_scan(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         PyErr_Clear(); /* lone surrogates: no UTF-8, so no JSON to store */
         return PyLong_FromLong(-1);
     }
-    Scanner s = {(const unsigned char *)text, (const unsigned char *)text + size, &secrets, 0, 0};
-    if (scan_value(&s) < 0) {
+    Scanner s = {(const unsigned char *)text + size, &secrets, 0, 0};
+    const unsigned char *p = scan_value(&s, (const unsigned char *)text);
+    if (p == NULL || skip_space(p, s.end) != s.end) {
         return PyLong_FromLong(-1);
     }
-    skip_space(&s);
-    return PyLong_FromLong(s.p != s.end ? -1 : s.secret);
+    return PyLong_FromLong(s.secret);
 }
 
 /* -- text_holds_secret ------------------------------------------------------------------------- */
