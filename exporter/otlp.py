@@ -54,7 +54,7 @@ def wanted(key: str) -> bool:
     return key in _WANTED or key.startswith(_HEADER_PREFIXES)
 
 
-_SPAN = AttributeDecoder(wanted)
+_SPAN = AttributeDecoder(wanted, keep_in_c=(_WANTED, _HEADER_PREFIXES))
 _RESOURCE = AttributeDecoder({attr.SERVICE_NAME}.__contains__, max_entries=1024)
 
 

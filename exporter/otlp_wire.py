@@ -25,6 +25,8 @@ from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
+from .speedups import decode_attributes
+
 MAX_DEPTH = 32  # nested arrays/maps deeper than this become None (a row never needs them)
 _PACKAGE = "reqlog.otlp_lean"
 _F = descriptor_pb2.FieldDescriptorProto
@@ -79,16 +81,30 @@ class AttributeDecoder:
     Safe to share between threads: values are immutable and dict operations are atomic.
     """
 
-    def __init__(self, keep: Callable[[str], bool], *, max_entries: int = 16_384, max_cached_bytes: int = 256) -> None:
+    def __init__(
+        self,
+        keep: Callable[[str], bool],
+        *,
+        max_entries: int = 16_384,
+        max_cached_bytes: int = 256,
+        keep_in_c: tuple[frozenset[str], tuple[str, ...]] | None = None,
+    ) -> None:
         self._keep = keep
         self._memo: dict[bytes, tuple[str, Any] | tuple[()]] = {}  # () = not kept
         self._max_entries = max_entries
         self._max_cached_bytes = max_cached_bytes
+        # `keep` as the C decoder takes it (the keys kept, and the prefixes of more kept keys):
+        # then a span whose values are all of the common kinds is decoded in C (`speedups`).
+        self._keep_in_c = None if keep_in_c is None else (keep_in_c[0], tuple(p.encode() for p in keep_in_c[1]))
 
     def decode(self, encoded: Iterable[bytes]) -> dict[str, Any]:
         """Raises `ValueError` naming the attribute when one the caller keeps is malformed."""
-        memo = self._memo
         encoded = list(encoded)
+        if self._keep_in_c is not None:
+            decoded = decode_attributes(encoded, *self._keep_in_c)
+            if decoded is not None:
+                return decoded
+        memo = self._memo
         # The common case in C loops: look every attribute up, then build the dict from the pairs
         # (an unwanted attribute's pair is `()`, which `filter` drops). Only misses are decoded here.
         pairs = list(map(memo.get, encoded))

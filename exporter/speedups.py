@@ -14,6 +14,9 @@ bodies) spends about half its time in these two steps in Python; in C they cost 
   strings and forms, exactly; C answers for ASCII text and leaves other text to Python.
 - `query_json(query, redactor)`: the query_params column of a plain query string that holds no
   secret, or `None` when Python must parse it (escapes, `;`, non-ASCII, a possible secret).
+- `decode_attributes(encoded, wanted, prefixes)`: an OTLP span's encoded attributes as a dict when
+  every value is of a common kind (a string, an array of one string, a non-negative integer, a
+  bool, a double); `None` otherwise, and `otlp_wire.AttributeDecoder` decodes them in Python.
 - `read_attributes(attributes, fields, as_text)`: the values of a table of fields, each the first
   set attribute of its keys (both conventions), made text where it must be: one C call in place of
   some thirty dictionary reads and conversions a span.
@@ -74,6 +77,16 @@ def query_json(query: str, redactor: Redactor) -> str | None:
     if _speedups is None:
         return None
     result: str | None = _speedups.query_json(query, redactor.scan_keys_utf8)
+    return result
+
+
+def decode_attributes(
+    encoded: list[bytes], wanted: frozenset[str], prefixes: tuple[bytes, ...]
+) -> dict[str, Any] | None:
+    """Encoded OTLP attributes as a dict, in C; None when C is missing or a value needs Python."""
+    if _speedups is None:
+        return None
+    result: dict[str, Any] | None = _speedups.decode_attributes(encoded, wanted, prefixes)
     return result
 
 

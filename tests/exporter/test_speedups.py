@@ -11,13 +11,15 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from exporter import REDACTED, Redactor, header_attributes, speedups
+from exporter import REDACTED, Redactor, header_attributes, otlp, speedups
 from exporter.bodies import parse_query
 from exporter.flatten import span_values
 from exporter.header_attributes import collect_headers, headers_json_columns
+from exporter.otlp_wire import AttributeDecoder
 from exporter.row import COLUMN_NAMES, JSON_COLUMNS
 
 from .spans import make_span
@@ -225,6 +227,58 @@ def test_query_json_examples() -> None:
     assert plain("q=a=b") == '{"q":"a=b"}'
     assert plain("token=abc") is None and plain("q=%41") is None and plain("q=caf\u00e9") is None
     assert plain("&".join(f"k{n}=v" for n in range(65))) is None  # more pairs than C keeps: Python
+
+
+# -- decode_attributes ---------------------------------------------------------------------------
+
+ANY_VALUES = st.one_of(
+    st.builds(lambda v: AnyValue(string_value=v), st.text(max_size=20)),
+    st.builds(lambda v: AnyValue(int_value=v), st.integers(min_value=-(2**63), max_value=2**63 - 1)),
+    st.builds(lambda v: AnyValue(bool_value=v), st.booleans()),
+    st.builds(lambda v: AnyValue(double_value=v), st.floats(allow_nan=False)),
+    st.builds(lambda v: AnyValue(bytes_value=v), st.binary(max_size=8)),
+    st.builds(
+        lambda vs: AnyValue(array_value=ArrayValue(values=[AnyValue(string_value=v) for v in vs])),
+        st.lists(st.text(max_size=8), max_size=3),
+    ),  # fmt: skip
+    st.just(AnyValue()),
+)
+KEY_NAMES = ["http.request.method", "url.path", "http.request.header.accept", "user.id", "http.response.header.x",
+             "server.port", "caf\u00e9"]  # fmt: skip
+ATTRIBUTE_KEYS = st.sampled_from(KEY_NAMES) | st.text(max_size=6)
+ENCODED = st.lists(
+    st.builds(lambda k, v: KeyValue(key=k, value=v).SerializeToString(), ATTRIBUTE_KEYS, ANY_VALUES)
+    | st.binary(max_size=12),  # and bytes that may not be a KeyValue at all
+    max_size=8,
+)
+_SPAN_DECODER = AttributeDecoder(otlp.wanted)  # Python only: the reference
+
+
+@PROPERTY
+@given(ENCODED)
+def test_decode_attributes_is_the_python_decoder(encoded: list[bytes]) -> None:
+    try:
+        expected: dict[str, object] | None = _SPAN_DECODER.decode(encoded)
+    except ValueError:
+        expected = None  # malformed: the C decoder must leave it to Python, which raises
+    decoded = _speedups.decode_attributes(encoded, otlp._WANTED, tuple(p.encode() for p in otlp._HEADER_PREFIXES))
+    if decoded is not None:
+        assert decoded == expected
+        assert [type(v) for v in decoded.values()] == [type(v) for v in expected.values()]  # type: ignore[union-attr]
+
+
+def test_decode_attributes_takes_the_common_kinds() -> None:
+    accept = AnyValue(array_value=ArrayValue(values=[AnyValue(string_value="*/*")]))
+    values = {"http.request.method": AnyValue(string_value="GET"), "user.id": AnyValue(int_value=42),
+              "http.request.header.accept": accept, "reqlog.request.body.truncated": AnyValue(bool_value=True),
+              "server.port": AnyValue(int_value=443)}  # fmt: skip
+    encoded = [KeyValue(key=key, value=value).SerializeToString() for key, value in values.items()]
+    prefixes = tuple(p.encode() for p in otlp._HEADER_PREFIXES)
+    assert _speedups.decode_attributes(encoded, otlp._WANTED, prefixes) == {
+        "http.request.method": "GET", "user.id": 42, "http.request.header.accept": ("*/*",),
+        "reqlog.request.body.truncated": True}  # fmt: skip
+    negative = KeyValue(key="user.id", value=AnyValue(int_value=-1)).SerializeToString()
+    assert _speedups.decode_attributes([negative], otlp._WANTED, prefixes) is None  # Python decodes those
 
 
 # -- the Python fallback -------------------------------------------------------------------------
