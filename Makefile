@@ -39,4 +39,4 @@ demo: $(STAMP)
 	$(BIN)/reqlog demo
 
 clean:
-	rm -rf $(VENV) .pytest_cache bench/results
+	rm -rf $(VENV) .pytest_cache bench/results build exporter/*.so
