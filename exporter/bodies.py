@@ -93,6 +93,12 @@ def _scrub_json_text(text: str, redactor: Redactor) -> str:
 
 def decode_body(content: Any, content_type: str | None, *, truncated: bool, redactor: Redactor) -> str | None:
     """JSON text for a captured body, or `None` when nothing (or only binary data) was captured."""
+    if type(content) is str and content and not truncated and _is_json_type(content_type):
+        # The usual body, first: JSON that holds nothing to redact is stored as it came.
+        verdict = scan_json(content, redactor)
+        if verdict == JSON_PLAIN:
+            return content
+        return _json_with_secrets(content, redactor) if verdict != JSON_INVALID else _json_string(content, redactor)
     if content is None:
         return None
     if type(content) is not str and isinstance(content, bytes | bytearray):
@@ -108,14 +114,10 @@ def decode_body(content: Any, content_type: str | None, *, truncated: bool, reda
     if _is_json(mime) or (not mime and content[:1] in "{["):
         verdict = JSON_INVALID if truncated else scan_json(content, redactor)
         if verdict == JSON_INVALID:
-            return orjson.dumps(_scrub_json_text(content, redactor)).decode()
+            return _json_string(content, redactor)
         if verdict == JSON_PLAIN:
             return content  # valid JSON with nothing to redact: store the text as it came
-        try:
-            value = orjson.loads(content)
-        except orjson.JSONDecodeError:  # valid, but beyond what orjson reads (a number like 1e999)
-            return orjson.dumps(_scrub_json_text(content, redactor)).decode()
-        return orjson.dumps(redactor.redact_value(value)).decode()
+        return _json_with_secrets(content, redactor)
     if mime == "application/x-www-form-urlencoded":
         if truncated:
             # The last pair may be cut off; the prefix still parses, and every key is checked.
@@ -128,6 +130,33 @@ def decode_body(content: Any, content_type: str | None, *, truncated: bool, reda
         except orjson.JSONDecodeError:
             return orjson.dumps(content).decode()
     return orjson.dumps(content).decode()
+
+
+def _json_with_secrets(content: str, redactor: Redactor) -> str:
+    """Valid JSON that may hold a secret key: parsed, walked and written again."""
+    try:
+        value = orjson.loads(content)
+    except orjson.JSONDecodeError:  # valid, but beyond what orjson reads (a number like 1e999)
+        return _json_string(content, redactor)
+    return orjson.dumps(redactor.redact_value(value)).decode()
+
+
+def _json_string(content: str, redactor: Redactor) -> str:
+    """Text that is not (or not whole) JSON, kept as a JSON string with secrets scrubbed by pattern."""
+    return orjson.dumps(_scrub_json_text(content, redactor)).decode()
+
+
+def _is_json_type(content_type: str | None) -> bool:
+    """Whether a body of this content type is read as JSON (a handful per service: each is worked out once)."""
+    known = _JSON_TYPES.get(content_type)  # type: ignore[arg-type]
+    if known is None:
+        known = _is_json(_mime(content_type))
+        if content_type is not None and len(_JSON_TYPES) < 1024:
+            _JSON_TYPES[content_type] = known
+    return known
+
+
+_JSON_TYPES: dict[str, bool] = {}
 
 
 def _scrub_form_text(text: str, redactor: Redactor) -> str:
