@@ -2,8 +2,8 @@
 
 `pip install` compiles `exporter/_speedups.c` when a C compiler is there (pyproject.toml marks the
 extension optional). Flattening a realistic span (bench/spans.py: ~40 attributes, two 1 KB JSON
-bodies) spends about half its time in these two steps in Python; in C they cost a tenth of that
-(`bench/exporter.py`). The Python versions stay the reference, and tests check that both agree.
+bodies) takes ~34 us of CPU with the Python versions below and ~12 us with C (`bench/exporter.py`).
+The Python versions stay the reference: tests/exporter/test_speedups.py checks that both agree.
 
 - `scan_json(text, redactor)`: whether a body is strict JSON, and if so whether it may hold a
   secret key, so that it must be parsed and walked (`Redactor.redact_value`). C checks the grammar
