@@ -1,0 +1,214 @@
+/* Shared by the parts of exporter._speedups (see _speedups.c): the secret words of a call, and a
+ * byte buffer that writes JSON strings as orjson does. */
+
+#ifndef REQLOG_SPEEDUPS_H
+#define REQLOG_SPEEDUPS_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+/* -- the secret words ------------------------------------------------------------------------- */
+
+/* The secret words of one call (bytes, normalised: lowercase, '_' for '-'), and a table of the
+ * bytes they start with, so that most positions of a text are rejected by one lookup. */
+typedef struct {
+    PyObject *words; /* tuple of bytes */
+    Py_ssize_t shortest;
+    unsigned char starts[256];
+} Secrets;
+
+static inline int
+secrets_init(Secrets *secrets, PyObject *words)
+{
+    if (!PyTuple_Check(words)) {
+        PyErr_SetString(PyExc_TypeError, "keys must be a tuple of bytes");
+        return -1;
+    }
+    secrets->words = words;
+    secrets->shortest = PY_SSIZE_T_MAX;
+    memset(secrets->starts, 0, sizeof(secrets->starts));
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(words); k++) {
+        PyObject *word = PyTuple_GET_ITEM(words, k);
+        if (!PyBytes_Check(word) || PyBytes_GET_SIZE(word) == 0) {
+            PyErr_SetString(PyExc_TypeError, "keys must be non-empty bytes");
+            return -1;
+        }
+        if (PyBytes_GET_SIZE(word) < secrets->shortest) {
+            secrets->shortest = PyBytes_GET_SIZE(word);
+        }
+        secrets->starts[(unsigned char)PyBytes_AS_STRING(word)[0]] = 1;
+    }
+    return 0;
+}
+
+/* Whether `lowered` (already normalised) contains a secret word. */
+static inline int
+holds_secret_word(const Secrets *secrets, const unsigned char *lowered, Py_ssize_t size)
+{
+    if (size < secrets->shortest) {
+        return 0;
+    }
+    Py_ssize_t count = PyTuple_GET_SIZE(secrets->words);
+    for (Py_ssize_t at = 0; at + secrets->shortest <= size; at++) {
+        if (!secrets->starts[lowered[at]]) {
+            continue;
+        }
+        for (Py_ssize_t k = 0; k < count; k++) {
+            PyObject *word = PyTuple_GET_ITEM(secrets->words, k);
+            Py_ssize_t length = PyBytes_GET_SIZE(word);
+            if (at + length <= size && memcmp(lowered + at, PyBytes_AS_STRING(word), (size_t)length) == 0) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Lowercase ASCII with '-' read as '_', as `Redactor` normalises names. */
+static inline unsigned char
+normalised(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z') {
+        return (unsigned char)(c + ('a' - 'A'));
+    }
+    return c == '-' ? '_' : c;
+}
+
+static inline int
+key_holds_secret(const Secrets *secrets, const char *key, Py_ssize_t size)
+{
+    unsigned char lowered[256];
+    if (size > (Py_ssize_t)sizeof(lowered)) {
+        return 1; /* a key this long is unusual: let the walk decide */
+    }
+    for (Py_ssize_t i = 0; i < size; i++) {
+        unsigned char c = (unsigned char)key[i];
+        if (c >= 0x80 || c == '\\') {
+            return 1; /* non-ASCII may lowercase to ASCII (KELVIN SIGN); an escape may spell a letter */
+        }
+        lowered[i] = normalised(c);
+    }
+    return holds_secret_word(secrets, lowered, size);
+}
+
+/* Bytes that stand for themselves inside a JSON string: all but '"', '\\' and control characters. */
+static inline int
+plain_string_byte(unsigned char c)
+{
+    return c >= 0x20 && c != '"' && c != '\\';
+}
+
+/* A growing byte buffer whose first kilobyte lives in the struct itself (on the C stack): most
+ * header and query columns never touch the allocator. Initialise in place with buffer_init. */
+typedef struct {
+    char *data;
+    Py_ssize_t size;
+    Py_ssize_t capacity;
+    char inline_data[1024];
+} Buffer;
+
+static inline void
+buffer_init(Buffer *buffer)
+{
+    buffer->data = buffer->inline_data;
+    buffer->size = 0;
+    buffer->capacity = (Py_ssize_t)sizeof(buffer->inline_data);
+}
+
+static inline void
+buffer_free(Buffer *buffer)
+{
+    if (buffer->data != buffer->inline_data) {
+        PyMem_Free(buffer->data);
+    }
+}
+
+static inline int
+buffer_reserve(Buffer *buffer, Py_ssize_t more)
+{
+    if (buffer->size + more <= buffer->capacity) {
+        return 0;
+    }
+    Py_ssize_t capacity = buffer->capacity * 2;
+    if (capacity < buffer->size + more) {
+        capacity = buffer->size + more;
+    }
+    char *data = PyMem_Malloc((size_t)capacity);
+    if (data == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    memcpy(data, buffer->data, (size_t)buffer->size);
+    buffer_free(buffer);
+    buffer->data = data;
+    buffer->capacity = capacity;
+    return 0;
+}
+
+static inline int
+buffer_add(Buffer *buffer, const char *bytes, Py_ssize_t size)
+{
+    if (buffer_reserve(buffer, size) < 0) {
+        return -1;
+    }
+    memcpy(buffer->data + buffer->size, bytes, (size_t)size);
+    buffer->size += size;
+    return 0;
+}
+
+/* A JSON string as orjson writes it: `"` and `\\` escaped, control characters as \b \f \n \r \t
+ * or \u00xx, everything else (DEL, '/', non-ASCII as UTF-8) as it is. */
+static inline int
+buffer_add_json_string(Buffer *buffer, const char *text, Py_ssize_t size)
+{
+    static const char hex[] = "0123456789abcdef";
+    if (buffer_reserve(buffer, size + 2) < 0) {
+        return -1;
+    }
+    char *out = buffer->data + buffer->size;
+    *out++ = '"';
+    for (Py_ssize_t i = 0; i < size; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (plain_string_byte(c)) {
+            *out++ = (char)c;
+            continue;
+        }
+        /* An escape: up to 6 bytes for this one, then the rest and the closing quote. */
+        buffer->size = out - buffer->data;
+        if (buffer_reserve(buffer, 6 + (size - i - 1) + 1) < 0) {
+            return -1;
+        }
+        out = buffer->data + buffer->size;
+        *out++ = '\\';
+        switch (c) {
+        case '"': *out++ = '"'; break;
+        case '\\': *out++ = '\\'; break;
+        case '\b': *out++ = 'b'; break;
+        case '\f': *out++ = 'f'; break;
+        case '\n': *out++ = 'n'; break;
+        case '\r': *out++ = 'r'; break;
+        case '\t': *out++ = 't'; break;
+        default:
+            *out++ = 'u';
+            *out++ = '0';
+            *out++ = '0';
+            *out++ = hex[c >> 4];
+            *out++ = hex[c & 0xf];
+        }
+    }
+    *out++ = '"';
+    buffer->size = out - buffer->data;
+    return 0;
+}
+
+/* The module's functions, one file each (METH_FASTCALL). */
+PyObject *json_scan(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+PyObject *text_holds_secret(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+PyObject *query_json(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+PyObject *headers_json(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+PyObject *read_attributes(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+PyObject *decode_attributes(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+
+#endif
