@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint format bench demo clean
+.PHONY: install run test lint format bench demo sanitize clean
 
 # The environment is rebuilt whenever pyproject.toml changes (the stamp is older than it), and the
 # C speedups recompiled whenever their source does.
@@ -37,6 +37,22 @@ bench: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/reqlog demo
+
+# The C speedups under AddressSanitizer and UndefinedBehaviorSanitizer: the exporter's tests (their
+# Hypothesis properties feed the C code malformed input) against a sanitized build, which stands in
+# for the normal one while they run.
+SO = $(firstword $(wildcard exporter/_speedups.cpython-*.so))
+sanitize: $(STAMP)
+	mkdir -p build
+	gcc -shared -fPIC -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -Iexporter \
+		-I"$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["include"])')" \
+		exporter/_speedups*.c -o build/_speedups_sanitized.so
+	cp $(SO) build/_speedups_normal.so
+	cp build/_speedups_sanitized.so $(SO)
+	LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
+		ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		$(BIN)/python -m pytest -q -p no:cacheprovider tests/exporter; \
+		status=$$?; cp build/_speedups_normal.so $(SO); exit $$status
 
 clean:
 	rm -rf $(VENV) .pytest_cache bench/results build exporter/*.so
