@@ -131,6 +131,7 @@ def _values(
     if not user_agent:
         user_agent = _header(attributes, redactor, "User-Agent", request=True)
     agent = classify(user_agent)
+    # Most spans have no events and no error.type: no exception to look for.
     exception_type, exception_message, traceback = _exception(events, error_type) if events or error_type else _NONE3
     start_us = int(start_ns) // 1000
     end_us = int(end_ns) // 1000 if end_ns else start_us
@@ -138,6 +139,13 @@ def _values(
     finished_at = _EPOCH + _MICROSECOND * end_us
     request_truncated = request_truncated is True
     response_truncated = response_truncated is True
+    # Integers as SDKs record them skip the general coercions (attribute_values.status, .integer).
+    if type(status_code) is not int or not 0 <= status_code <= 999:
+        status_code = status(status_code)
+    if type(request_size) is not int or not 0 <= request_size < 2**63:
+        request_size = integer(request_size)
+    if type(response_size) is not int or not 0 <= response_size < 2**63:
+        response_size = integer(response_size)
     if request_body is not None and not request_type:
         request_type = _header(attributes, redactor, "Content-Type", request=True)
     if response_body is not None and not response_type:
@@ -157,7 +165,7 @@ def _values(
         scheme,
         path,  # endpoint
         method.upper(),  # method
-        status_code if type(status_code) is int and 0 <= status_code <= 999 else status(status_code),
+        status_code,
         exception_type,
         started_at,
         finished_at,
@@ -175,8 +183,8 @@ def _values(
         span_id,
         service_name,
         route,
-        request_size if type(request_size) is int and 0 <= request_size < 2**63 else integer(request_size),
-        response_size if type(response_size) is int and 0 <= response_size < 2**63 else integer(response_size),
+        request_size,  # request_body_size
+        response_size,  # response_body_size
         request_truncated,  # request_body_truncated
         response_truncated,  # response_body_truncated
     )
