@@ -205,18 +205,19 @@ read_attributes(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             PyErr_SetString(PyExc_TypeError, "each field must be a tuple of keys");
             goto error;
         }
-        /* `get(a) or get(b) or ...`: the first truthy value, else the last one read. */
-        PyObject *value = Py_None;
+        /* `get(a) or get(b) or ...`: the first truthy value, else the last one read. Each value is
+         * held (a new reference) while Python code may run: its truth test, `text`. */
+        PyObject *value = Py_NewRef(Py_None);
         for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(keys); k++) {
-            value = PyDict_GetItemWithError(attributes, PyTuple_GET_ITEM(keys, k));
-            if (value == NULL) {
-                if (PyErr_Occurred()) {
-                    goto error;
-                }
-                value = Py_None;
+            PyObject *found = PyDict_GetItemWithError(attributes, PyTuple_GET_ITEM(keys, k));
+            if (found == NULL && PyErr_Occurred()) {
+                Py_DECREF(value);
+                goto error;
             }
+            Py_SETREF(value, Py_NewRef(found == NULL ? Py_None : found));
             int truthy = PyObject_IsTrue(value);
             if (truthy < 0) {
+                Py_DECREF(value);
                 goto error;
             }
             if (truthy) {
@@ -224,13 +225,10 @@ read_attributes(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             }
         }
         if (PyTuple_GET_ITEM(as_text, f) == Py_True && value != Py_None && !PyUnicode_CheckExact(value)) {
-            value = PyObject_CallOneArg(text, value); /* the Python rules, for the odd value */
+            Py_SETREF(value, PyObject_CallOneArg(text, value)); /* the Python rules, for the odd value */
             if (value == NULL) {
                 goto error;
             }
-        }
-        else {
-            Py_INCREF(value);
         }
         PyTuple_SET_ITEM(values, f, value);
     }
