@@ -52,8 +52,9 @@ class Redactor:
         return cls(frozenset(_normalise(h) for h in headers), frozenset(_normalise(k) for k in keys))
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "headers", frozenset(_normalise(h) for h in self.headers))
-        object.__setattr__(self, "keys", frozenset(_normalise(k) for k in self.keys))
+        # An empty name is dropped: as a substring of every key it would redact every value.
+        object.__setattr__(self, "headers", frozenset(_normalise(h) for h in self.headers if h))
+        object.__setattr__(self, "keys", frozenset(_normalise(k) for k in self.keys if k))
         # Keys containing another key add nothing to the pre-scan (`access_token` has `token`).
         minimal = tuple(sorted(k for k in self.keys if not any(o != k and o in k for o in self.keys)))
         object.__setattr__(self, "_scan_keys", minimal)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from exporter import REDACTED, ConfigError, ExporterSettings, Redactor
+from exporter.bodies import decode_body
 
 
 def test_default_headers() -> None:
@@ -53,3 +54,11 @@ def test_bad_settings_are_refused() -> None:
         ExporterSettings(memory_limit="lots")
     with pytest.raises(ConfigError, match="colour"):
         ExporterSettings.from_env({}, colour="red")
+
+
+def test_empty_names_are_ignored() -> None:
+    # As a substring of every key, an empty key would redact every value (and the C scan refuses it).
+    redactor = Redactor.build(add_keys=["", "pin"], add_headers=[""])
+    assert "" not in redactor.keys and "" not in redactor.headers
+    assert redactor.redact_value({"user": "ada", "pin": 1}) == {"user": "ada", "pin": REDACTED}
+    assert decode_body('{"user": "ada"}', "application/json", truncated=False, redactor=redactor) == '{"user": "ada"}'
