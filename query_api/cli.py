@@ -16,7 +16,7 @@ from typing import Any
 
 from exporter.errors import ConfigError, RequestLogError, StorageError
 
-from . import demo, sql_cli
+from . import demo, service_file, sql_cli
 from .accounts import AccountDB
 from .auth import PERM_INGEST, PERM_SQL, PERM_VIEW_LOGS
 from .settings import ServiceSettings
@@ -74,11 +74,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"reqlog: accounts exist; `reqlog token create {FIRST_ADMIN}` makes a new token", file=sys.stderr)
     app = create_app(settings)
 
+    url = f"http://{settings.host}:{settings.port}"
+
     async def announce(app: web.Application) -> None:
         # After the cleanup contexts' start (they run first): the file is open, so this is true.
-        print(f"reqlog: serving {settings.db} on http://{settings.host}:{settings.port}", file=sys.stderr, flush=True)
+        service_file.write(settings.db, url)
+        print(f"reqlog: serving {settings.db} on {url}", file=sys.stderr, flush=True)
+
+    async def forget(app: web.Application) -> None:
+        service_file.remove(settings.db)
 
     app.on_startup.append(announce)
+    app.on_cleanup.append(forget)
     # run_app handles SIGINT/SIGTERM: it stops accepting, lets in-flight requests finish, then runs
     # the cleanup contexts (writer flush, then store close).
     web.run_app(

@@ -20,7 +20,7 @@ import orjson
 
 from exporter.errors import RequestLogError
 
-from . import remote
+from . import remote, service_file
 from .export import export_from, parse_bound, write_parquet
 from .local_db import DatabaseBusy, open_local
 from .retention import compact, cutoff_for, parse_age, prune
@@ -73,8 +73,10 @@ def _db_path(args: argparse.Namespace) -> Path:
 
 
 def _busy(args: argparse.Namespace, exc: DatabaseBusy, command: str) -> int:
+    # The service records its real address beside the file; else guess from the environment.
     settings = ServiceSettings.from_env(os.environ)
-    url = args.url or f"http://{settings.host}:{settings.port}"
+    recorded = service_file.read(exc.path, pid=exc.pid) if exc.pid else None
+    url = args.url or recorded or f"http://{settings.host}:{settings.port}"
     print(
         f"reqlog: {exc.path} is held by another process{f' (PID {exc.pid})' if exc.pid else ''}, most likely a "
         f"running `reqlog serve`.\nDuckDB lets only one process open the file, so go through the service:\n"

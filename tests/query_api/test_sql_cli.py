@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
 import signal
 import subprocess
 import sys
@@ -19,7 +20,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from exporter.row import RequestLog
-from query_api import ServiceSettings
+from query_api import ServiceSettings, service_file
 from query_api.cli import main
 from query_api.sql_cli import ProgressBar
 from query_api.sql_output import cell_text, format_table
@@ -246,10 +247,25 @@ def test_a_running_service_is_named_and_its_url_works(tmp_path: Path, capsys: py
         code, _, err = _run(capsys, "sql", "--db", str(db), "SELECT count(*) FROM request_logs")
         assert code == 1
         assert f"is held by another process (PID {service.process.pid}), most likely a running `reqlog serve`" in err
-        token = TOKEN_LINE.findall(service.stderr())[0]
         url = f"http://127.0.0.1:{service.port}"
+        assert f"--url {url} " in err  # the port it really serves on, which $REQLOG_PORT does not say
+        token = TOKEN_LINE.findall(service.stderr())[0]
         code, out, err = _run(capsys, "sql", "--url", url, "--token", token, "SELECT count(*) AS n FROM request_logs")
         assert code == 0, err
         assert out.splitlines()[2] == " 5"
     finally:
         service.stop(signal.SIGTERM)
+    assert not service_file.path_for(db).exists()  # a clean stop removes the record
+
+
+def test_a_service_record_counts_only_for_the_process_holding_the_file(tmp_path: Path) -> None:
+    db = tmp_path / "reqlog.duckdb"
+    assert service_file.read(db, pid=None) is None
+    service_file.write(db, "http://127.0.0.1:9123")
+    assert service_file.read(db, pid=os.getpid()) == "http://127.0.0.1:9123"
+    assert service_file.read(db, pid=os.getpid() + 1) is None  # left by a killed service: ignored
+    service_file.path_for(db).write_text("not json")
+    assert service_file.read(db, pid=None) is None
+    service_file.write(db, "http://127.0.0.1:9123")
+    service_file.remove(db)
+    assert not service_file.path_for(db).exists()
