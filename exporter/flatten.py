@@ -55,7 +55,7 @@ def span_values(span: ReadableSpan, redactor: Redactor = _DEFAULT_REDACTOR) -> t
     plain = attributes.copy() if hasattr(attributes, "copy") else dict(attributes)
     context = span.context
     events = span.events
-    return _values(
+    return build_values(
         plain,
         ((event.name, event.attributes or {}) for event in events) if events else (),
         start_ns,
@@ -92,7 +92,6 @@ def build_row(attributes: Mapping[str, Any], **span_data: Any) -> RequestLog | N
 
 def build_values(
     attributes: Mapping[str, Any],
-    *,
     events: Iterable[tuple[str, Mapping[str, Any]]],
     start_ns: int,
     end_ns: int | None,
@@ -104,21 +103,9 @@ def build_values(
     """One server span's row as a tuple in `RequestLog` column order; `None` without an HTTP method.
 
     `events` are `(name, attributes)` pairs, times are nanoseconds since the epoch, ids lowercase
-    hex. The shared path of the in-process exporter (`span_values`) and OTLP ingest.
+    hex. The shared path of the in-process exporter (`span_values`, which passes its arguments by
+    position: keywords cost a little per span) and OTLP ingest.
     """
-    return _values(attributes, events, start_ns, end_ns, trace_id, span_id, service_name, redactor)
-
-
-def _values(
-    attributes: Mapping[str, Any],
-    events: Iterable[tuple[str, Mapping[str, Any]]],
-    start_ns: int,
-    end_ns: int | None,
-    trace_id: str | None,
-    span_id: str | None,
-    service_name: str | None,
-    redactor: Redactor,
-) -> tuple[Any, ...] | None:
     fields = read_attributes(attributes, *_FIELDS)
     (method, user_agent, user_id, username, full_name, ip, scheme, path, query, route, status_code,
      request_body, request_type, request_size, request_truncated,
