@@ -29,6 +29,7 @@ from .ingest import setup_ingest
 from .keys import ACCOUNTS_KEY, FETCHER_KEY, OPENAPI_KEY, READER_KEY, RECENT_KEY, SETTINGS_KEY, STORE_KEY
 from .readpool import ReadPool
 from .recent import RecentCache
+from .service_status import setup_service_status
 from .settings import ServiceSettings
 from .sql_api import setup_sql
 
@@ -51,6 +52,7 @@ def create_app(settings: ServiceSettings) -> web.Application:
     openapi.setup_routes(app)
     setup_ingest(app)
     setup_sql(app)
+    setup_service_status(app)
     return app
 
 

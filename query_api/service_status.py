@@ -1,0 +1,134 @@
+"""`GET /api/metrics/service`: what the running service has done since it started.
+
+The counters an operator watches: OTLP ingest (requests, spans, rows, and the spans it ignored,
+rejected or refused), the writer (transactions, rows written, failures, rows waiting), and the
+cache of recently written rows (size, hits, misses). They are also logged when the service stops.
+Same access rule as the request logs (permission 3601).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from exporter.row import format_timestamp
+
+from . import openapi
+from .auth import PERM_VIEW_LOGS, authorize
+from .ingest import INGEST_KEY
+from .keys import RECENT_KEY
+
+PATH = "/api/metrics/service"
+_STARTED_KEY = web.AppKey("reqlog_started", tuple)  # (wall-clock datetime, monotonic seconds)
+
+
+def setup_service_status(app: web.Application) -> None:
+    app.on_startup.append(_mark_start)
+    app.router.add_get(PATH, service_status)
+    openapi.add_paths(app, {PATH: _OPERATION}, schemas={"ServiceStatus": _SCHEMA})
+
+
+async def _mark_start(app: web.Application) -> None:
+    app[_STARTED_KEY] = (datetime.now(UTC).replace(tzinfo=None), time.monotonic())
+
+
+async def service_status(request: web.Request) -> web.Response:
+    await authorize(request, PERM_VIEW_LOGS)
+    app = request.app
+    started_at, started = app[_STARTED_KEY]
+    body: dict[str, Any] = {
+        "started_at": format_timestamp(started_at),
+        "uptime_seconds": round(time.monotonic() - started, 3),
+        "ingest": None,
+        "writer": None,
+        "recent_cache": None,
+    }
+    ingest = app.get(INGEST_KEY)
+    if ingest is not None:
+        body["ingest"] = dataclasses.asdict(ingest.stats)
+        writer = ingest.writer
+        body["writer"] = {
+            "transactions": writer.transactions,
+            "rows_written": writer.rows_written,
+            "failures": writer.failures,
+            "pending_rows": writer.pending_rows,
+        }
+    cache = app.get(RECENT_KEY)
+    if cache is not None:
+        body["recent_cache"] = {
+            "rows": len(cache),
+            "bytes": cache.nbytes,
+            "max_bytes": cache.max_bytes,
+            "hits": cache.hits,
+            "misses": cache.misses,
+        }
+    return web.Response(body=orjson.dumps(body), content_type="application/json")
+
+
+def _counts(description: str, names: dict[str, str]) -> dict[str, Any]:
+    return {
+        "type": ["object", "null"],
+        "description": description,
+        "required": list(names),
+        "properties": {name: {"type": "integer", "minimum": 0, "description": text} for name, text in names.items()},
+    }
+
+
+_SCHEMA = {
+    "type": "object",
+    "required": ["started_at", "uptime_seconds", "ingest", "writer", "recent_cache"],
+    "properties": {
+        "started_at": {"type": "string", "format": "date-time"},
+        "uptime_seconds": {"type": "number", "minimum": 0},
+        "ingest": _counts(
+            "OTLP ingest since start (null when ingest is not set up).",
+            {
+                "requests": "POST /v1/traces requests decoded",
+                "spans": "spans in them",
+                "rows": "rows stored (HTTP server spans)",
+                "ignored": "spans that are not HTTP server spans",
+                "rejected": "malformed spans, reported in partialSuccess",
+                "refused": "requests answered 503 (writer behind or failing)",
+            },
+        ),
+        "writer": _counts(
+            "The ingest writer (null when ingest is not set up).",
+            {
+                "transactions": "commits",
+                "rows_written": "rows committed",
+                "failures": "batches that could not be written",
+                "pending_rows": "rows waiting or being written now",
+            },
+        ),
+        "recent_cache": _counts(
+            "The cache of recently written rows, in rendered form.",
+            {
+                "rows": "rows held",
+                "bytes": "bytes held (JSON plus bookkeeping)",
+                "max_bytes": "the limit (0: off)",
+                "hits": "retrieves answered from it",
+                "misses": "retrieves that went to the store",
+            },
+        ),
+    },
+}
+
+_OPERATION = {
+    "get": {
+        "operationId": "serviceStatus",
+        "summary": "Counters since the service started: ingest, writer, recent-rows cache (permission 3601).",
+        "responses": {
+            "200": {
+                "description": "The counters.",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ServiceStatus"}}},
+            },
+            "401": {"$ref": "#/components/responses/Unauthorized"},
+            "403": {"$ref": "#/components/responses/Forbidden"},
+        },
+    }
+}
