@@ -101,13 +101,22 @@ def decode_body(content: Any, content_type: str | None, *, truncated: bool, reda
         return _json_with_secrets(content, redactor) if verdict != JSON_INVALID else _json_string(content, redactor)
     if content is None:
         return None
-    if type(content) is not str and isinstance(content, bytes | bytearray):
+    return _decode_text(_as_text(content), content_type, truncated=truncated, redactor=redactor)
+
+
+def _as_text(content: Any) -> str | None:
+    """The captured content as text; `None` for binary content (only its size is kept)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, bytes | bytearray):
         try:
-            content = bytes(content).decode("utf-8")
+            return bytes(content).decode("utf-8")
         except UnicodeDecodeError:
-            return None  # binary: only its size is kept
-    if type(content) is not str:
-        content = content if isinstance(content, str) else str(content)
+            return None
+    return str(content)
+
+
+def _decode_text(content: str | None, content_type: str | None, *, truncated: bool, redactor: Redactor) -> str | None:
     if not content:
         return None
     mime = _mime(content_type)

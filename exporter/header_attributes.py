@@ -70,7 +70,7 @@ def headers_json_columns(attributes: Mapping[str, Any], redactor: Redactor) -> t
                 if key not in known:
                     _learn(known, key, redactor)
             columns = headers_json(attributes, known)
-        if columns:
+        if isinstance(columns, tuple):
             return columns
     request, response = collect_headers(attributes, redactor)
     return (

@@ -200,11 +200,13 @@ def encode_response(decoded: DecodedRequest, *, json: bool) -> bytes:
         response.partial_success.CopyFrom(
             ExportTracePartialSuccess(rejected_spans=decoded.rejected, error_message=decoded.error_message)
         )
-    return response.SerializeToString()
+    encoded: bytes = response.SerializeToString()
+    return encoded
 
 
 def encode_status(code: int, message: str, *, json: bool) -> bytes:
     """A `google.rpc.Status` (gRPC `code`, `message`): the body OTLP/HTTP gives every 4xx and 5xx."""
     if json:
         return orjson.dumps({"code": code, "message": message})
-    return status_pb2.Status(code=code, message=message).SerializeToString()
+    encoded: bytes = status_pb2.Status(code=code, message=message).SerializeToString()
+    return encoded

@@ -139,7 +139,7 @@ def _json_events(events: Any) -> list[tuple[str, Mapping[str, Any]]]:
         return []
     if not isinstance(events, list):
         raise SpanError("events must be a list")
-    out = []
+    out: list[tuple[str, Mapping[str, Any]]] = []
     for event in events:
         if not isinstance(event, dict):
             raise SpanError("events must be a list of objects")

@@ -154,7 +154,8 @@ _values = operator.attrgetter(*COLUMN_NAMES)
 
 def row_values(row: RequestLog) -> tuple[Any, ...]:
     """The row's values in column order (the inverse of `RequestLog(*values)`)."""
-    return _values(row)  # type: ignore[no-any-return]
+    values: tuple[Any, ...] = _values(row)
+    return values
 
 
 def to_json(row: RequestLog) -> bytes:

@@ -37,8 +37,9 @@ from instrumentation import attributes as attr
 from .attribute_values import text
 from .redaction import Redactor
 
+_speedups: Any
 try:
-    from . import _speedups
+    from . import _speedups  # type: ignore[attr-defined, no-redef]  # compiled: no stubs
 except ImportError:  # no C compiler at install time
     _speedups = None
 

@@ -169,10 +169,10 @@ class Exchange:
         except Exception as exc:
             self.capture_failed(exc)
         try:
-            exc = self.exception
-            if exc is not None:
-                span.record_exception(exc, escaped=True)
-                span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+            raised = self.exception
+            if raised is not None:
+                span.record_exception(raised, escaped=True)
+                span.set_status(Status(StatusCode.ERROR, f"{type(raised).__name__}: {raised}"))
             elif self.status_code is not None and self.status_code >= 500:
                 span.set_status(Status(StatusCode.ERROR))
             span.set_attributes(out)

@@ -120,9 +120,11 @@ def _build_exporter(
         if endpoint:
             options.setdefault("endpoint", f"{endpoint.rstrip('/')}/v1/traces")
         if token:
-            headers = parse_env_headers(
-                env.get("OTEL_EXPORTER_OTLP_TRACES_HEADERS") or env.get("OTEL_EXPORTER_OTLP_HEADERS") or "",
-                liberal=True,
+            headers = dict(
+                parse_env_headers(
+                    env.get("OTEL_EXPORTER_OTLP_TRACES_HEADERS") or env.get("OTEL_EXPORTER_OTLP_HEADERS") or "",
+                    liberal=True,
+                )
             )
             headers["authorization"] = f"Token {token}"
             options.setdefault("headers", headers)

@@ -19,6 +19,7 @@ import socket
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -100,8 +101,9 @@ async def run_demo(args: argparse.Namespace) -> int:
 
     class _QuietServer(uvicorn.Server):
         # Ctrl-C belongs to the demo, which stops the shop itself; uvicorn would re-raise it.
-        def capture_signals(self) -> contextlib.AbstractContextManager[None]:
-            return contextlib.nullcontext()
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
 
     app_port = args.app_port or _free_port()
     shop = _QuietServer(uvicorn.Config(create_shop(provider), host="127.0.0.1", port=app_port, log_level="critical"))

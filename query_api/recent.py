@@ -93,9 +93,13 @@ class RecentCache:
         """
         if column not in ("started_at", "created_at"):
             raise ValueError(f"column must be started_at or created_at, not {column!r}")
-        slot = 1 if column == "started_at" else 2
+        by_start = column == "started_at"
         with self._lock:
-            doomed = [rid for rid, entry in self._entries.items() if entry[slot] is None or entry[slot] < cutoff]
+            doomed = []
+            for request_id, (_, started_at, created_at) in self._entries.items():
+                moment = started_at if by_start else created_at
+                if moment is None or moment < cutoff:
+                    doomed.append(request_id)
         return self.discard(doomed)
 
     def clear(self) -> None:

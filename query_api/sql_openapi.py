@@ -10,6 +10,7 @@ from exporter.analytics import STATS_GROUPS
 
 from . import openapi
 from .errors import JSON
+from .keys import OPENAPI_KEY
 
 # A refused or failed statement is `{"detail": ...}`; a missing or malformed argument, DRF's field errors.
 _REFUSED_OR_INVALID = {
@@ -215,7 +216,7 @@ def register(app: web.Application) -> None:
 
     paths = {SQL_PATH: _SQL, STATS_PATH: _STATS, EXPORT_PATH: _EXPORT, PRUNE_PATH: _PRUNE}
     openapi.add_paths(app, paths, schemas=_SCHEMAS)
-    responses = app[openapi.OPENAPI_KEY]["components"]["responses"]
+    responses = app[OPENAPI_KEY]["components"]["responses"]
     responses.setdefault(
         "Throttled",
         {

@@ -129,7 +129,8 @@ class Writer:
                     self._cond.wait()
                 if not self._queue:
                     return
-                batch, rows = [], 0
+                batch: list[_Item] = []
+                rows = 0
                 while self._queue and (not batch or rows + self._queue[0].table.num_rows <= self._max_batch):
                     item = self._queue.popleft()
                     rows += item.table.num_rows
