@@ -93,20 +93,29 @@ def _scrub_json_text(text: str, redactor: Redactor) -> str:
 
 def decode_body(content: Any, content_type: str | None, *, truncated: bool, redactor: Redactor) -> str | None:
     """JSON text for a captured body, or `None` when nothing (or only binary data) was captured."""
-    if type(content) is str and content and not truncated and _is_json_type(content_type):
-        # The usual body, first: JSON that holds nothing to redact is stored as it came.
-        verdict = scan_json(content, redactor)
-        if verdict == JSON_PLAIN:
-            return content
-        return _json_with_secrets(content, redactor) if verdict != JSON_INVALID else _json_string(content, redactor)
-    if content is None:
+    text = content if type(content) is str else _as_text(content)
+    if not text:
         return None
-    return _decode_text(_as_text(content), content_type, truncated=truncated, redactor=redactor)
+    mime = _mime(content_type)
+    if _is_json(mime) or (not mime and text[:1] in "{["):
+        return _json_body(text, truncated=truncated, redactor=redactor)
+    if mime == "application/x-www-form-urlencoded":
+        if truncated:
+            # The last pair may be cut off; the prefix still parses, and every key is checked.
+            return orjson.dumps(_scrub_form_text(text, redactor)).decode()
+        form = parse_query(text)
+        return orjson.dumps(redactor.redact_value(form) if text_holds_secret(text, redactor) else form).decode()
+    if mime.startswith("multipart/"):
+        try:
+            return orjson.dumps(redactor.redact_value(orjson.loads(text))).decode()
+        except orjson.JSONDecodeError:
+            return orjson.dumps(text).decode()
+    return orjson.dumps(text).decode()
 
 
 def _as_text(content: Any) -> str | None:
-    """The captured content as text; `None` for binary content (only its size is kept)."""
-    if isinstance(content, str):
+    """The captured content as text; `None` when there is none or it is binary (only its size is kept)."""
+    if content is None or isinstance(content, str):
         return content
     if isinstance(content, bytes | bytearray):
         try:
@@ -116,29 +125,13 @@ def _as_text(content: Any) -> str | None:
     return str(content)
 
 
-def _decode_text(content: str | None, content_type: str | None, *, truncated: bool, redactor: Redactor) -> str | None:
-    if not content:
-        return None
-    mime = _mime(content_type)
-    if _is_json(mime) or (not mime and content[:1] in "{["):
-        verdict = JSON_INVALID if truncated else scan_json(content, redactor)
-        if verdict == JSON_INVALID:
-            return _json_string(content, redactor)
-        if verdict == JSON_PLAIN:
-            return content  # valid JSON with nothing to redact: store the text as it came
-        return _json_with_secrets(content, redactor)
-    if mime == "application/x-www-form-urlencoded":
-        if truncated:
-            # The last pair may be cut off; the prefix still parses, and every key is checked.
-            return orjson.dumps(_scrub_form_text(content, redactor)).decode()
-        form = parse_query(content)
-        return orjson.dumps(redactor.redact_value(form) if text_holds_secret(content, redactor) else form).decode()
-    if mime.startswith("multipart/"):
-        try:
-            return orjson.dumps(redactor.redact_value(orjson.loads(content))).decode()
-        except orjson.JSONDecodeError:
-            return orjson.dumps(content).decode()
-    return orjson.dumps(content).decode()
+def _json_body(text: str, *, truncated: bool, redactor: Redactor) -> str:
+    verdict = JSON_INVALID if truncated else scan_json(text, redactor)
+    if verdict == JSON_PLAIN:
+        return text  # valid JSON with nothing to redact: stored as it came
+    if verdict == JSON_INVALID:
+        return _json_string(text, redactor)
+    return _json_with_secrets(text, redactor)
 
 
 def _json_with_secrets(content: str, redactor: Redactor) -> str:
@@ -153,19 +146,6 @@ def _json_with_secrets(content: str, redactor: Redactor) -> str:
 def _json_string(content: str, redactor: Redactor) -> str:
     """Text that is not (or not whole) JSON, kept as a JSON string with secrets scrubbed by pattern."""
     return orjson.dumps(_scrub_json_text(content, redactor)).decode()
-
-
-def _is_json_type(content_type: str | None) -> bool:
-    """Whether a body of this content type is read as JSON (a handful per service: each is worked out once)."""
-    known = _JSON_TYPES.get(content_type)  # type: ignore[arg-type]
-    if known is None:
-        known = _is_json(_mime(content_type))
-        if content_type is not None and len(_JSON_TYPES) < 1024:
-            _JSON_TYPES[content_type] = known
-    return known
-
-
-_JSON_TYPES: dict[str, bool] = {}
 
 
 def _scrub_form_text(text: str, redactor: Redactor) -> str:
