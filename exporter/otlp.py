@@ -49,13 +49,10 @@ _WANTED = frozenset(
 )
 
 
-def wanted(key: str) -> bool:
-    """Whether a row can use the attribute `key` (others are never decoded)."""
-    return key in _WANTED or key.startswith(_HEADER_PREFIXES)
-
-
-_SPAN = AttributeDecoder(wanted, keep_in_c=(_WANTED, _HEADER_PREFIXES))
-_RESOURCE = AttributeDecoder({attr.SERVICE_NAME}.__contains__, max_entries=1024)
+_SPAN = AttributeDecoder(_WANTED, _HEADER_PREFIXES)
+_RESOURCE = AttributeDecoder({attr.SERVICE_NAME}, max_entries=1024)
+# Whether a row can use the attribute `key` (others are never decoded); OTLP/JSON asks it too.
+wanted = _SPAN.keeps
 
 
 class OtlpDecodeError(RequestLogError, ValueError):

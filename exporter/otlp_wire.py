@@ -18,7 +18,7 @@ and value, the method, the scheme), so decoded pairs are memoised by their encod
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
@@ -74,36 +74,41 @@ _DOUBLE = struct.Struct("<d")
 
 
 class AttributeDecoder:
-    """Encoded `KeyValue`s -> a dict of the attributes `keep(key)` accepts (values of the others unread).
+    """Encoded `KeyValue`s -> a dict of the attributes kept (values of the others unread).
 
-    Decoded pairs of up to `max_cached_bytes` are memoised, at most `max_entries` of them (the memo
-    is emptied when full: simple, and real traffic refills it with what repeats; ~10 MB at most).
-    Safe to share between threads: values are immutable and dict operations are atomic.
+    An attribute is kept when its key is one of `keys` or starts with one of `prefixes`; the C
+    decoder (`speedups.decode_attributes`) takes the same rule, and decodes a span whose values
+    are all of the common kinds. Decoded pairs of up to `max_cached_bytes` are memoised, at most
+    `max_entries` of them (the memo is emptied when full: simple, and real traffic refills it with
+    what repeats; ~10 MB at most). Safe to share between threads: values are immutable and dict
+    operations are atomic.
     """
 
     def __init__(
         self,
-        keep: Callable[[str], bool],
+        keys: Iterable[str],
+        prefixes: tuple[str, ...] = (),
         *,
         max_entries: int = 16_384,
         max_cached_bytes: int = 256,
-        keep_in_c: tuple[frozenset[str], tuple[str, ...]] | None = None,
     ) -> None:
-        self._keep = keep
+        self._keys = frozenset(keys)
+        self._prefixes = prefixes
+        self._prefixes_utf8 = tuple(prefix.encode() for prefix in prefixes)
         self._memo: dict[bytes, tuple[str, Any] | tuple[()]] = {}  # () = not kept
         self._max_entries = max_entries
         self._max_cached_bytes = max_cached_bytes
-        # `keep` as the C decoder takes it (the keys kept, and the prefixes of more kept keys):
-        # then a span whose values are all of the common kinds is decoded in C (`speedups`).
-        self._keep_in_c = None if keep_in_c is None else (keep_in_c[0], tuple(p.encode() for p in keep_in_c[1]))
+
+    def keeps(self, key: str) -> bool:
+        """Whether the attribute `key` is decoded (the others never are)."""
+        return key in self._keys or key.startswith(self._prefixes)
 
     def decode(self, encoded: Iterable[bytes]) -> dict[str, Any]:
         """Raises `ValueError` naming the attribute when one the caller keeps is malformed."""
         encoded = list(encoded)
-        if self._keep_in_c is not None:
-            decoded = decode_attributes(encoded, *self._keep_in_c)
-            if decoded is not None:
-                return decoded
+        decoded = decode_attributes(encoded, self._keys, self._prefixes_utf8)
+        if decoded is not None:
+            return decoded
         memo = self._memo
         # The common case in C loops: look every attribute up, then build the dict from the pairs
         # (an unwanted attribute's pair is `()`, which `filter` drops). Only misses are decoded here.
@@ -131,7 +136,7 @@ class AttributeDecoder:
                 except UnicodeDecodeError:
                     key = None
                 if key is not None:
-                    if not self._keep(key):
+                    if not self.keeps(key):
                         return ()
                     if end == size:
                         return key, None
@@ -142,7 +147,7 @@ class AttributeDecoder:
             kv = KeyValue.FromString(raw)
         except DecodeError as exc:
             raise ValueError(f"malformed attribute: {exc}") from None
-        if not self._keep(kv.key):
+        if not self.keeps(kv.key):
             return ()
         return kv.key, python_value(kv.value, 0)
 
