@@ -66,6 +66,18 @@ holds_secret_word(const Secrets *secrets, const unsigned char *lowered, Py_ssize
     return 0;
 }
 
+/* The arguments (text: str, keys: tuple[bytes, ...]) of the functions that look for secret words:
+ * 0, or -1 with a TypeError that shows `signature`. */
+static inline int
+text_and_secrets(PyObject *const *args, Py_ssize_t nargs, const char *signature, Secrets *secrets)
+{
+    if (nargs != 2 || !PyUnicode_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, signature);
+        return -1;
+    }
+    return secrets_init(secrets, args[1]);
+}
+
 /* Lowercase ASCII with '-' read as '_', as `Redactor` normalises names. */
 static inline unsigned char
 normalised(unsigned char c)

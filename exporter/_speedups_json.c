@@ -241,11 +241,7 @@ PyObject *
 json_scan(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     Secrets secrets;
-    if (nargs != 2 || !PyUnicode_Check(args[0])) {
-        PyErr_SetString(PyExc_TypeError, "json_scan(text: str, keys: tuple[bytes, ...])");
-        return NULL;
-    }
-    if (secrets_init(&secrets, args[1]) < 0) {
+    if (text_and_secrets(args, nargs, "json_scan(text: str, keys: tuple[bytes, ...])", &secrets) < 0) {
         return NULL;
     }
     Py_ssize_t size;

@@ -49,11 +49,7 @@ PyObject *
 text_holds_secret(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     Secrets secrets;
-    if (nargs != 2 || !PyUnicode_Check(args[0])) {
-        PyErr_SetString(PyExc_TypeError, "text_holds_secret(text: str, keys: tuple[bytes, ...])");
-        return NULL;
-    }
-    if (secrets_init(&secrets, args[1]) < 0) {
+    if (text_and_secrets(args, nargs, "text_holds_secret(text: str, keys: tuple[bytes, ...])", &secrets) < 0) {
         return NULL;
     }
     PyObject *text = args[0];
@@ -79,11 +75,7 @@ PyObject *
 query_json(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     Secrets secrets;
-    if (nargs != 2 || !PyUnicode_Check(args[0])) {
-        PyErr_SetString(PyExc_TypeError, "query_json(query: str, keys: tuple[bytes, ...])");
-        return NULL;
-    }
-    if (secrets_init(&secrets, args[1]) < 0) {
+    if (text_and_secrets(args, nargs, "query_json(query: str, keys: tuple[bytes, ...])", &secrets) < 0) {
         return NULL;
     }
     PyObject *query = args[0];
