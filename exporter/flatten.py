@@ -115,8 +115,16 @@ def build_values(
     request_headers, response_headers = headers_json_columns(attributes, redactor)
     if path is None:
         path, query = _old_path_and_query(attributes.get, query)
-    if not user_agent:
-        user_agent = _header(attributes, redactor, "User-Agent", request=True)
+    if (
+        not user_agent
+        or (request_body is not None and not request_type)
+        or (response_body is not None and not response_type)
+    ):
+        # A span without the plain attributes (from other instrumentations): read them from the headers.
+        request, response = collect_headers(attributes, redactor)
+        user_agent = user_agent or first_str(request.get("User-Agent"))
+        request_type = request_type or first_str(request.get("Content-Type"))
+        response_type = response_type or first_str(response.get("Content-Type"))
     agent = classify(user_agent)
     # Most spans have no events and no error.type: no exception to look for.
     exception_type, exception_message, traceback = _exception(events, error_type) if events or error_type else _NONE3
@@ -133,10 +141,6 @@ def build_values(
         request_size = integer(request_size)
     if type(response_size) is not int or not 0 <= response_size < 2**63:
         response_size = integer(response_size)
-    if request_body is not None and not request_type:
-        request_type = _header(attributes, redactor, "Content-Type", request=True)
-    if response_body is not None and not response_type:
-        response_type = _header(attributes, redactor, "Content-Type", request=False)
     # In `RequestLog` field order.
     return (
         None,  # id
@@ -203,12 +207,6 @@ _FIELD_TABLE: tuple[tuple[tuple[str, ...], bool], ...] = (
 )
 _NONE3 = (None, None, None)
 _FIELDS = (tuple(keys for keys, _ in _FIELD_TABLE), tuple(as_text for _, as_text in _FIELD_TABLE))
-
-
-def _header(attributes: Mapping[str, Any], redactor: Redactor, name: str, *, request: bool) -> str | None:
-    """A header's (first) value from the header attributes, for spans that lack the plain attribute."""
-    headers = collect_headers(attributes, redactor)[0 if request else 1]
-    return first_str(headers.get(name))
 
 
 def _query_params(query: str | None, redactor: Redactor) -> str:
