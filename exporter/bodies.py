@@ -67,8 +67,9 @@ def _is_json(mime: str) -> bool:
     return mime == "application/json" or mime.endswith("+json")
 
 
-# A `"key": value` pair in (possibly cut-off) JSON text: a string value, or a bare scalar.
-_JSON_PAIR = re.compile(r'"((?:[^"\\]|\\.)*)"(\s*:\s*)("(?:[^"\\]|\\.)*"?|[^,}\]\s]+)')
+# A `"key": value` pair in (possibly cut-off) JSON text: a string value, or a bare scalar. A scalar
+# never starts an object or array: otherwise `"a":{"password":"x"` would be one pair, hiding the secret.
+_JSON_PAIR = re.compile(r'"((?:[^"\\]|\\.)*)"(\s*:\s*)("(?:[^"\\]|\\.)*"?|[^,{}\[\]\s"]+)')
 
 
 def _json_key(raw: str) -> str:
