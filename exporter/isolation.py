@@ -100,9 +100,7 @@ def rows_to_table(rows: Sequence[tuple[Any, ...]], outcome: Outcome) -> pa.Table
     return values_to_arrow(good) if good else None
 
 
-def insert_isolating(
-    store: RequestLogStore, table: pa.Table, outcome: Outcome, *, returning: bool = False
-) -> Outcome:
+def insert_isolating(store: RequestLogStore, table: pa.Table, outcome: Outcome, *, returning: bool = False) -> Outcome:
     """Insert `table`, isolating the rows whose values DuckDB refuses; see the module docstring.
 
     Raises `StorageError` when the insert fails for a reason that is not a value.
