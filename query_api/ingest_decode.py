@@ -22,9 +22,9 @@ from typing import Any
 
 import pyarrow as pa
 
+from exporter.isolation import ARROW_ERRORS, Outcome, rows_to_table
 from exporter.otlp import DecodedRequest, OtlpDecodeError, decode_protobuf
 from exporter.otlp_json import decode_json
-from exporter.isolation import ARROW_ERRORS, Outcome, rows_to_table
 from exporter.redaction import Redactor
 from exporter.store import values_to_arrow
 from exporter.useragent import warm_up
