@@ -145,8 +145,11 @@ async def handle_traces(request: web.Request) -> web.Response:
         ingest.stats.ignored += decoded.ignored
         ingest.stats.rejected += decoded.rejected
         if table is not None:
-            await _write(ingest, table)
-            ingest.stats.rows += table.num_rows
+            written = await _write(ingest, table)
+            ingest.stats.rows += written
+            for _ in range(table.num_rows - written):  # rows the database refused, even repaired
+                decoded.reject("a span", "refused by the database (the service log names it)")
+                ingest.stats.rejected += 1
     except OtlpError as error:
         headers = {"Retry-After": str(ingest.retry_after)} if error.status == 503 else None
         return web.Response(

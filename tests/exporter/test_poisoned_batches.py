@@ -92,3 +92,29 @@ def test_one_poisoned_span_never_costs_the_others(
             assert "agent" in poison or any("\ufffd" in text for (text,) in texts)
     finally:
         exporter.shutdown()
+
+
+@settings(max_examples=10, deadline=None)
+@given(size=st.integers(2, 20), bad=st.sets(st.integers(0, 19), min_size=1, max_size=3))
+def test_an_insert_the_database_refuses_isolates_the_refused_rows(
+    tmp_path_factory: Any, size: int, bad: set[int]
+) -> None:
+    """JSON that DuckDB's reader refuses fails the whole batch insert; the others are still stored."""
+    from exporter.isolation import Outcome, insert_isolating
+    from exporter.row import row_values
+    from exporter.store import RequestLogStore, values_to_arrow
+    from tests.query_api.harness import make_row
+
+    bad = {i % size for i in bad}
+    rows = [row_values(make_row(i, body="{not json" if i in bad else '{"ok": 1}')) for i in range(size)]
+    store = RequestLogStore(tmp_path_factory.mktemp("db") / "logs.duckdb")
+    try:
+        table = values_to_arrow(rows)
+        outcome = insert_isolating(store, table, Outcome())
+        got = dict(store.cursor().execute("SELECT endpoint, body FROM request_logs").fetchall())
+    finally:
+        store.close()
+    assert len(got) == size and outcome.rows == size and not outcome.rejected
+    assert len(outcome.repaired) == len(bad)
+    for i in range(size):  # a refused body is kept as a JSON string of its text
+        assert got[f"/api/items/{i}"] == ('"{not json"' if i in bad else '{"ok": 1}')

@@ -107,3 +107,21 @@ def test_protobuf_one_poisoned_span_costs_only_itself(tmp_path_factory: Any, siz
     assert sorted(stored) == sorted(f"{i + 1:016x}" for i in range(size) if i != at)
     partial = ExportTraceServiceResponse.FromString(answer).partial_success
     assert partial.rejected_spans == 1 and "url.path" in partial.error_message
+
+
+def test_the_writer_stores_a_batch_whose_one_row_the_database_refuses(tmp_path: Path) -> None:
+    from exporter.store import RequestLogStore, rows_to_arrow
+    from query_api.writer import Writer
+
+    from .harness import make_row
+
+    store = RequestLogStore(tmp_path / "logs.duckdb")
+    writer = Writer(store)
+    writer.start()
+    try:
+        table = rows_to_arrow([make_row(i, response="{refused" if i == 3 else "[]") for i in range(8)])
+        assert writer.submit(table).result(timeout=60) == 8  # before: StorageError, nothing stored
+        assert store.count() == 8 and writer.rows_written == 8 and writer.failures == 0
+    finally:
+        writer.close()
+        store.close()
