@@ -53,7 +53,7 @@ def _mime(content_type: str | None) -> str:
     if not content_type:
         return ""
     # A service sends a handful of content types: each is parsed once.
-    mime = _MIMES.get(content_type)
+    mime = _MIMES.data.get(content_type)
     if mime is None:
         mime = _MIMES.put(content_type, content_type.split(";", 1)[0].strip().lower())
     return mime

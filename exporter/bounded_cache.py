@@ -26,44 +26,41 @@ def cost(key: Any, value: Any) -> int:
 class BoundedCache(Generic[K, V]):
     """A dict-backed memo holding at most `max_bytes` (by `cost`); keys past `max_key_chars` are never kept."""
 
-    __slots__ = ("_data", "bytes", "hits", "max_bytes", "max_key_chars", "name")
+    __slots__ = ("bytes", "data", "max_bytes", "max_key_chars", "name")
 
     def __init__(self, name: str, *, max_bytes: int, max_key_chars: int = 512) -> None:
         self.name = name
         self.max_bytes = max_bytes
         self.max_key_chars = max_key_chars
-        self._data: dict[K, V] = {}
+        # Hot paths read `data` directly (`data.get(key)`): a plain dict lookup, no method call.
+        self.data: dict[K, V] = {}
         self.bytes = 0
-        self.hits = 0
         _ALL.append(self)
 
     def get(self, key: K) -> V | None:
-        value = self._data.get(key)
-        if value is not None:
-            self.hits += 1
-        return value
+        return self.data.get(key)
 
     def __contains__(self, key: object) -> bool:
-        return key in self._data
+        return key in self.data
 
     def __len__(self) -> int:
-        return len(self._data)
+        return len(self.data)
 
     def put(self, key: K, value: V) -> V:
         """Remember `value` for `key` when it fits the rules; returns `value` either way."""
         size = _chars(key)
-        if size > self.max_key_chars or key in self._data:
+        if size > self.max_key_chars or key in self.data:
             return value
         entry = cost(key, value)
         if self.bytes + entry > self.max_bytes:
-            self._data.clear()
+            self.data.clear()
             self.bytes = 0
-        self._data[key] = value
+        self.data[key] = value
         self.bytes += entry
         return value
 
     def clear(self) -> None:
-        self._data.clear()
+        self.data.clear()
         self.bytes = 0
 
 

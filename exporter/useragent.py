@@ -51,6 +51,7 @@ def warm_up() -> None:
 
 
 _CACHE: BoundedCache[str, UserAgentInfo] = BoundedCache("user agents", max_bytes=8 * 1024 * 1024, max_key_chars=1024)
+_KNOWN = _CACHE.data
 _parser: Parser | None = None
 
 
@@ -58,7 +59,7 @@ def classify(user_agent: str | None) -> UserAgentInfo:
     """Classify a User-Agent header value; `None` or an empty string gives `UNKNOWN`."""
     if not user_agent:
         return UNKNOWN
-    known = _CACHE.get(user_agent)
+    known = _KNOWN.get(user_agent)
     if known is not None:
         return known
     global _parser
