@@ -31,6 +31,7 @@ from opentelemetry.trace import SpanKind
 from opentelemetry.util.http import ExcludeList, SanitizeValue
 
 from . import attributes as attr
+from . import lifecycle
 from .capture import SIZE, BodyCapture, choose_mode
 from .client import ClientResolver
 from .exchange import Exchange
@@ -77,7 +78,8 @@ class RequestLogMiddleware:
 
     Install it around a whole app (`app = RequestLogMiddleware(app)`), as Starlette/FastAPI
     middleware (`app.add_middleware(RequestLogMiddleware, **options)`) or around Django's
-    `get_asgi_application()`. Websocket and lifespan scopes pass through untouched.
+    `get_asgi_application()`. Websocket scopes pass through untouched; lifespan passes through too,
+    but the span queue is flushed at its shutdown (`lifecycle`).
 
     `tracer_provider`: the provider to use (the global one otherwise). `user_resolver(scope)`:
     returns `(id, username, full_name)` or `None`. `options`: an `Options`; otherwise keyword
@@ -97,6 +99,7 @@ class RequestLogMiddleware:
         self.app = app
         self.options = options if options is not None else Options.from_env(os.environ, **option_values)
         self.user_resolver = user_resolver
+        self._provider = tracer_provider
         self._tracer = trace.get_tracer(_TRACER_NAME, tracer_provider=tracer_provider)
         # OTel's own classes, so `excluded_urls` and header sanitising mean what they mean there.
         self._excluded = ExcludeList(self.options.excluded_urls) if self.options.excluded_urls else None
@@ -114,6 +117,10 @@ class RequestLogMiddleware:
             connect_signals()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":  # flush the span queue when the server stops (lifecycle.py)
+            provider = self._provider if self._provider is not None else trace.get_tracer_provider()
+            await lifecycle.lifespan(self.app, scope, receive, send, provider)
+            return
         if scope["type"] != "http" or not is_http_instrumentation_enabled():
             await self.app(scope, receive, send)
             return

@@ -26,6 +26,7 @@ from opentelemetry.sdk.trace import SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.util.re import parse_env_headers
 
+from . import lifecycle
 from .options import OptionError
 
 ENTRY_POINT_GROUP = "opentelemetry_traces_exporter"
@@ -84,6 +85,7 @@ def configure(
     provider.add_span_processor(BatchSpanProcessor(span_exporter))
     if set_global:
         trace.set_tracer_provider(provider)
+    lifecycle.register(provider)  # flushed when the app stops, whatever the server does with signals
     return provider
 
 
