@@ -124,6 +124,7 @@ async def lifespan(app: ASGIApp, scope: MutableMapping[str, Any], receive: Recei
     except Exception:
         if received:
             raise  # the app speaks lifespan and failed in it: the server reports that
+        logger.debug("reqlog: the app refuses lifespan scopes; answering them for it", exc_info=True)
     else:
         if received:
             return
