@@ -23,7 +23,9 @@ from collections.abc import Mapping
 
 logger = logging.getLogger("reqlog.instrumentation")
 
-CHECK_TIMEOUT_S = 3.0
+# Long enough for a busy service's first answer (its decoding processes start on the first export),
+# short enough that a report comes while someone is still looking at the start-up output.
+CHECK_TIMEOUT_S = 5.0
 # Where the OTLP/HTTP exporter (and the HTTP client it uses) log.
 SDK_LOGGERS = ("opentelemetry.exporter.otlp.proto.http.trace_exporter", "opentelemetry.exporter.otlp.common.http")
 _TOKEN_FIX = (
@@ -92,7 +94,7 @@ def start_check(
     thread = threading.Thread(
         target=check,
         args=(url, dict(headers)),
-        kwargs={"token_set": token_set, "queue_size": queue_size, "cafile": cafile},
+        kwargs={"token_set": token_set, "queue_size": queue_size, "cafile": cafile, "timeout": CHECK_TIMEOUT_S},
         name="reqlog-connection-check",
         daemon=True,
     )
@@ -101,7 +103,13 @@ def start_check(
 
 
 def check(
-    url: str, headers: Mapping[str, str], *, token_set: bool, queue_size: int, cafile: str | None = None
+    url: str,
+    headers: Mapping[str, str],
+    *,
+    token_set: bool,
+    queue_size: int,
+    cafile: str | None = None,
+    timeout: float = CHECK_TIMEOUT_S,
 ) -> str | None:
     """Post an empty OTLP request to `url`; log and return the problem, or None when it was accepted."""
     request = urllib.request.Request(url, data=b"", method="POST")
@@ -110,15 +118,26 @@ def check(
     request.add_header("Content-Type", "application/x-protobuf")
     context = ssl.create_default_context(cafile=cafile) if url.startswith("https:") else None
     try:
-        with urllib.request.urlopen(request, timeout=CHECK_TIMEOUT_S, context=context):
+        with urllib.request.urlopen(request, timeout=timeout, context=context):
             return None
     except urllib.error.HTTPError as error:
         with error:
             key: Key = ("status", error.code)
             problem = _refusal(url, error.code, _detail(error.read()), token_set)
     except (OSError, ValueError) as error:  # refused, timed out, unknown host, TLS
-        reason = getattr(error, "reason", error)
+        reason = getattr(error, "reason", error)  # urllib wraps connect-time errors in URLError
         key = ("unreachable",)
+        if isinstance(reason, TimeoutError):
+            DEDUPE.first(key)
+            logger.warning(
+                "reqlog: the request-log service at %s did not answer a test export within %.0f s: it is busy "
+                "or out of reach. Request logs wait in memory (at most %d spans) until it answers; if it is "
+                "not running, start it with `reqlog serve`, or set REQLOG_ENDPOINT to the URL it listens on.",
+                url,
+                timeout,
+                queue_size,
+            )
+            return f"timed out after {timeout:.0f} s"
         problem = (
             f"reqlog: cannot reach the request-log service at {url} ({reason}). Request logs wait in memory "
             f"(at most {queue_size} spans, the oldest dropped past that) until it answers. "

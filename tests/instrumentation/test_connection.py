@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,7 +18,7 @@ import pytest
 from aiohttp import web
 from opentelemetry.sdk.trace import TracerProvider
 
-from instrumentation import RequestLogMiddleware, configure
+from instrumentation import RequestLogMiddleware, configure, connection
 from instrumentation.connection import DEDUPE, check
 
 from .helpers import request
@@ -26,6 +27,12 @@ from .test_raw_asgi import raw_app
 
 BATCHES = 4
 SDK = "opentelemetry.exporter"
+
+
+@pytest.fixture(autouse=True)
+def patient_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A loaded machine must not turn a slow answer into a report: the check may take 60 s here."""
+    monkeypatch.setattr(connection, "CHECK_TIMEOUT_S", 60.0)
 
 
 @pytest.fixture(autouse=True)
@@ -64,7 +71,7 @@ def _sdk(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 
 async def _announced(caplog: pytest.LogCaptureFixture) -> str:
-    for _ in range(200):  # the check runs on its own thread; bounded wait for its one line
+    for _ in range(1400):  # the check runs on its own thread (60 s at most); bounded wait for its one line
         if _ours(caplog):
             break
         await asyncio.sleep(0.05)
@@ -125,7 +132,7 @@ async def test_closed_port(caplog: pytest.LogCaptureFixture) -> None:
 
 async def test_a_working_pipe_is_quiet(caplog: pytest.LogCaptureFixture, live: Live) -> None:
     url, headers = f"{live.service.url}/v1/traces", {"authorization": f"Token {live.ingest}"}
-    assert await asyncio.to_thread(check, url, headers, token_set=True, queue_size=2048) is None
+    assert await asyncio.to_thread(check, url, headers, token_set=True, queue_size=2048, timeout=60.0) is None
     assert _ours(caplog) == []
 
 
@@ -163,3 +170,15 @@ async def test_each_different_failure_is_said_once(caplog: pytest.LogCaptureFixt
         assert len(_sdk(caplog)) == 3 and "code: 403" in _sdk(caplog)[2]  # a new outage: said again
     finally:
         await asyncio.to_thread(provider.shutdown)
+
+
+async def test_a_service_that_never_answers(caplog: pytest.LogCaptureFixture) -> None:
+    """A listening socket nobody serves: the check gives up at its timeout with a warning, not an error."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}/v1/traces"
+        outcome = await asyncio.to_thread(check, url, {}, token_set=False, queue_size=2048, timeout=0.5)
+    assert outcome is not None and outcome.startswith("timed out")
+    [record] = [r for r in caplog.records if r.name == "reqlog.instrumentation"]
+    assert record.levelno == logging.WARNING and "did not answer a test export" in record.getMessage()
