@@ -36,14 +36,19 @@ def service(tmp_path: Path) -> Iterator[tuple[ReqlogService, str]]:
 
 def _run(argv: list[str], port: int, env: Mapping[str, str], log: Path, sig: int) -> str:
     """Start the server, wait until it answers, send the requests, stop it with `sig`; its stderr."""
+    return _stopped(argv, port, env, log, sig)[0]
+
+
+def _stopped(argv: list[str], port: int, env: Mapping[str, str], log: Path, sig: int) -> tuple[str, int]:
+    """As `_run`, with the server's exit status."""
     server = Process(argv, log, clean_env({**QUIET, **env}), ROOT)
     try:
         server.wait_http(port, "/ready")
         for n in range(REQUESTS):
             assert get(port, f"/items/{n}") == 200
     finally:
-        server.stop(sig)
-    return server.stderr()
+        status = server.stop(sig)
+    return server.stderr(), status
 
 
 def _in_process(tmp_path: Path) -> tuple[Path, dict[str, str]]:
@@ -125,5 +130,6 @@ def test_uvicorn_run_without_lifespan(tmp_path: Path) -> None:
     db, env = _in_process(tmp_path)
     port = free_port()
     argv = [sys.executable, "-m", "tests.instrumentation.served_app", str(port)]
-    log = _run(argv, port, env, tmp_path / "app.log", signal.SIGTERM)
+    log, status = _stopped(argv, port, env, tmp_path / "app.log", signal.SIGTERM)
     assert count_rows(db) == REQUESTS, log
+    assert status == -signal.SIGTERM  # it still dies by the signal, as uvicorn meant it to
