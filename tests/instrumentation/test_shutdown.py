@@ -107,11 +107,13 @@ def test_uvicorn_two_workers(tmp_path: Path, service: tuple[ReqlogService, str])
     _over_otlp(tmp_path, service, _uvicorn("tests.instrumentation.served_app:app", port, "--workers", "2"), port)
 
 
-def test_gunicorn_uvicorn_workers(tmp_path: Path, service: tuple[ReqlogService, str]) -> None:
+@pytest.mark.parametrize("preload", [False, True], ids=["per-worker", "preload"])
+def test_gunicorn_uvicorn_workers(tmp_path: Path, service: tuple[ReqlogService, str], preload: bool) -> None:
+    """With `--preload` configure() runs once in the master and the workers inherit its provider."""
     port = free_port()
     argv = [
         sys.executable, "-m", "gunicorn", "tests.instrumentation.served_app:app", "--bind", f"127.0.0.1:{port}",
-        "--workers", "2", "--worker-class", "uvicorn_worker.UvicornWorker",
+        "--workers", "2", "--worker-class", "uvicorn_worker.UvicornWorker", *(["--preload"] if preload else []),
     ]  # fmt: skip
     _over_otlp(tmp_path, service, argv, port)
 
