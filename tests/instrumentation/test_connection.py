@@ -131,7 +131,9 @@ async def test_closed_port(caplog: pytest.LogCaptureFixture) -> None:
 
 
 async def test_a_working_pipe_is_quiet(caplog: pytest.LogCaptureFixture, live: Live) -> None:
-    url, headers = f"{live.service.url}/v1/traces", {"authorization": f"Token {live.ingest}"}
+    # The exporter's own headers, as configure() hands them over (gzip is what otel-config.yaml asks).
+    url = f"{live.service.url}/v1/traces"
+    headers = {"authorization": f"Token {live.ingest}", "Content-Encoding": "gzip"}
     assert await asyncio.to_thread(check, url, headers, token_set=True, queue_size=2048, timeout=60.0) is None
     assert _ours(caplog) == []
 
