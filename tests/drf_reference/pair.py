@@ -176,7 +176,7 @@ class ReqlogThread:
 
     def __init__(self, settings: ServiceSettings) -> None:
         self._loop = asyncio.new_event_loop()
-        self._runner = web.AppRunner(create_app(settings))
+        self._runner = web.AppRunner(create_app(settings), shutdown_timeout=5)
         self._thread = threading.Thread(target=self._loop.run_forever, name="reqlog-service", daemon=True)
         self._thread.start()
         self.port = asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(START_TIMEOUT)
