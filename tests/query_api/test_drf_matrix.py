@@ -128,8 +128,9 @@ def _cases() -> Iterator[Case]:
         yield Case(f"lower-case keyword {target}", path, token="admin:token")
         yield Case(f"upper-case keyword {target}", path, token="admin:TOKEN")
         yield Case(f"token with trailing junk {target}", path, token="admin:junk")
-    for path, target in ((DETAIL.format(1), "detail"), (DETAIL.format(1) + "/", "detail/"), (LIST, "list"),
-                         (LIST + "/", "list/"), (DETAIL.format(999), "missing"), (DETAIL.format("abc"), "bad id")):  # fmt: skip
+    targets = {"detail": DETAIL.format(1), "detail/": DETAIL.format(1) + "/", "list": LIST, "list/": LIST + "/",
+               "missing": DETAIL.format(999), "bad id": DETAIL.format("abc")}  # fmt: skip
+    for target, path in targets.items():
         for method in METHODS:
             yield Case(f"{method} {target}", path, method=method)
             yield Case(f"{method} {target} anonymous", path, method=method, token=None)
