@@ -94,7 +94,8 @@ def reference_rows() -> list[RequestLog]:
         _row(5, NAMELESS, status_code=503, exception_type="TimeoutError", exception_message="upstream",
              method="DELETE", service_name="checkout"),
         _row(6, body=orjson.dumps('{"sku": "trunc').decode(), request_body_truncated=True, request_body_size=70000),
-        _row(7, status_code=204, response=None, method="PUT"),
+        _row(7, status_code=204, response=None, method="PUT",
+             exception_message="line\u2028separator\u2029paragraph"),
     ] + [_row(i, DJANGO if i % 3 == 0 else None, status_code=200 + i % 2) for i in range(8, 20)]  # fmt: skip
 
 

@@ -50,7 +50,6 @@ DELIBERATELY_DIFFERENT: dict[str, tuple[str, int]] = {
     "accept text/html": ("reqlog has no browsable API: HTML is not acceptable", 406),
     "accept browser": ("a browser's Accept gets DRF's HTML browsable API; reqlog answers JSON (*/* matches)", 200),
     "format=api": ("?format=api selects DRF's browsable API, which reqlog has not", 404),
-    "accept json indent=4": ("DRF indents for `; indent=N`; reqlog always answers compact JSON", 200),
     "OPTIONS detail": ("the metadata's `renders` lists only application/json: reqlog renders no HTML", 200),
     "OPTIONS detail/": ("the metadata's `renders` lists only application/json: reqlog renders no HTML", 200),
     "OPTIONS list": ("the metadata's `renders` lists only application/json: reqlog renders no HTML", 200),
@@ -59,7 +58,7 @@ DELIBERATELY_DIFFERENT: dict[str, tuple[str, int]] = {
     "OPTIONS bad id": ("the metadata's `renders` lists only application/json: reqlog renders no HTML", 200),
 }
 
-IDS = ["1", "2", "3", "5", "20", "21", "0", "-1", "+1", "01", "-0", "%31", "%201", "1%20",
+IDS = ["1", "2", "3", "5", "8", "20", "21", "0", "-1", "+1", "01", "-0", "%31", "%201", "1%20",
        str(2**63 - 1), str(2**63), str(-(2**63)), str(-(2**63) - 1), str(2**64), "9" * 40, "9" * 5000,
        "abc", "1.0", "1e3", "1_0", "0x1", "%D9%A1", "null", "%25"]  # fmt: skip
 AUTHS: dict[str, bytes | None] = {
@@ -87,6 +86,14 @@ ACCEPTS = {
     "accept json": "application/json",
     "accept application/*": "application/*",
     "accept json indent=4": "application/json; indent=4",
+    "accept json indent=0": "application/json; indent=0",
+    "accept json indent=20": "application/json; indent=20",
+    "accept json indent=abc": "application/json; indent=abc",
+    "accept */* indent=2": "*/*; indent=2",
+    "accept quoted indent": 'application/json; indent="3"',
+    "accept indent beats q": "application/json;q=0.9, application/json; indent=2",
+    "accept 64 ranges first": ", ".join(["text/plain"] * 64 + ["application/json"]),
+    "accept empty": "",
     "accept json;q=0.5,xml": "application/json;q=0.5, application/xml",
     "accept xml": "application/xml",
     "accept text/html": "text/html",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
 from aiohttp.test_utils import TestClient
 
@@ -29,7 +30,7 @@ SECURITY = {
 
 @pytest.fixture
 def rows() -> list[RequestLog]:
-    return [make_row(0)]
+    return [make_row(0, exception_message="a\u2028b\u2029c")]
 
 
 PARSES = ["application/json", "application/x-www-form-urlencoded", "multipart/form-data"]
@@ -82,6 +83,16 @@ async def test_allow_and_vary_on_every_answer(
     assert response.headers["Vary"] == "Accept"
 
 
+async def test_json_is_finished_as_drf_renders_it(api_client: TestClient[Any, Any], tokens: Tokens) -> None:
+    response = await api_client.get(DETAIL, headers=auth(tokens.admin))
+    body = await response.read()
+    assert b'"exception_message":"a\\u2028b\\u2029c"' in body  # escaped: JSON that is also JavaScript
+    indented = await api_client.get(DETAIL, headers={**auth(tokens.admin), "Accept": "application/json; indent=2"})
+    text = (await indented.read()).decode()
+    assert text.startswith('{\n  "id": 1,\n  "user": null,')
+    assert orjson.loads(text) == orjson.loads(body)
+
+
 async def test_negotiation_comes_before_authentication(api_client: TestClient[Any, Any]) -> None:
     response = await api_client.get(DETAIL, headers={"Accept": "application/xml"})
     assert (response.status, await response.json()) == (406, {"detail": "Could not satisfy the request Accept header."})
@@ -105,6 +116,30 @@ def test_acceptable(accept: str | None) -> None:
     negotiate(None, accept)
     negotiate("json", accept)
     negotiate("", accept)
+
+
+@pytest.mark.parametrize(
+    ("accept", "indent"),
+    [
+        ("application/json; indent=4", 4),
+        ("*/*; indent=2", 2),
+        ("application/json; indent=0", None),
+        ("application/json; indent=99", 8),
+        ("application/json; indent=-3", None),
+        ("application/json; indent=x", None),
+        ('application/json; INDENT="3"', 3),
+        ("*/*; indent=2, application/json", None),  # the more specific range wins
+        ("application/json, application/json; indent=5", 5),
+    ],
+)
+def test_indent(accept: str, indent: int | None) -> None:
+    assert negotiate(None, accept) == indent
+
+
+def test_at_most_64_ranges_are_read() -> None:
+    with pytest.raises(NotAcceptable):
+        negotiate(None, ",".join(["text/plain"] * 64 + ["application/json"]))
+    assert negotiate(None, ",".join(["x" * 300] + ["text/plain"] * 62 + ["application/json"])) is None
 
 
 @pytest.mark.parametrize("accept", ["", "*", "text/html", "application/xml", "garbage", "json/application"])
