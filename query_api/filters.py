@@ -11,7 +11,7 @@ import ipaddress
 import math
 import re
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from exporter.log_filter import LogFilter
@@ -26,6 +26,13 @@ _BLANK = "This field may not be blank."
 _NULL_CHARACTER = "Null characters are not allowed."
 _DATETIME = (
     "Datetime has wrong format. Use one of these formats instead: YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]."
+)
+_DATETIME_RANGE = "Datetime value out of range."
+_DATETIME_PATTERN = re.compile(
+    r"(?P<year>\d{4})-(?P<month>\d{1,2})-(?P<day>\d{1,2})"
+    r"[T ](?P<hour>\d{1,2}):(?P<minute>\d{1,2})"
+    r"(?::(?P<second>\d{1,2})(?:[.,](?P<microsecond>\d{1,6})\d{0,6})?)?"
+    r"\s*(?P<tzinfo>Z|[+-]\d{2}(?::?\d{2})?)?$"
 )
 _IP = "Enter a valid IPv4 or IPv6 address."
 # DRF's BooleanField compares the lower-cased text with these (and strips nothing).
@@ -86,20 +93,44 @@ def _boolean(value: str) -> bool:
     raise ValueError(_BOOLEAN)
 
 
-def _datetime(value: str) -> datetime:
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
+def _parse_datetime(text: str) -> datetime | None:
+    # Django's `parse_datetime`, which DRF's DateTimeField uses: `fromisoformat`, then a looser
+    # pattern (a space for the T, up to 12 fraction digits, an offset with or without its colon).
     try:
-        moment = datetime.fromisoformat(text)
+        return datetime.fromisoformat(text)
     except ValueError:
-        raise ValueError(_DATETIME) from None
+        pass
+    match = _DATETIME_PATTERN.match(text)
+    if match is None:
+        return None
+    parts = match.groupdict()
+    offset = parts.pop("tzinfo")
+    micro = parts.pop("microsecond")
+    fields = {name: int(v) for name, v in parts.items() if v is not None}
+    if micro:
+        fields["microsecond"] = int(micro.ljust(6, "0"))
+    zone = None
+    if offset == "Z":
+        zone = UTC
+    elif offset is not None:
+        minutes = 60 * int(offset[1:3]) + (int(offset[-2:]) if len(offset) > 3 else 0)
+        zone = timezone(timedelta(minutes=-minutes if offset[0] == "-" else minutes))
+    try:
+        return datetime(**fields, tzinfo=zone)
+    except ValueError:  # well formed but no such time (month 13): DRF's wrong-format message
+        return None
+
+
+def _datetime(value: str) -> datetime:
+    moment = _parse_datetime(value)
+    if moment is None:
+        raise ValueError(_DATETIME)
     # Stored times are naive UTC; a time with an offset is converted, a naive one is taken as UTC.
     if moment.tzinfo is not None:
         try:
             moment = moment.astimezone(UTC).replace(tzinfo=None)
         except OverflowError:  # year 1 or 9999 shifted out of range by its offset
-            raise ValueError(_DATETIME) from None
+            raise ValueError(_DATETIME_RANGE) from None
     return moment
 
 

@@ -119,7 +119,10 @@ FILTERS = [
     "cursor=cD0x", "cursor=", "format=json", "format=xml", "format=", "status_code=1e3", "status_code=12.00%20",
     "status_code=-12", "status_code=" + "9" * 1001, "min_duration=" + "1" * 1001, "min_duration=1e400",
     "min_duration=%201", "method=%20", "device_type=%20mobile%20", "is_bot=%20true", "trace_id=%20",
-    "service_name=%20checkout", "route=%00",
+    "service_name=%20checkout", "route=%00", "started_after=2025-11-19", "started_after=2025-11-19T14:55:40z",
+    "started_after=%202025-11-19T14:55:40Z", "started_after=2025-11-19%2014:55:40", "started_after=20251119T145540Z",
+    "started_after=0001-01-01T00:00:00%2B01:00", "started_before=9999-12-31T23:59:59-01:00",
+    "started_after=2025-11-19T14:55:40.123456789Z", "started_after=2025-11-19T14:55", "started_after=2025-W47-3",
 ]  # fmt: skip
 
 
