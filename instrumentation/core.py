@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import sys
+from contextvars import Token
 from typing import Any
 
 from opentelemetry import context, trace
@@ -101,7 +102,7 @@ class CaptureCore:
             parent = extract(carrier, getter=getter)
         return parent
 
-    def start_span(self, attributes: dict[str, Any], parent: Context | None) -> tuple[Span, object]:
+    def start_span(self, attributes: dict[str, Any], parent: Context | None) -> tuple[Span, Token[Context]]:
         """Start the SERVER span with every request attribute at once, and make it current."""
         method = attributes.get(attr.HTTP_REQUEST_METHOD) or "HTTP"
         span = self._tracer.start_span(method, context=parent, kind=SpanKind.SERVER, attributes=attributes)
