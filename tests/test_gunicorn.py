@@ -198,9 +198,9 @@ def _flask_traffic(url: str) -> None:
 
 FLASK_ROWS = [
     ("/", "/", 200, None, None, None),
-    ("/items/4", "/items/<int:item_id>", 401, None, '{"x":1}', None),
-    ("/login", "/login", 200, "ada", '{"username":"ada","password":"[REDACTED]"}', None),
-    ("/items/4", "/items/<int:item_id>", 200, "ada", '{"x":1}', None),
+    ("/items/4", "/items/<int:item_id>", 401, None, {"x": 1}, None),
+    ("/login", "/login", 200, "ada", {"username": "ada", "password": "[REDACTED]"}, None),
+    ("/items/4", "/items/<int:item_id>", 200, "ada", {"x": 1}, None),
     ("/boom", "/boom", 500, "ada", None, "RuntimeError"),  # the session cookie is still sent
 ]
 
@@ -223,7 +223,7 @@ def test_flask_example_in_process(tmp_path: Path) -> None:
         )
     finally:
         store.close()
-    assert [tuple(r[:6]) for r in rows] == FLASK_ROWS
+    assert [(*r[:4], r[4] and json.loads(r[4]), r[5]) for r in rows] == FLASK_ROWS
     assert 'raise RuntimeError("flask failure")' in rows[-1][6]
 
 

@@ -252,7 +252,7 @@ async def test_same_span_as_the_asgi_middleware(
         "POST",
         "/p?x=é",
         content=payload,
-        headers=headers,
+        headers={**headers, "X-Name": name},
     )
     call(
         RequestLogWSGIMiddleware(wsgi_app, tracer_provider=tracer_provider),
@@ -262,6 +262,7 @@ async def test_same_span_as_the_asgi_middleware(
         data=payload,
         headers={
             **headers,
+            "X-Name": name.decode("latin-1"),
             "Host": "testserver",
             "Accept": "*/*",
             "Accept-Encoding": "gzip, deflate",
@@ -273,6 +274,7 @@ async def test_same_span_as_the_asgi_middleware(
         attributes.pop("http.request.header.content-length")  # httpx and werkzeug agree; ordering differs
     assert asgi.pop("url.query") == "x=%C3%A9" == wsgi.pop("url.query")
     assert asgi == wsgi
+    assert wsgi["http.request.header.x-name"] == ("Zoë",)
     parents = [span.parent.span_id for span in span_exporter.get_finished_spans() if span.parent]
     assert parents == [0xCDCDCDCDCDCDCDCD] * 2
 
