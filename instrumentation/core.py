@@ -69,6 +69,8 @@ class CaptureCore:
         self._allowed = self.options.content_type_matcher()
         self.response_keys: dict[Any, str] = {}
         self._modes: dict[tuple[str | None, str | None], int] = {}
+        self.methods = frozenset(self.options.methods) or None
+        self.status_logged = self.options.status_matcher()
         if "django" in sys.modules:
             # Django turns view exceptions into 500 responses itself; its signal is how we see them.
             from .django_hooks import connect_signals

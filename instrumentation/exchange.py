@@ -178,6 +178,13 @@ class Exchange:
             return
         self.finished = True
         span = self.span
+        logged = self._middleware.status_logged
+        if logged is not None:
+            status = self.status_code if self.status_code is not None else 500
+            if not logged(status):
+                # Never ended, so never handed to a span processor: the request is not logged.
+                self.exception = None
+                return
         out = self.response_attributes
         try:
             self._finish_attributes(out)

@@ -97,7 +97,9 @@ class RequestLogMiddleware(CaptureCore):
         if scope["type"] != "http" or not is_http_instrumentation_enabled():
             await self.app(scope, receive, send)
             return
-        if self._excluded is not None and self.excluded(_url(scope)):
+        if (self._excluded is not None and self.excluded(_url(scope))) or (
+            self.methods is not None and scope.get("method") not in self.methods
+        ):
             await self.app(scope, receive, send)
             return
         failure: Exception | None = None

@@ -74,7 +74,11 @@ class RequestLogWSGIMiddleware(CaptureCore):
             connect_signals()
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        if not is_http_instrumentation_enabled() or (self._excluded is not None and self.excluded(_url(environ))):
+        if (
+            not is_http_instrumentation_enabled()
+            or (self._excluded is not None and self.excluded(_url(environ)))
+            or (self.methods is not None and environ.get("REQUEST_METHOD") not in self.methods)
+        ):
             return self.app(environ, start_response)
         failure: Exception | None = None
         try:

@@ -285,3 +285,39 @@ def row_of_span(span: Any) -> Any:
     row = span_to_row(span)
     assert row is not None
     return row
+
+
+@pytest.mark.parametrize("protocol", ["wsgi", "asgi"])
+async def test_only_some_methods_and_statuses(
+    protocol: str, tracer_provider: TracerProvider, span_exporter: InMemorySpanExporter
+) -> None:
+    """drf-api-logger's METHODS and STATUS_CODES settings, as reqlog options, on both adapters."""
+    options = {"methods": "post,DELETE", "status_codes": "201,4xx"}
+
+    def wsgi_app(environ: Any, start_response: Any) -> list[bytes]:
+        start_response(environ["PATH_INFO"][1:], [])
+        return [b""]
+
+    async def asgi_app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": int(scope["path"][1:4]), "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    wsgi = RequestLogWSGIMiddleware(wsgi_app, tracer_provider=tracer_provider, **options)
+    asgi = RequestLogMiddleware(asgi_app, tracer_provider=tracer_provider, **options)
+    for method, status in [("GET", "201 Created"), ("POST", "201 Created"), ("POST", "200 OK"), ("DELETE", "404 X")]:
+        path = "/" + status
+        if protocol == "wsgi":
+            call(wsgi, method, path)
+        else:
+            await request(asgi, method, path.replace(" ", "-"))
+    assert sorted((s.attributes or {})["http.response.status_code"] for s in span_exporter.get_finished_spans()) == [
+        201,
+        404,
+    ]
+
+
+def test_bad_status_codes_option_fails_at_start() -> None:
+    from instrumentation import OptionError
+
+    with pytest.raises(OptionError, match="status_codes"):
+        RequestLogWSGIMiddleware(lambda environ, start_response: [], status_codes="4x")
