@@ -21,7 +21,7 @@ as it is (so it can still `sendfile`), with its `close()` chained to end the spa
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from opentelemetry import context, trace
@@ -34,6 +34,7 @@ from .core import EXPECT, NAME_CACHE_SIZE, REQ, CaptureCore, add_header
 from .exchange import Exchange
 from .options import Options, UserResolver
 from .user import current_exchange
+from .wsgi_streams import Body, Input
 
 Environ = dict[str, Any]
 StartResponse = Callable[..., Callable[[bytes], object]]
@@ -99,7 +100,7 @@ class RequestLogWSGIMiddleware(CaptureCore):
                 exchange.request_body = self.request_body(attributes)
                 if exchange.request_body is not None and "wsgi.input" in environ:
                     exchange.raw_input = environ["wsgi.input"]
-                    environ["wsgi.input"] = _Input(exchange, exchange.raw_input)
+                    environ["wsgi.input"] = Input(exchange, exchange.raw_input)
                     expect = attributes.get(EXPECT)
                     exchange.may_drain = may_read_unread(expect[0] if expect else None)
             except Exception as exc:
@@ -194,7 +195,7 @@ class _WsgiExchange(Exchange):
                 return result  # the server's own object: it may still sendfile
             except (AttributeError, TypeError):
                 pass  # a wrapper with slots: pass it through our iterator instead
-        return _Body(self, result)
+        return Body(self, result)
 
     def close(self) -> None:
         """The server is done with the response: read what the app left unread, then end the span."""
@@ -218,102 +219,6 @@ class _WsgiExchange(Exchange):
                 self.request_ended()
                 return
             self.request_chunk(data)
-
-
-class _Body:
-    """The app's response iterable, chunk by chunk, with the span current while each is made."""
-
-    __slots__ = ("_exchange", "_result", "_iterator")
-
-    def __init__(self, exchange: _WsgiExchange, result: Iterable[bytes]) -> None:
-        self._exchange = exchange
-        self._result = result
-        self._iterator: Iterator[bytes] | None = None
-
-    def __iter__(self) -> _Body:
-        return self
-
-    def __next__(self) -> bytes:
-        exchange = self._exchange
-        token = context.attach(trace.set_span_in_context(exchange.span))
-        exchange_token = current_exchange.set(exchange)
-        try:
-            if self._iterator is None:
-                self._iterator = iter(self._result)
-            chunk = next(self._iterator)
-        except StopIteration:
-            exchange.response_ended()
-            raise
-        except Exception as exc:
-            exchange.record_exception(exc)
-            raise
-        finally:
-            current_exchange.reset(exchange_token)
-            context.detach(token)
-        exchange.response_chunk(chunk)
-        return chunk
-
-    def close(self) -> None:
-        try:
-            close = getattr(self._result, "close", None)
-            if close is not None:
-                close()
-        finally:
-            self._exchange.close()
-
-
-class _Input:
-    """`wsgi.input` as the app reads it: every byte it gets is fed to the request body capture."""
-
-    __slots__ = ("_exchange", "_raw")
-
-    def __init__(self, exchange: _WsgiExchange, raw: Any) -> None:
-        self._exchange = exchange
-        self._raw = raw
-
-    def _got(self, data: bytes, asked: int | None) -> bytes:
-        exchange = self._exchange
-        if data:
-            exchange.request_chunk(data)
-            body = exchange.request_body
-            if body is not None and body.declared is not None and body.size >= body.declared:
-                exchange.request_ended()
-        elif asked != 0:
-            exchange.request_ended()
-        return data
-
-    def read(self, size: int | None = None, /) -> bytes:
-        data = self._raw.read() if size is None or size < 0 else self._raw.read(size)
-        return self._got(data, size)
-
-    def readline(self, size: int | None = None, /) -> bytes:
-        data = self._raw.readline() if size is None or size < 0 else self._raw.readline(size)
-        return self._got(data, size)
-
-    def readinto(self, buffer: bytearray | memoryview, /) -> int:
-        """Not PEP 3333, but werkzeug (Flask) reads this way when the server's input offers it."""
-        readinto = getattr(self._raw, "readinto", None)
-        if readinto is None:
-            data = self._raw.read(len(buffer))
-            buffer[: len(data)] = data
-            count = len(data)
-        else:
-            count = readinto(buffer) or 0
-        self._got(bytes(memoryview(buffer)[:count]), len(buffer))
-        return count
-
-    def readlines(self, hint: int | None = None, /) -> list[bytes]:
-        lines: list[bytes] = self._raw.readlines() if hint is None else self._raw.readlines(hint)
-        for line in lines:
-            self._got(line, None)
-        return lines
-
-    def __iter__(self) -> Iterator[bytes]:
-        while line := self.readline():
-            yield line
-
-    def __getattr__(self, name: str) -> Any:  # anything else a server's input offers
-        return getattr(self._raw, name)
 
 
 def _text(value: str) -> str:
