@@ -13,8 +13,18 @@ PORT ?= 8000
 $(STAMP): pyproject.toml $(wildcard exporter/_speedups*.c exporter/_speedups.h)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,demo]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,demo,bench]'
 	touch $(STAMP)
+
+# Stock OpenTelemetry's Django and Flask instrumentations pin older OpenTelemetry packages than
+# reqlog needs: bench/django.py runs them from this separate environment.
+PEERS := .venv-peers
+$(PEERS)/.installed: Makefile
+	test -x $(PEERS)/bin/python || $(PYTHON) -m venv $(PEERS)
+	$(PEERS)/bin/python -m pip install --quiet --disable-pip-version-check 'django>=5.1' \
+		'djangorestframework>=3.18' 'djangorestframework-simplejwt>=5.5' 'flask>=3.1' \
+		'opentelemetry-instrumentation-django>=0.66b1' 'opentelemetry-instrumentation-flask>=0.66b1' opentelemetry-sdk
+	touch $@
 
 install: $(STAMP)
 
@@ -33,7 +43,7 @@ format: $(STAMP)
 test: lint
 	$(BIN)/python -m pytest -q
 
-bench: $(STAMP)
+bench: $(STAMP) $(PEERS)/.installed
 	$(BIN)/python -m bench
 
 demo: $(STAMP)
