@@ -34,7 +34,9 @@ DEFAULT_KEYS: frozenset[str] = frozenset(WORDS + NAMES + TOP_NAMES)
 
 _KINDS = "=^!"
 _DROPPED = "-_. +"  # separators that case styles differ by; `+` is a space in forms and queries
-_CACHE_MAX = 4096  # names remembered per list: keys come from strangers
+# Verdicts remembered per list: keys come from strangers, so the count and each name's size are bounded.
+_CACHE_MAX = 4096
+_CACHED_NAME_MAX = 128
 
 
 def normalise(name: str) -> str:
@@ -96,7 +98,7 @@ class _Rule:
                 found = 1
             else:
                 found = 2 if normal in self.top else 0
-            if len(self.cache) < _CACHE_MAX:
+            if len(self.cache) < _CACHE_MAX and len(name) <= _CACHED_NAME_MAX:
                 self.cache[name] = found
         return found
 

@@ -157,3 +157,14 @@ def test_the_raw_text_prescan_never_misses_a_secret(document: object, pairs: lis
     form = urlencode(pairs)
     if any(redactor.key_is_secret(key, top=True) for key in parse_query(form)):
         assert redactor.may_hold_secret(form) and text_holds_secret(form, redactor), form
+
+
+def test_remembered_verdicts_are_bounded_in_count_and_size() -> None:
+    redactor = Redactor()
+    long_names = [f"{n:04d}" + "x" * 100_000 for n in range(20)]
+    assert not any(redactor.key_is_secret(name) for name in long_names)
+    for n in range(5000):
+        redactor.key_is_secret(f"field{n}")
+    cache = redactor._keys.cache
+    assert len(cache) <= 4096 and max(map(len, cache)) <= 128
+    assert redactor.key_is_secret("x" * 100_000 + "Token")  # not remembered, still judged

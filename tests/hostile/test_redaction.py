@@ -2,7 +2,7 @@
 
 Every attempt goes through the real flattening paths: an SDK span made by the real tracer, turned
 into a row by `span_values` (the in-process exporter's path) and, encoded as the stock OTLP
-exporter encodes it, by `decode_protobuf` (the service's path). Both rows must be the same and
+exporter encodes it, by `decode_protobuf` and `decode_json` (the service's paths). The rows must be the same and
 hold no secret; the harmless value beside the secret must survive, so a test fails when redaction
 blanks everything as well as when it misses something. One test stores every attack through the
 `DuckDBSpanExporter` into a real file and reads the file back.
@@ -26,11 +26,12 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
-from exporter import REDACTED, DuckDBSpanExporter, ExporterSettings, Redactor, RequestLogStore
+from exporter import REDACTED, DuckDBSpanExporter, ExporterSettings, Redactor, RequestLogStore, speedups
 from exporter.flatten import span_values
 from exporter.otlp import decode_protobuf
-from exporter.row import COLUMN_NAMES
-from tests.otlp_payloads import otlp_request
+from exporter.otlp_json import decode_json
+from exporter.row import COLUMN_NAMES, JSON_COLUMNS
+from tests.otlp_payloads import otlp_request, to_otlp_json
 
 PROPERTY = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 SECRET = "Zq9ZsecretZ7Z"  # no harmless value below holds a "Z"
@@ -51,10 +52,27 @@ def rows_for(attributes: Mapping[str, Any], redactor: Redactor | None = None) ->
     span.end()
     (finished,) = _memory.get_finished_spans()
     in_process = span_values(finished, redactor)
-    decoded = decode_protobuf(otlp_request([finished]).SerializeToString(), redactor=redactor)
-    assert in_process is not None and len(decoded.rows) == 1, decoded.errors
-    assert decoded.rows[0] == in_process  # one row whichever way the span came
+    request = otlp_request([finished])
+    for decoded in (
+        decode_protobuf(request.SerializeToString(), redactor=redactor),
+        decode_json(to_otlp_json(request), redactor=redactor),
+    ):
+        assert in_process is not None and len(decoded.rows) == 1, decoded.errors
+        assert decoded.rows[0] == in_process  # one row whichever way the span came
+    compiled = speedups._speedups
+    try:
+        speedups._speedups = None  # the Python reference hides the same (it may re-serialise JSON)
+        assert _parsed(span_values(finished, redactor)) == _parsed(in_process)
+    finally:
+        speedups._speedups = compiled
+    assert in_process is not None
     return dict(zip(COLUMN_NAMES, in_process, strict=True))
+
+
+def _parsed(values: tuple[Any, ...] | None) -> list[Any]:
+    assert values is not None
+    return [orjson.loads(v) if name in JSON_COLUMNS and isinstance(v, str) else v
+            for name, v in zip(COLUMN_NAMES, values, strict=True)]  # fmt: skip
 
 
 def stored_text(row: Mapping[str, Any]) -> str:
