@@ -170,7 +170,7 @@ class Redactor:
         return self._key_rule_utf8
 
     def header_is_secret(self, name: str) -> bool:
-        return self._headers.verdict(name) == 1
+        return self._headers.verdict(name) != 0  # a header has no levels: `^name` is a whole name there
 
     def key_is_secret(self, key: str, *, top: bool = False) -> bool:
         """Whether `key`'s value is hidden; `top` for a query or form key or one of a root object."""
