@@ -1,17 +1,19 @@
 """Request and response bodies -> JSON text for the row, decoded by content type and redacted.
 
-- JSON (`application/json`, `*+json`) -> the parsed value; a body that claims JSON but is not
-  stays a string.
+- JSON (`application/json`, `*+json`, `text/json`, `*/x-json`) -> the parsed value; a body that
+  claims JSON but is not stays a string.
 - `application/x-www-form-urlencoded` -> an object (a repeated key becomes a list).
 - `multipart/*` -> the summary the instrumentation made (field names, file names and sizes).
-- other text -> a string; when it looks like JSON (a JSON API answering `text/plain`) or a form,
-  secret keys in it are scrubbed all the same. Binary content is never stored (the size is kept).
+- other text -> a string; when it looks like JSON (a JSON API answering `text/plain`) or a form
+  (`a=1&b=2`, no whitespace), secret keys in it are scrubbed all the same. Binary content is
+  never stored (the size is kept).
 - a truncated body -> the captured prefix as a JSON string, so the column never holds invalid
   JSON; secrets inside that prefix are scrubbed (`scrub`) since it cannot be parsed.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -88,8 +90,7 @@ def decode_body(content: Any, content_type: str | None, *, truncated: bool, reda
             return orjson.dumps(redactor.redact_value(orjson.loads(text))).decode()
         except orjson.JSONDecodeError:
             return orjson.dumps(text).decode()
-    # Any other text: JSON sent as `text/plain` still carries its secret keys.
-    return orjson.dumps(_scrubbed(text, redactor, json=text.lstrip()[:1] in ("{", "["))).decode()
+    return orjson.dumps(_other_text(text, redactor)).decode()
 
 
 def _as_text(content: Any) -> str | None:
@@ -125,6 +126,19 @@ def _json_with_secrets(content: str, redactor: Redactor) -> str:
 def _json_string(content: str, redactor: Redactor) -> str:
     """Text that is not (or not whole) JSON, kept as a JSON string with secret values scrubbed."""
     return orjson.dumps(_scrubbed(content, redactor, json=True)).decode()
+
+
+# A form has no raw whitespace (a space is `+`); prose and HTML nearly always do.
+_WHITESPACE = re.compile(r"\s")
+
+
+def _other_text(text: str, redactor: Redactor) -> str:
+    """Text of another type: JSON sent as `text/plain` (or a form) still carries its secret keys."""
+    if text.lstrip()[:1] in ("{", "["):
+        return _scrubbed(text, redactor, json=True)
+    if "=" in text and _WHITESPACE.search(text) is None:
+        return _scrubbed(text, redactor, json=False)
+    return text
 
 
 def _scrubbed(text: str, redactor: Redactor, *, json: bool) -> str:

@@ -168,3 +168,18 @@ def test_remembered_verdicts_are_bounded_in_count_and_size() -> None:
     cache = redactor._keys.cache
     assert len(cache) <= 4096 and max(map(len, cache)) <= 128
     assert redactor.key_is_secret("x" * 100_000 + "Token")  # not remembered, still judged
+
+
+def test_other_text_is_scrubbed_only_where_it_is_json_or_a_form() -> None:
+    redactor = Redactor()
+
+    def stored(text: str, content_type: str = "text/plain") -> object:
+        value = decode_body(text, content_type, truncated=False, redactor=redactor)
+        assert value is not None
+        return json.loads(value)
+
+    assert stored("user=ada&password=hunter2") == f"user=ada&password={REDACTED}"
+    assert stored(' {"token": [1, 2], "n": 1}') == f' {{"token": {json.dumps(REDACTED)}, "n": 1}}'
+    page = '<p>Your token expired.</p><a href="/login?next=/">Sign in</a><input name="key" value="x">'
+    assert stored(page, "text/html") == page  # prose and HTML are not forms: nothing is cut out
+    assert stored("password reset sent") == "password reset sent"
