@@ -253,6 +253,18 @@ def test_token_inside_a_location_header_query(key: str, value: str) -> None:
         assert REDACTED in stored_text(row)
 
 
+@PROPERTY
+@given(st.sampled_from([["token"], ["access", "token"], ["x", "amz", "signature"], ["key"], ["sig"], ["api", "key"],
+                        ["reset", "token"], ["j", "session", "id"]]).flatmap(styles),
+       st.sampled_from(["?", "#", ";"]), st.sampled_from(["location", "content_location", "referer", "refresh"]),
+       st.booleans())  # fmt: skip
+def test_secret_parameter_of_a_url_header_in_any_spelling(key: str, mark: str, header: str, response: bool) -> None:
+    url = f"https://app.example/next{mark}{key.replace(' ', '+')}={SECRET}&user={HARMLESS}"
+    value = f"0; url={url}" if header == "refresh" else url
+    side = "response" if response else "request"
+    assert_no_secret(rows_for({f"http.{side}.header.{header}": (value,)}))
+
+
 # -- login answers whose secret sits under a generic key ----------------------------------------------------
 
 
