@@ -149,6 +149,43 @@ def test_truncated_json_whose_secret_key_holds_a_list_or_an_object(
     assert HARMLESS in stored
 
 
+SECRET_NAMES = st.sampled_from(
+    [["pass", "word"], ["api", "key"], ["client", "secret"], ["card", "number"], ["jwt"]]
+).flatmap(styles)
+PLAIN_NAMES = st.sampled_from(["user", "items", "n", "note", "pass port", "monkey"])
+
+
+@st.composite
+def documents_with_secrets(draw: st.DrawFn, depth: int = 0, hidden: bool = False) -> object:
+    """A document whose every leaf below a secret key is a `Z...` string, and no other leaf holds a Z."""
+    kind = draw(st.sampled_from(["leaf", "leaf", "list", "object"] if depth < 3 else ["leaf"]))
+    if kind == "leaf":
+        return draw(st.sampled_from(["Z", "ZZ", "Z1Z"]) if hidden else st.sampled_from(["a", "b c", 'q"x', "1"]))
+    if kind == "list":
+        return [draw(documents_with_secrets(depth + 1, hidden)) for _ in range(draw(st.integers(0, 3)))]
+    out: dict[str, object] = {}
+    for _ in range(draw(st.integers(0, 3))):
+        secret = draw(st.booleans())
+        name = draw(SECRET_NAMES if secret else PLAIN_NAMES)
+        if name.lower().replace(" ", "") in (k.lower().replace(" ", "") for k in out):
+            continue
+        out[name] = draw(documents_with_secrets(depth + 1, hidden or secret))
+    return out
+
+
+@PROPERTY
+@given(documents_with_secrets(), st.data())
+def test_json_cut_at_any_point_keeps_no_piece_of_a_secret(document: object, data: st.DataObject) -> None:
+    text = json.dumps({"user": HARMLESS, "data": document}, indent=data.draw(st.sampled_from([None, 2])))
+    cut = data.draw(st.integers(min_value=text.index(HARMLESS) + len(HARMLESS) + 1, max_value=len(text)), label="cut")
+    attempts = [body(text[:cut], "application/json", truncated=True)]
+    if cut == len(text):
+        attempts.append(body(text, "text/plain"))  # whole, under a text type
+    for attributes in attempts:
+        stored = orjson.loads(rows_for(attributes)["body"])
+        assert "Z" not in stored and HARMLESS in stored, stored
+
+
 def test_truncated_json_with_a_list_secret_examples() -> None:
     for content in ('{"user": "ada-lovelace", "password": ["Zq9ZsecretZ7Z", "b"], "n": 1',
                     '{"user": "ada-lovelace", "token": {"v": "Zq9ZsecretZ7Z"}, "n": 1',
