@@ -24,8 +24,8 @@ REDACTED = "[REDACTED]"
 
 # Credential words, looked for inside names. docs/redaction.md explains each choice.
 WORDS = ("password", "passwd", "passphrase", "pwd", "secret", "token", "apikey", "accesskey", "privatekey",
-         "credential", "authorization", "cookie", "csrf", "xsrf", "signature", "hmac", "jwt", "sessionid",
-         "cardnumber", "cvv", "cvc")  # fmt: skip
+         "authkey", "signingkey", "masterkey", "sessionkey", "subscriptionkey", "credential", "authorization",
+         "cookie", "csrf", "xsrf", "signature", "hmac", "jwt", "sessionid", "cardnumber", "cvv", "cvc")  # fmt: skip
 NAMES = ("=ssn", "=pin", "=otp", "=pass", "=auth", "=sig")
 TOP_NAMES = ("^key", "^access", "^refresh")
 

@@ -198,7 +198,8 @@ def test_truncated_json_with_a_list_secret_examples() -> None:
 # -- header names that only contain a credential word --------------------------------------------------
 
 HEADER_ATTACKS = ["X-CSRF-Token", "X-XSRF-TOKEN", "Api-Key", "X-Amz-Security-Token", "Private-Token",
-                  "X-Goog-Api-Key", "X-Hub-Signature-256", "X-Session-Id"]  # fmt: skip
+                  "X-Goog-Api-Key", "X-Hub-Signature-256", "X-Session-Id", "X-Auth-Key",
+                  "Ocp-Apim-Subscription-Key"]  # fmt: skip
 
 
 def header_key(name: str, *, response: bool, dashes: bool) -> str:
