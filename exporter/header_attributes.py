@@ -2,10 +2,11 @@
 
 Names become their display form (`headers.canonical_name`), several values of one header are
 joined (`headers.join_values`), credential headers get `[REDACTED]`, and a URL-valued header
-(`Location`, `Referer`) has the secret parameters of its query redacted (`scrub.scrub_url`). The usual span (every
-header one string, as the SDK records them) has its JSON written in C straight from the attribute
-dict (`speedups.headers_json`), from a table of what each header key turns into, learnt once per
-key; any other span goes through the header dicts (`collect_headers`), with the same result.
+(`Location`, `Referer`) has the secret parameters of its query redacted (`scrub.scrub_url`). The
+usual span (every header one string, as the SDK records them) has its JSON written in C straight
+from the attribute dict (`speedups.headers_json`), from a table of what each header key turns
+into, learnt once per key; any other span goes through the header dicts (`collect_headers`), with
+the same result.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from urllib.parse import unquote_plus
 
 import orjson
 
-from .redaction import REDACTED, Redactor, normalise
+from .redaction import REDACTED, Redactor
 
 # A string (its closing quote in group 2, absent when the text ends first) or a structural character.
 _TOKEN = re.compile(r'"((?:[^"\\]|\\.)*)(")?|[{}\[\]:,]')
@@ -106,14 +106,16 @@ def scrub_form_text(text: str, redactor: Redactor) -> str:
     return "&".join(pairs)
 
 
-# Headers whose value is a URL (or holds one: `Refresh: 0; url=...`), whose query may carry a token.
-URL_HEADERS = frozenset(map(normalise, ("Location", "Content-Location", "Referer", "Refresh")))
+# Headers whose value is a URL (or holds one: `Refresh: 0; url=...`), whose query may carry a token;
+# in the `-` spelling of the display names `headers.canonical_name` gives.
+URL_HEADERS = frozenset(("location", "content-location", "referer", "refresh"))
 # A `key=value` pair of a query, a fragment (`#access_token=`) or path parameters (`;jsessionid=`).
 _URL_PAIR = re.compile(r"([?&#;])([^=&#;?]*)=([^&#;?]*)")
 
 
 def is_url_header(name: str) -> bool:
-    return normalise(name) in URL_HEADERS
+    """Whether a header's display name is one of `URL_HEADERS` (a cheap test: it runs per header)."""
+    return name.lower() in URL_HEADERS
 
 
 def scrub_url(value: str, redactor: Redactor) -> str:
