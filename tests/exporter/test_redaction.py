@@ -183,3 +183,18 @@ def test_other_text_is_scrubbed_only_where_it_is_json_or_a_form() -> None:
     page = '<p>Your token expired.</p><a href="/login?next=/">Sign in</a><input name="key" value="x">'
     assert stored(page, "text/html") == page  # prose and HTML are not forms: nothing is cut out
     assert stored("password reset sent") == "password reset sent"
+
+
+def test_entry_syntax_through_the_environment_variables() -> None:
+    settings = ExporterSettings.from_env(
+        {
+            "REQLOG_REDACT_KEYS": "=code, ^state,iban",
+            "REQLOG_UNREDACT_KEYS": "max_tokens,=ssn",
+            "REQLOG_REDACT_HEADERS": "x-tenant",
+        }  # fmt: skip
+    )
+    redactor = settings.redactor()
+    body = {"code": 1, "state": 2, "my_iban": 3, "max_tokens": 4, "ssn": 5, "n": {"state": 6}}
+    hidden = {"code": REDACTED, "state": REDACTED, "my_iban": REDACTED}
+    assert redactor.redact_value(body) == {**hidden, "max_tokens": 4, "ssn": 5, "n": {"state": 6}}
+    assert redactor.header_is_secret("X-Tenant-Id") and redactor.header_is_secret("Authorization")
