@@ -2,7 +2,8 @@
 
 - JSON (`application/json`, `*+json`, `text/json`, `*/x-json`) -> the parsed value; a body that
   claims JSON but is not stays a string.
-- `application/x-www-form-urlencoded` -> an object (a repeated key becomes a list).
+- `application/x-www-form-urlencoded` -> an object (a repeated key becomes a list); JSON sent
+  under it is read as JSON.
 - `multipart/*` -> the summary the instrumentation made (field names, file names and sizes).
 - other text -> a string; when it looks like JSON (a JSON API answering `text/plain`) or a form
   (`a=1&b=2`, no whitespace), secret keys in it are scrubbed all the same. Binary content is
@@ -80,6 +81,10 @@ def decode_body(content: Any, content_type: str | None, *, truncated: bool, reda
     if _is_json(mime) or (not mime and text[:1] in "{["):
         return _json_body(text, truncated=truncated, redactor=redactor)
     if mime == "application/x-www-form-urlencoded":
+        if text.lstrip()[:1] in ("{", "["):
+            # JSON posted with a form's content type (jQuery's default): as a form, the whole JSON
+            # text would be one key, secrets and all.
+            return _json_body(text, truncated=truncated, redactor=redactor)
         if truncated:
             # The last pair may be cut off; the prefix still parses, and every key is checked.
             return orjson.dumps(_scrubbed(text, redactor, json=False)).decode()

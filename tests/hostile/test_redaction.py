@@ -125,6 +125,13 @@ def test_json_body_sent_as_text_plain_or_text_json(content_type: str, key: str, 
     assert_no_secret(rows_for(body(content, content_type, response=response)))
 
 
+@pytest.mark.parametrize("truncated", [False, True])
+def test_json_body_sent_as_a_form(truncated: bool) -> None:
+    content = json.dumps({"user": HARMLESS, "password": SECRET, "n": 1})
+    row = rows_for(body(content, "application/x-www-form-urlencoded; charset=UTF-8", truncated=truncated))
+    assert_no_secret(row)
+
+
 # -- truncated JSON whose secret holds a list or an object -------------------------------------------
 
 SECRET_VALUES = st.recursive(
