@@ -83,8 +83,11 @@ def decode_body(content: Any, content_type: str | None, *, truncated: bool, reda
     if mime == "application/x-www-form-urlencoded":
         if text.lstrip()[:1] in ("{", "["):
             # JSON posted with a form's content type (jQuery's default): as a form, the whole JSON
-            # text would be one key, secrets and all.
-            return _json_body(text, truncated=truncated, redactor=redactor)
+            # text would be one key, secrets and all. Cut off, it is scrubbed both ways.
+            if truncated:
+                return orjson.dumps(_scrubbed(_scrubbed(text, redactor, json=True), redactor, json=False)).decode()
+            if scan_json(text, redactor) != JSON_INVALID:
+                return _json_body(text, truncated=False, redactor=redactor)
         if truncated:
             # The last pair may be cut off; the prefix still parses, and every key is checked.
             return orjson.dumps(_scrubbed(text, redactor, json=False)).decode()

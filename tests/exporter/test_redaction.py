@@ -198,3 +198,11 @@ def test_entry_syntax_through_the_environment_variables() -> None:
     hidden = {"code": REDACTED, "state": REDACTED, "my_iban": REDACTED}
     assert redactor.redact_value(body) == {**hidden, "max_tokens": 4, "ssn": 5, "n": {"state": 6}}
     assert redactor.header_is_secret("X-Tenant-Id") and redactor.header_is_secret("Authorization")
+
+
+def test_a_form_that_only_starts_like_json_is_still_a_form() -> None:
+    form, redactor = "application/x-www-form-urlencoded", Redactor()
+    whole = decode_body("[0]=a&password=hunter2", form, truncated=False, redactor=redactor)
+    assert whole is not None and json.loads(whole) == {"[0]": "a", "password": REDACTED}
+    cut = decode_body("[0]=a&password=hunter2", form, truncated=True, redactor=redactor)
+    assert cut is not None and json.loads(cut) == f"[0]=a&password={REDACTED}"
