@@ -20,7 +20,7 @@ import pyarrow as pa
 from .errors import StorageError
 from .log_filter import LogFilter
 from .row import COLUMN_NAMES, RequestLog, iter_columns, row_values
-from .schema import MIGRATIONS, SCHEMA_VERSION, SPAN_KEY, SPAN_KEY_SQL, TABLE
+from .schema import MIGRATIONS, SCHEMA_VERSION, SEQUENCE, SPAN_KEY, SPAN_KEY_SQL, TABLE
 
 _ASSIGNED_ON_INSERT = ("id", "created_at", "updated_at")
 _INSERTED_COLUMNS = tuple(name for name in COLUMN_NAMES if name not in _ASSIGNED_ON_INSERT)
@@ -50,6 +50,7 @@ def _insert_statements(key_sql: str) -> tuple[str, str]:
     plainly; only when that hits the constraint is it inserted again, skipping the spans already
     stored. A different span whose ids hash alike (about once in 10^12 pairs at 10M rows) is no
     duplicate: it is stored with a NULL key, so without deduplication, rather than dropped.
+    Only the span key's conflicts are skipped: an id clash is an error, never a silent skip.
     """
     into = f"INSERT INTO {TABLE} ({', '.join(_INSERTED_COLUMNS)}, created_at, updated_at, {SPAN_KEY}) "
     columns = ", ".join(_INSERTED_COLUMNS)
@@ -58,7 +59,7 @@ def _insert_statements(key_sql: str) -> tuple[str, str]:
         into + f"SELECT {columns}, $now, $now, "
         f"CASE WHEN EXISTS (SELECT 1 FROM {TABLE} r WHERE r.{SPAN_KEY} = b.k "
         "AND (r.trace_id <> b.trace_id OR r.span_id <> b.span_id)) THEN NULL ELSE b.k END "
-        f"FROM (SELECT *, {key_sql} AS k FROM _reqlog_batch) b ON CONFLICT DO NOTHING"
+        f"FROM (SELECT *, {key_sql} AS k FROM _reqlog_batch) b ON CONFLICT ({SPAN_KEY}) DO NOTHING"
     )
     return plain, skipping
 
@@ -108,6 +109,7 @@ class RequestLogStore:
         self._cursors: list[duckdb.DuckDBPyConnection] = []
         self._cursors_lock = threading.Lock()
         self._migrate()
+        self.sync_sequence()
 
     # -- schema -----------------------------------------------------------------------------
 
@@ -129,6 +131,23 @@ class RequestLogStore:
             except duckdb.Error as exc:
                 con.execute("ROLLBACK")
                 raise StorageError(f"migration {version} failed: {exc}") from exc
+
+    def sync_sequence(self) -> int:
+        """Move the id sequence past the largest stored id; return the next id it will give.
+
+        A file restored from a Parquet export, or given rows by hand, holds ids the sequence has
+        not reached: without this every insert would clash with them. Called on open, and again
+        by an insert that hits an id clash.
+        """
+        cursor = self.cursor()
+        (max_id,) = cursor.execute(f"SELECT max(id) FROM {TABLE}").fetchall()[0]
+        (last,) = cursor.execute(
+            "SELECT last_value FROM duckdb_sequences() WHERE sequence_name = ?", [SEQUENCE]
+        ).fetchall()[0]
+        if max_id is not None and (last is None or max_id > last):
+            cursor.execute("SELECT setval(?, ?)", [SEQUENCE, max_id])
+            return int(max_id) + 1
+        return (last or 0) + 1
 
     def schema_version(self) -> int:
         return int(self.cursor().execute("SELECT max(version) FROM reqlog_migrations").fetchall()[0][0] or 0)
@@ -182,8 +201,26 @@ class RequestLogStore:
             raise StorageError(f"batch of {len(rows)} rows does not fit the schema: {exc}") from exc
         return self.insert_arrow(table, returning=returning)
 
+    def insert_values_counted(self, rows: Sequence[tuple[Any, ...]]) -> int:
+        """`insert_values` without RETURNING; the number of rows the file gained."""
+        if not rows:
+            return 0
+        try:
+            table = values_to_arrow(_unique(rows))
+        except (pa.ArrowException, OverflowError, TypeError, ValueError) as exc:
+            raise StorageError(f"batch of {len(rows)} rows does not fit the schema: {exc}") from exc
+        return self.insert_table(table, returning=False)[0]
+
     def insert_arrow(self, table: pa.Table, *, returning: bool = True) -> list[tuple[Any, ...]]:
         """Insert an Arrow table with the columns of `rows_to_arrow`; see `insert_rows`."""
+        return self.insert_table(table, returning=returning)[1]
+
+    def insert_table(self, table: pa.Table, *, returning: bool = True) -> tuple[int, list[tuple[Any, ...]]]:
+        """`insert_arrow`, also giving how many rows the file gained (spans already stored are not).
+
+        Raises `StorageError` when nothing could be stored: every failure is loud, and a caller
+        that counts "written" counts this number, so the count is what the file holds.
+        """
         cursor = self.cursor()
         tail = _RETURNING if returning else ""
         try:
@@ -192,13 +229,21 @@ class RequestLogStore:
                 try:
                     stored = self._insert_once(cursor, _INSERT_HEAD + tail)
                 except duckdb.ConstraintException:
-                    stored = self._insert_once(cursor, _INSERT_SKIPPING_STORED + tail)
+                    try:
+                        stored = self._insert_once(cursor, _INSERT_SKIPPING_STORED + tail)
+                    except duckdb.ConstraintException:
+                        # Not a span already stored but an id clash: rows with ids the sequence
+                        # has not reached came in meanwhile. Move the sequence and try once more.
+                        self.sync_sequence()
+                        stored = self._insert_once(cursor, _INSERT_SKIPPING_STORED + tail)
             finally:
                 cursor.unregister("_reqlog_batch")
         except duckdb.Error as exc:
             raise StorageError(f"insert of {table.num_rows} rows failed: {exc}") from exc
+        if not returning:
+            return (int(stored[0][0]) if stored else 0), []
         stored.sort(key=lambda values: values[0])  # RETURNING comes in no particular order
-        return stored
+        return len(stored), stored
 
     @staticmethod
     def _insert_once(cursor: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[Any, ...]]:

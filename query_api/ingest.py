@@ -17,7 +17,6 @@ import asyncio
 import dataclasses
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pyarrow as pa
 from aiohttp import web
@@ -48,7 +47,7 @@ class IngestStats:
 
     requests: int = 0
     spans: int = 0
-    rows: int = 0
+    rows: int = 0  # rows the file gained (a retried span already stored is not counted again)
     ignored: int = 0  # not HTTP server spans
     rejected: int = 0  # malformed spans (answered in partial_success)
     refused: int = 0  # requests answered 503 because the writer was behind or failing
@@ -145,8 +144,7 @@ async def handle_traces(request: web.Request) -> web.Response:
         ingest.stats.ignored += decoded.ignored
         ingest.stats.rejected += decoded.rejected
         if table is not None:
-            await _write(ingest, table)
-            ingest.stats.rows += table.num_rows
+            ingest.stats.rows += await _write(ingest, table)
     except OtlpError as error:
         headers = {"Retry-After": str(ingest.retry_after)} if error.status == 503 else None
         return web.Response(
@@ -181,14 +179,14 @@ async def _read_body(request: web.Request, limit: int) -> tuple[bytes, bool]:
     return bytes(body), getattr(request.content, "total_compressed_bytes", None) is not None
 
 
-async def _write(ingest: Ingest, table: pa.Table) -> Any:
+async def _write(ingest: Ingest, table: pa.Table) -> int:
     try:
         future = ingest.writer.submit(table)
     except (WriterBusy, WriterClosed) as exc:
         ingest.stats.refused += 1
         raise OtlpError(503, UNAVAILABLE, f"the writer is behind ({exc}); retry later") from None
     try:
-        return await asyncio.wrap_future(future)
+        return int(await asyncio.wrap_future(future))
     except Exception as exc:
         # Nothing of this request is stored; a retry may succeed (a full disk, a checkpoint failure).
         ingest.stats.refused += 1
