@@ -48,7 +48,12 @@ class OtlpError(Exception):
 
 
 def too_large(limit: int) -> OtlpError:
-    return OtlpError(413, RESOURCE_EXHAUSTED, f"the request is larger than {limit} bytes after decompression")
+    return OtlpError(
+        413,
+        RESOURCE_EXHAUSTED,
+        f"the request is larger than {limit} bytes after decompression: raise REQLOG_INGEST_MAX_BYTES on the "
+        "service, or send smaller batches (OTEL_BSP_MAX_EXPORT_BATCH_SIZE in the app)",
+    )
 
 
 def decode_body(

@@ -56,6 +56,7 @@ async def service_status(request: web.Request) -> web.Response:
             "transactions": writer.transactions,
             "rows_written": writer.rows_written,
             "failures": writer.failures,
+            "duplicates": writer.duplicates,
             "pending_rows": writer.pending_rows,
         }
     cache = app.get(RECENT_KEY)
@@ -94,14 +95,17 @@ _SCHEMA = {
                 "ignored": "spans that are not HTTP server spans",
                 "rejected": "malformed spans, reported in partialSuccess",
                 "refused": "requests answered 503 (writer behind or failing)",
+                "over_budget": "requests answered 503 (in-flight byte budget full: REQLOG_INGEST_INFLIGHT_BYTES)",
+                "too_large": "requests answered 413 (past REQLOG_INGEST_MAX_BYTES)",
             },
         ),
         "writer": _counts(
             "The ingest writer (null when ingest is not set up).",
             {
                 "transactions": "commits",
-                "rows_written": "rows committed",
-                "failures": "batches that could not be written",
+                "rows_written": "rows the file gained (equals the rows stored)",
+                "failures": "batches that could not be written (answered 503, never acknowledged)",
+                "duplicates": "spans already stored, sent again by a retrying client (not written twice)",
                 "pending_rows": "rows waiting or being written now",
             },
         ),

@@ -40,7 +40,11 @@ class ServiceSettings:
     - `sql_timeout`: seconds an analyst query may run before it is interrupted, default 5.
     - `sql_row_limit`: rows an analyst query may return (more are cut off and flagged), default 10,000.
     - `retention_days`: delete rows that started more than this many days ago, once a day; `None` keeps all.
-    - `ingest_max_bytes`: the largest OTLP request on `POST /v1/traces` after decompression, default 16 MiB.
+    - `ingest_max_bytes`: the largest OTLP request on `POST /v1/traces` after decompression, default
+      128 MiB (a stock SDK batch of 512 spans with two 64 KiB bodies each is ~65 MiB in protobuf,
+      more in OTLP/JSON); larger ones get 413.
+    - `ingest_inflight_bytes`: bytes of OTLP requests being read, decoded or written at once, default
+      256 MiB; a request that would pass it gets 503 + Retry-After (at least `ingest_max_bytes`).
     - `ingest_queue_rows`: rows waiting for the writer before OTLP requests get 503, default 50,000.
     - `ingest_batch_rows`: the most rows the writer commits in one transaction, default 10,000.
     - `ingest_retry_after`: seconds in the `Retry-After` of a 503 from `POST /v1/traces`, default 1.
@@ -65,7 +69,8 @@ class ServiceSettings:
     sql_timeout: float = 5.0
     sql_row_limit: int = 10_000
     retention_days: int | None = None
-    ingest_max_bytes: int = 16 * 1024 * 1024
+    ingest_max_bytes: int = 128 * 1024 * 1024
+    ingest_inflight_bytes: int = 256 * 1024 * 1024
     ingest_queue_rows: int = 50_000
     ingest_batch_rows: int = 10_000
     ingest_retry_after: int = 1
@@ -153,6 +158,8 @@ def _validate(settings: ServiceSettings) -> None:
     for name in ("ingest_max_bytes", "ingest_queue_rows", "ingest_batch_rows", "ingest_retry_after"):
         if getattr(settings, name) < 1:
             raise ConfigError(name, "must be at least 1")
+    if settings.ingest_inflight_bytes < settings.ingest_max_bytes:
+        raise ConfigError("ingest_inflight_bytes", "must be at least ingest_max_bytes (one request must fit)")
     if not 0 <= settings.ingest_workers <= 64:
         raise ConfigError("ingest_workers", "must be 0 (decode in a thread) to 64")
     if settings.retention_days is not None and settings.retention_days < 1:
