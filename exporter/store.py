@@ -8,6 +8,8 @@ by row, so batching is what makes ingest fast (FACTS.md, and `bench/exporter.py`
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import threading
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -22,6 +24,7 @@ from .log_filter import LogFilter
 from .row import COLUMN_NAMES, RequestLog, iter_columns, row_values
 from .schema import MIGRATIONS, SCHEMA_VERSION, SEQUENCE, SPAN_KEY, SPAN_KEY_SQL, TABLE
 
+logger = logging.getLogger(__name__)
 _ASSIGNED_ON_INSERT = ("id", "created_at", "updated_at")
 _INSERTED_COLUMNS = tuple(name for name in COLUMN_NAMES if name not in _ASSIGNED_ON_INSERT)
 _ARROW_TYPES = {
@@ -100,16 +103,22 @@ class RequestLogStore:
         self._closed = False
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        settings: dict[str, Any] = {"memory_limit": memory_limit, "checkpoint_threshold": checkpoint_threshold}
-        settings.update(config or {})
-        try:
-            self._con = duckdb.connect(str(path), config=settings)
-        except duckdb.Error as exc:
-            raise StorageError(f"cannot open {path}: {exc}") from exc
+        self._settings: dict[str, Any] = {"memory_limit": memory_limit, "checkpoint_threshold": checkpoint_threshold}
+        self._settings.update(config or {})
         self._cursors: list[duckdb.DuckDBPyConnection] = []
         self._cursors_lock = threading.Lock()
+        self._generation = 0  # bumped by `reopen`: a thread's cursor of an older connection is replaced
+        self.reopens = 0  # times the file was reopened after DuckDB invalidated the database
+        self.last_reopen: tuple[datetime, str] | None = None  # (when, DuckDB's error) of the last one
+        self._con = self._connect()
         self._migrate()
         self.sync_sequence()
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        try:
+            return duckdb.connect(str(self.path), config=self._settings)
+        except duckdb.Error as exc:
+            raise StorageError(f"cannot open {self.path}: {exc}") from exc
 
     # -- schema -----------------------------------------------------------------------------
 
@@ -157,11 +166,12 @@ class RequestLogStore:
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """This thread's cursor (DuckDB connections are not safe to share between threads)."""
         cursor = getattr(self._local, "cursor", None)
-        if cursor is None:
+        if cursor is None or self._local.generation != self._generation:
             if self._closed:
                 raise StorageError("the store is closed")
             cursor = self._con.cursor()
             self._local.cursor = cursor
+            self._local.generation = self._generation
             with self._cursors_lock:
                 self._cursors.append(cursor)
         return cursor
@@ -176,6 +186,26 @@ class RequestLogStore:
                 cursor.close()
             self._cursors.clear()
         self._con.close()
+
+    def reopen(self, reason: str) -> None:
+        """Close the database and open the file again (DuckDB replays its WAL); raises `StorageError`.
+
+        After DuckDB invalidates a database (a checkpoint that could not get memory, for one),
+        every statement fails until the file is opened again; committed rows are in the WAL.
+        """
+        logger.error("the database %s was invalidated; reopening it. DuckDB said: %s", self.path, reason)
+        with self._cursors_lock:
+            for cursor in self._cursors:
+                with contextlib.suppress(duckdb.Error):
+                    cursor.close()
+            self._cursors.clear()
+            with contextlib.suppress(duckdb.Error):
+                self._con.close()
+            self._generation += 1
+            self.reopens += 1
+            self.last_reopen = (_utcnow(), reason.splitlines()[0][:500] if reason else "")
+            self._con = self._connect()
+        logger.warning("the database %s was reopened (%d rows)", self.path, self.count())
 
     # -- writes -----------------------------------------------------------------------------
 
@@ -221,29 +251,41 @@ class RequestLogStore:
         Raises `StorageError` when nothing could be stored: every failure is loud, and a caller
         that counts "written" counts this number, so the count is what the file holds.
         """
-        cursor = self.cursor()
-        tail = _RETURNING if returning else ""
         try:
-            cursor.register("_reqlog_batch", table)
-            try:
-                try:
-                    stored = self._insert_once(cursor, _INSERT_HEAD + tail)
-                except duckdb.ConstraintException:
-                    try:
-                        stored = self._insert_once(cursor, _INSERT_SKIPPING_STORED + tail)
-                    except duckdb.ConstraintException:
-                        # Not a span already stored but an id clash: rows with ids the sequence
-                        # has not reached came in meanwhile. Move the sequence and try once more.
-                        self.sync_sequence()
-                        stored = self._insert_once(cursor, _INSERT_SKIPPING_STORED + tail)
-            finally:
-                cursor.unregister("_reqlog_batch")
+            stored = self._insert(table, returning)
         except duckdb.Error as exc:
-            raise StorageError(f"insert of {table.num_rows} rows failed: {exc}") from exc
+            if not invalidated(exc):
+                raise StorageError(f"insert of {table.num_rows} rows failed: {exc}") from exc
+            # Reopen and write once more: rows of the failed try that did commit are in the WAL,
+            # and the retry skips them as spans already stored.
+            self.reopen(str(exc))
+            try:
+                stored = self._insert(table, returning)
+            except duckdb.Error as again:
+                raise StorageError(f"insert of {table.num_rows} rows failed after reopening: {again}") from again
         if not returning:
             return (int(stored[0][0]) if stored else 0), []
         stored.sort(key=lambda values: values[0])  # RETURNING comes in no particular order
         return len(stored), stored
+
+    def _insert(self, table: pa.Table, returning: bool) -> list[tuple[Any, ...]]:
+        cursor = self.cursor()
+        tail = _RETURNING if returning else ""
+        cursor.register("_reqlog_batch", table)
+        try:
+            try:
+                return self._insert_once(cursor, _INSERT_HEAD + tail)
+            except duckdb.ConstraintException:
+                try:
+                    return self._insert_once(cursor, _INSERT_SKIPPING_STORED + tail)
+                except duckdb.ConstraintException:
+                    # Not a span already stored but an id clash: rows with ids the sequence has
+                    # not reached came in meanwhile. Move the sequence and try once more.
+                    self.sync_sequence()
+                    return self._insert_once(cursor, _INSERT_SKIPPING_STORED + tail)
+        finally:
+            with contextlib.suppress(duckdb.Error):
+                cursor.unregister("_reqlog_batch")
 
     @staticmethod
     def _insert_once(cursor: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[Any, ...]]:
@@ -355,6 +397,11 @@ def _unique(rows: Sequence[tuple[Any, ...]]) -> Sequence[tuple[Any, ...]]:
             seen.add(key)
         out.append(row)
     return out
+
+
+def invalidated(exc: BaseException) -> bool:
+    """Whether `exc` says DuckDB invalidated the database (only reopening the file helps then)."""
+    return isinstance(exc, duckdb.FatalException) or "database has been invalidated" in str(exc)
 
 
 def _utcnow() -> datetime:

@@ -45,6 +45,8 @@ class ServiceSettings:
       more in OTLP/JSON); larger ones get 413.
     - `ingest_inflight_bytes`: bytes of OTLP requests being read, decoded or written at once, default
       256 MiB; a request that would pass it gets 503 + Retry-After (at least `ingest_max_bytes`).
+    - `ingest_max_body_bytes`: the longest request or response body stored from OTLP, default 1 MiB
+      (above the instrumentation's 64 KiB); a longer one is cut and flagged truncated (`exporter.limits`).
     - `ingest_queue_rows`: rows waiting for the writer before OTLP requests get 503, default 50,000.
     - `ingest_batch_rows`: the most rows the writer commits in one transaction, default 10,000.
     - `ingest_retry_after`: seconds in the `Retry-After` of a 503 from `POST /v1/traces`, default 1.
@@ -71,6 +73,7 @@ class ServiceSettings:
     retention_days: int | None = None
     ingest_max_bytes: int = 128 * 1024 * 1024
     ingest_inflight_bytes: int = 256 * 1024 * 1024
+    ingest_max_body_bytes: int = 1024 * 1024
     ingest_queue_rows: int = 50_000
     ingest_batch_rows: int = 10_000
     ingest_retry_after: int = 1
@@ -158,6 +161,8 @@ def _validate(settings: ServiceSettings) -> None:
     for name in ("ingest_max_bytes", "ingest_queue_rows", "ingest_batch_rows", "ingest_retry_after"):
         if getattr(settings, name) < 1:
             raise ConfigError(name, "must be at least 1")
+    if settings.ingest_max_body_bytes < 1024:
+        raise ConfigError("ingest_max_body_bytes", "must be at least 1024 bytes")
     if settings.ingest_inflight_bytes < settings.ingest_max_bytes:
         raise ConfigError("ingest_inflight_bytes", "must be at least ingest_max_bytes (one request must fit)")
     if not 0 <= settings.ingest_workers <= 64:
