@@ -69,6 +69,11 @@ def _insert_statements(key_sql: str) -> tuple[str, str]:
 
 _INSERT_HEAD, _INSERT_SKIPPING_STORED = _insert_statements(SPAN_KEY_SQL)
 _SELECT_COLUMNS = ", ".join(COLUMN_NAMES)
+# A row's size as the API renders it, roughly: its text and JSON plus ~300 bytes of the rest. Read
+# before the rows themselves, so a page or a cache warm-up can stop at a byte budget.
+_ROW_BYTES_SQL = "300 + " + " + ".join(
+    f"coalesce(strlen({name}::VARCHAR), 0)" for name, sql_type, _ in iter_columns() if sql_type in ("VARCHAR", "JSON")
+)
 
 # How the reqlog service opens its database: analyst SQL runs in the same DuckDB instance, and
 # these settings hold for the whole instance and cannot be turned back on (FACTS.md), so no query
@@ -342,6 +347,22 @@ class RequestLogStore:
         Newest (highest id) first, below `before_id` when given. With `after_id` (and no
         `before_id`), the rows just above it, oldest first: a page walked backwards.
         """
+        return self.list_page(log_filter, before_id=before_id, after_id=after_id, limit=limit)[0]
+
+    def list_page(
+        self,
+        log_filter: LogFilter | None = None,
+        *,
+        before_id: int | None = None,
+        after_id: int | None = None,
+        limit: int = 50,
+        max_bytes: int | None = None,
+    ) -> tuple[list[tuple[Any, ...]], bool]:
+        """`list_values`, stopping once the rows pass `max_bytes` (rendered size, estimated first).
+
+        Returns the rows and whether the budget cut the page short. The first row is always
+        returned, however large, so a walk over the rows always moves on.
+        """
         clauses, params = (log_filter or LogFilter()).sql()
         if before_id is not None:
             clauses.append("id < ?")
@@ -356,13 +377,32 @@ class RequestLogStore:
         cursor = self.cursor()
         ids_sql = f"SELECT id FROM {TABLE}{where} ORDER BY id {order} LIMIT ?"
         ids = [row[0] for row in cursor.execute(ids_sql, [*params, limit]).fetchall()]
+        cut = False
+        if max_bytes is not None and ids:
+            # The sizes of those rows only (a size over every candidate would read all their text).
+            sizes = dict(
+                cursor.execute(
+                    f"SELECT id, {_ROW_BYTES_SQL} FROM {TABLE} WHERE id BETWEEN ? AND ? AND list_contains(?, id)",
+                    [min(ids), max(ids), ids],
+                ).fetchall()
+            )
+            total, kept = 0, 0
+            for request_id in ids:
+                nbytes = sizes.get(request_id, 0)
+                if kept and total + nbytes > max_bytes:
+                    cut = True
+                    break
+                total += nbytes
+                kept += 1
+            ids = ids[:kept]
         if not ids:
-            return []
-        return cursor.execute(
+            return [], cut
+        rows = cursor.execute(
             f"SELECT {_SELECT_COLUMNS} FROM {TABLE} WHERE id BETWEEN ? AND ? AND list_contains(?, id) "
             f"ORDER BY id {order}",
             [min(ids), max(ids), ids],
         ).fetchall()
+        return rows, cut
 
 
 def rows_to_arrow(rows: Iterable[RequestLog]) -> pa.Table:

@@ -33,7 +33,10 @@ class ServiceSettings:
     - `memory_limit`, `checkpoint_threshold`: DuckDB's, as in `ExporterSettings`.
     - `read_threads`: threads that run store reads (retrieve misses, lists), default 4.
     - `recent_cache_bytes`: size of the cache of recently written rows, default 64 MiB; 0 turns it off.
-    - `warm_cache`: fill that cache with the newest stored rows at start, default on.
+    - `warm_cache`: fill that cache with the newest stored rows at start, default on (up to
+      `recent_cache_bytes`, read in steps of at most `list_page_bytes`).
+    - `list_page_bytes`: the most row bytes one list page holds, default 16 MiB; a page that would
+      pass it has fewer rows than `page_size` and a `next` link to the rest (the first row always fits).
     - `client_max_size`: the largest request body accepted, default 64 MiB (OTLP batches are big).
     - `access_log`: log every request (costs ~45% of throughput, FACTS.md), default off.
     - `account_refresh_interval`: seconds between checks for changed credentials, default 0.25.
@@ -65,6 +68,7 @@ class ServiceSettings:
     read_threads: int = 4
     recent_cache_bytes: int = 64 * 1024 * 1024
     warm_cache: bool = True
+    list_page_bytes: int = 16 * 1024 * 1024
     client_max_size: int = 64 * 1024 * 1024
     access_log: bool = False
     account_refresh_interval: float = 0.25
@@ -150,6 +154,8 @@ def _validate(settings: ServiceSettings) -> None:
         raise ConfigError("read_threads", "must be at least 1")
     if settings.recent_cache_bytes < 0:
         raise ConfigError("recent_cache_bytes", "must be 0 (off) or more")
+    if settings.list_page_bytes < 1024:
+        raise ConfigError("list_page_bytes", "must be at least 1024 bytes")
     if settings.client_max_size < 1024:
         raise ConfigError("client_max_size", "must be at least 1024 bytes")
     if not 0 < settings.account_refresh_interval <= 1:
