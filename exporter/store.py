@@ -159,7 +159,7 @@ class RequestLogStore:
             "SELECT last_value FROM duckdb_sequences() WHERE sequence_name = ?", [SEQUENCE]
         ).fetchall()[0]
         if max_id is not None and (last is None or max_id > last):
-            cursor.execute("SELECT setval(?, ?)", [SEQUENCE, max_id])
+            cursor.execute("SELECT setval(?, ?)", [SEQUENCE, max_id]).fetchall()
             return int(max_id) + 1
         return (last or 0) + 1
 
