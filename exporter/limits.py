@@ -3,7 +3,7 @@
 Everything in a row comes from clients of an instrumented app, and any app holding an ingest token
 can send spans no instrumentation would make. Rows with multi-megabyte strings can make DuckDB's
 checkpoint fail to pin a block within `memory_limit`; DuckDB then invalidates the database (see
-`docs/design-notes.md`). So, whatever the sender, a row stays small:
+`docs/operations.md`, "What one request may store"). So, whatever the sender, a row stays small:
 
 - a body (request or response) longer than `max_body_bytes` (default 1 MiB, above the
   instrumentation's own 64 KiB capture limit) is cut there *before* it is decoded, and flagged
