@@ -21,7 +21,7 @@ from .auth import PERM_VIEW_LOGS, authorize
 from .drf_view import read_only_view
 from .errors import JSON, NotFound
 from .filters import parse_filters
-from .keys import FETCHER_KEY, READER_KEY, RECENT_KEY, STORE_KEY
+from .keys import FETCHER_KEY, READER_KEY, RECENT_KEY, SETTINGS_KEY, STORE_KEY
 from .pagination import decode_cursor, page_links, page_size
 
 LIST_PATH = "/api/metrics/request_logs"
@@ -60,10 +60,11 @@ async def retrieve(request: web.Request) -> web.Response:
 
 
 def _page(
-    store: RequestLogStore, log_filter: LogFilter, before: int | None, after: int | None, size: int
+    store: RequestLogStore, log_filter: LogFilter, before: int | None, after: int | None, size: int, max_bytes: int
 ) -> tuple[list[int], list[orjson.Fragment], bool]:
-    values = store.list_values(log_filter, before_id=before, after_id=after, limit=size + 1)
-    has_more = len(values) > size
+    # A page stops at `list_page_bytes` of rows: fewer rows, and a `next` link to the rest.
+    values, cut = store.list_page(log_filter, before_id=before, after_id=after, limit=size + 1, max_bytes=max_bytes)
+    has_more = len(values) > size or cut
     values = values[:size]
     if after is not None:
         values.reverse()  # fetched oldest first, served newest first
@@ -81,7 +82,8 @@ async def list_logs(request: web.Request) -> web.Response:
     if cursor is not None:
         before, after = (None, cursor.position) if cursor.reverse else (cursor.position, None)
     app = request.app
-    ids, results, has_more = await app[READER_KEY].run(_page, app[STORE_KEY], log_filter, before, after, size)
+    budget = app[SETTINGS_KEY].list_page_bytes
+    ids, results, has_more = await app[READER_KEY].run(_page, app[STORE_KEY], log_filter, before, after, size, budget)
     next_url, previous_url = page_links(request.url, cursor, ids, has_more=has_more)
     page: dict[str, Any] = {"next": next_url, "previous": previous_url, "results": results}
     return web.Response(body=orjson.dumps(page), content_type=JSON)
