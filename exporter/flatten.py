@@ -23,6 +23,7 @@ from instrumentation import attributes as attr
 
 from .attribute_values import first_str, integer, status, text
 from .bodies import decode_body, parse_query
+from .canonical import canonical_values
 from .header_attributes import collect_headers, headers_json_columns
 from .redaction import Redactor
 from .row import RequestLog
@@ -115,6 +116,7 @@ def build_values(
     request_headers, response_headers = headers_json_columns(attributes, redactor)
     if path is None:
         path, query = _old_path_and_query(attributes.get, query)
+    method, ip, path = canonical_values(attributes, method, ip, path)
     if (
         not user_agent
         or (request_body is not None and not request_type)

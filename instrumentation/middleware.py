@@ -35,6 +35,7 @@ from .capture import SIZE, BodyCapture, choose_mode
 from .client import ClientResolver
 from .exchange import Exchange
 from .options import Options, UserResolver, parse_networks
+from .url_path import span_path
 from .user import current_exchange
 
 Scope = MutableMapping[str, Any]
@@ -167,7 +168,7 @@ class RequestLogMiddleware:
         attributes: dict[str, Any] = {
             attr.HTTP_REQUEST_METHOD: method,
             attr.URL_SCHEME: scope.get("scheme") or "http",
-            attr.URL_PATH: scope.get("path") or "/",
+            attr.URL_PATH: span_path(scope),
         }
         query = scope.get("query_string")
         if query:
