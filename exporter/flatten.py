@@ -116,7 +116,8 @@ def build_values(
     request_headers, response_headers = headers_json_columns(attributes, redactor)
     if path is None:
         path, query = _old_path_and_query(attributes.get, query)
-    method, ip, path = canonical_values(attributes, method, ip, path)
+    if method == "_OTHER" or (ip and ":" in ip) or (path and "%" in path):  # else all canonical already
+        method, ip, path = canonical_values(attributes, method, ip, path)
     if (
         not user_agent
         or (request_body is not None and not request_type)
