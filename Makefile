@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint format bench demo sanitize clean
+.PHONY: install run test lint format bench demo sanitize clean node
 
 # The environment is rebuilt whenever pyproject.toml changes (the stamp is older than it), and the
 # C speedups recompiled whenever their source does.
@@ -40,7 +40,17 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: lint
+# The Node.js client of tests/test_node_client.py: the official OpenTelemetry JavaScript SDK, exactly as
+# pinned in its lockfile, installed again only when the lockfile is newer than the install.
+NODE_DIR := tests/node
+NODE_STAMP := $(NODE_DIR)/node_modules/.package-lock.json
+$(NODE_STAMP): $(NODE_DIR)/package-lock.json
+	cd $(NODE_DIR) && npm ci --ignore-scripts --no-audit --no-fund
+	touch $(NODE_STAMP)
+
+node: $(NODE_STAMP)
+
+test: lint node
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP) $(PEERS)/.installed
@@ -66,4 +76,4 @@ sanitize: $(STAMP)
 		status=$$?; cp build/_speedups_normal.so $(SO); exit $$status
 
 clean:
-	rm -rf $(VENV) .pytest_cache bench/results build exporter/*.so
+	rm -rf $(VENV) .pytest_cache bench/results build exporter/*.so $(NODE_DIR)/node_modules

@@ -23,6 +23,7 @@ from instrumentation import attributes as attr
 
 from .attribute_values import first_str, integer, status, text
 from .bodies import decode_body, parse_query
+from .canonical import canonical_values
 from .header_attributes import collect_headers, headers_json_columns
 from .limits import cap_fields, cap_values
 from .redaction import Redactor
@@ -117,6 +118,8 @@ def build_values(
     request_headers, response_headers = headers_json_columns(attributes, redactor)
     if path is None:
         path, query = _old_path_and_query(attributes.get, query)
+    if method == "_OTHER" or (ip and ":" in ip) or (path and "%" in path):  # else all canonical already
+        method, ip, path = canonical_values(attributes, method, ip, path)
     if (
         not user_agent
         or (request_body is not None and not request_type)

@@ -39,6 +39,7 @@ from .capture import may_read_unread
 from .core import EXPECT, NAME_CACHE_SIZE, REQ, CaptureCore, add_header
 from .exchange import Exchange
 from .options import Options, UserResolver
+from .url_path import span_path
 from .user import current_exchange
 
 Scope = MutableMapping[str, Any]
@@ -149,7 +150,7 @@ class RequestLogMiddleware(CaptureCore):
         attributes: dict[str, Any] = {
             attr.HTTP_REQUEST_METHOD: method,
             attr.URL_SCHEME: scope.get("scheme") or "http",
-            attr.URL_PATH: scope.get("path") or "/",
+            attr.URL_PATH: span_path(scope),
         }
         query = scope.get("query_string")
         if query:

@@ -33,6 +33,7 @@ from .capture import may_read_unread
 from .core import EXPECT, NAME_CACHE_SIZE, REQ, CaptureCore, add_header
 from .exchange import Exchange
 from .options import Options, UserResolver
+from .url_path import wsgi_span_path
 from .user import current_exchange
 from .wsgi_streams import Body, Input
 
@@ -120,7 +121,7 @@ class RequestLogWSGIMiddleware(CaptureCore):
 
     def _request_attributes(self, environ: Environ) -> dict[str, Any]:
         """The same attributes, in the same order, as the ASGI side builds from a scope."""
-        path = _text(environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""))
+        path = wsgi_span_path(environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""))
         attributes: dict[str, Any] = {
             attr.HTTP_REQUEST_METHOD: environ.get("REQUEST_METHOD") or "HTTP",
             attr.URL_SCHEME: environ.get("wsgi.url_scheme") or "http",

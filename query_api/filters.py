@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+from exporter.ip_range import parse_ip_filter
 from exporter.log_filter import LogFilter
 
 from .errors import ValidationError
@@ -35,6 +36,7 @@ _DATETIME_PATTERN = re.compile(
     r"\s*(?P<tzinfo>Z|[+-]\d{2}(?::?\d{2})?)?$"
 )
 _IP = "Enter a valid IPv4 or IPv6 address."
+_NETWORK = "Enter a valid IPv4 or IPv6 network in CIDR notation, such as 10.0.0.0/8."
 # DRF's BooleanField compares the lower-cased text with these (and strips nothing).
 _TRUE = {"true", "1", "yes", "on", "t", "y"}
 _FALSE = {"false", "0", "no", "off", "f", "n"}
@@ -141,11 +143,12 @@ def _status_class(value: str) -> int:
     return _STATUS_CLASSES[value]
 
 
-def _ip(value: str) -> str:
+def _ip(value: str) -> str | ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """An address in any spelling (`::ffff:10.0.0.1`, `0:0:0:0:0:0:0:1`) or a network (`10.0.0.0/8`)."""
     try:
-        return str(ipaddress.ip_address(value.strip()))
+        return parse_ip_filter(value)
     except ValueError:
-        raise ValueError(_IP) from None
+        raise ValueError(_NETWORK if "/" in value else _IP) from None
 
 
 # parameter -> (LogFilter field, parser)

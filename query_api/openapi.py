@@ -107,6 +107,8 @@ _REQUEST_LOG: dict[str, Any] = {
     },
 }
 
+_OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4_NETWORK = rf"^({_OCTET}\.){{3}}{_OCTET}/([0-9]|[12][0-9]|3[0-2])$"
 # DRF's CharField refuses a NUL; with its default trimming, also text that is blank once stripped.
 _TEXT = {"type": "string", "pattern": "^[^\\x00]*$"}
 _TRIMMED = {"type": "string", "pattern": "^[^\\x00]*\\S[^\\x00]*$"}
@@ -129,7 +131,13 @@ _PARAMETER_SCHEMAS: dict[str, dict[str, Any]] = {
     "started_before": {"type": "string", "format": "date-time"},
     "min_duration": {"type": "number", "description": "Seconds, inclusive."},
     "max_duration": {"type": "number", "description": "Seconds, inclusive."},
-    "ip": {"type": "string", "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}], "description": "An IP address."},
+    "ip": {
+        "type": "string",
+        # IPv6 networks (2001:db8::/32) are taken too; a pattern for them would be unreadable.
+        "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}, {"pattern": _IPV4_NETWORK}],
+        "description": "An IP address in any spelling (::ffff:10.0.0.1 finds 10.0.0.1), or a network in CIDR "
+        "notation (10.0.0.0/8).",
+    },
 }
 
 
