@@ -49,8 +49,8 @@ bench: $(STAMP) $(PEERS)/.installed
 demo: $(STAMP)
 	$(BIN)/reqlog demo
 
-# The C speedups under AddressSanitizer and UndefinedBehaviorSanitizer: the exporter's tests (their
-# Hypothesis properties feed the C code malformed input) against a sanitized build, which stands in
+# The C speedups under AddressSanitizer and UndefinedBehaviorSanitizer: the exporter's and the redaction
+# attack tests (their Hypothesis properties feed the C code malformed input) against a sanitized build, which stands in
 # for the normal one while they run.
 SO = $(firstword $(wildcard exporter/_speedups.cpython-*.so))
 sanitize: $(STAMP)
@@ -62,7 +62,7 @@ sanitize: $(STAMP)
 	cp build/_speedups_sanitized.so $(SO)
 	LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
 		ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-		$(BIN)/python -m pytest -q -p no:cacheprovider tests/exporter; \
+		$(BIN)/python -m pytest -q -p no:cacheprovider tests/exporter tests/hostile/test_redaction.py; \
 		status=$$?; cp build/_speedups_normal.so $(SO); exit $$status
 
 clean:

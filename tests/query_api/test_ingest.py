@@ -238,17 +238,17 @@ class BlockedWriter:
     def __init__(self, client: TestClient[Any, Any], monkeypatch: pytest.MonkeyPatch, *, fail: bool = False) -> None:
         self.entered, self.opened = threading.Event(), threading.Event()
         store = client.server.app[STORE_KEY]  # type: ignore[union-attr]
-        real = store.insert_arrow
+        real = store.insert_table
 
-        def gated(table: pa.Table, **kwargs: Any) -> list[tuple[Any, ...]]:
+        def gated(table: pa.Table, **kwargs: Any) -> tuple[int, list[tuple[Any, ...]]]:
             self.entered.set()
             assert self.opened.wait(10)
             if fail:
                 raise StorageError("disk full")
             return real(table, **kwargs)
 
-        monkeypatch.setattr(store, "insert_arrow", gated)
-        self.undo = lambda: monkeypatch.setattr(store, "insert_arrow", real)
+        monkeypatch.setattr(store, "insert_table", gated)
+        self.undo = lambda: monkeypatch.setattr(store, "insert_table", real)
 
 
 async def test_the_answer_waits_for_the_commit_and_concurrent_requests_share_it(
