@@ -13,8 +13,18 @@ PORT ?= 8000
 $(STAMP): pyproject.toml $(wildcard exporter/_speedups*.c exporter/_speedups.h)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,demo]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,demo,bench]'
 	touch $(STAMP)
+
+# Stock OpenTelemetry's Django and Flask instrumentations pin older OpenTelemetry packages than
+# reqlog needs: bench/django.py runs them from this separate environment.
+PEERS := .venv-peers
+$(PEERS)/.installed: Makefile
+	test -x $(PEERS)/bin/python || $(PYTHON) -m venv $(PEERS)
+	$(PEERS)/bin/python -m pip install --quiet --disable-pip-version-check 'django>=5.1' \
+		'djangorestframework>=3.18' 'djangorestframework-simplejwt>=5.5' 'flask>=3.1' \
+		'opentelemetry-instrumentation-django>=0.66b1' 'opentelemetry-instrumentation-flask>=0.66b1' opentelemetry-sdk
+	touch $@
 
 install: $(STAMP)
 
@@ -33,14 +43,14 @@ format: $(STAMP)
 test: lint
 	$(BIN)/python -m pytest -q
 
-bench: $(STAMP)
+bench: $(STAMP) $(PEERS)/.installed
 	$(BIN)/python -m bench
 
 demo: $(STAMP)
 	$(BIN)/reqlog demo
 
-# The C speedups under AddressSanitizer and UndefinedBehaviorSanitizer: the exporter's tests (their
-# Hypothesis properties feed the C code malformed input) against a sanitized build, which stands in
+# The C speedups under AddressSanitizer and UndefinedBehaviorSanitizer: the exporter's and the redaction
+# attack tests (their Hypothesis properties feed the C code malformed input) against a sanitized build, which stands in
 # for the normal one while they run.
 SO = $(firstword $(wildcard exporter/_speedups.cpython-*.so))
 sanitize: $(STAMP)
@@ -52,7 +62,7 @@ sanitize: $(STAMP)
 	cp build/_speedups_sanitized.so $(SO)
 	LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
 		ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-		$(BIN)/python -m pytest -q -p no:cacheprovider tests/exporter; \
+		$(BIN)/python -m pytest -q -p no:cacheprovider tests/exporter tests/hostile/test_redaction.py; \
 		status=$$?; cp build/_speedups_normal.so $(SO); exit $$status
 
 clean:

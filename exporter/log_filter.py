@@ -17,7 +17,8 @@ class LogFilter:
 
     Each field maps to one fixed SQL condition with a parameter, so no request text becomes SQL.
     `anonymous=True` keeps rows without a user (`False` those with one); `status_class` 2 means
-    2xx; `has_exception` tests `exception_type`; times are naive UTC (`started_before` excluded).
+    2xx; `has_exception` tests `exception_type`; times are naive UTC (`started_before` excluded);
+    durations are seconds, both bounds included.
     """
 
     anonymous: bool | None = _filter_field("(user_id IS NULL AND username IS NULL) = ?")
@@ -30,6 +31,7 @@ class LogFilter:
     endpoint: str | None = _filter_field("endpoint = ?")
     endpoint_prefix: str | None = _filter_field("starts_with(endpoint, ?)")
     route: str | None = _filter_field("route = ?")
+    service_name: str | None = _filter_field("service_name = ?")
     device_type: str | None = _filter_field("device_type = ?")
     is_bot: bool | None = _filter_field("is_bot = ?")
     has_exception: bool | None = _filter_field("(exception_type IS NOT NULL) = ?")
@@ -38,6 +40,7 @@ class LogFilter:
     started_after: datetime | None = _filter_field("started_at >= ?")
     started_before: datetime | None = _filter_field("started_at < ?")
     min_duration: float | None = _filter_field("duration >= ?")
+    max_duration: float | None = _filter_field("duration <= ?")
 
     def sql(self) -> tuple[list[str], list[Any]]:
         """The conditions in use and their parameters."""

@@ -27,6 +27,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.util.re import parse_env_headers
 
 from .options import OptionError
+from .shutdown import flush_on_termination
 
 ENTRY_POINT_GROUP = "opentelemetry_traces_exporter"
 OTLP = "otlp_proto_http"
@@ -82,6 +83,7 @@ def configure(
     limits = SpanLimits(max_span_attributes=None if explicit_limit else DEFAULT_SPAN_ATTRIBUTE_LIMIT)
     provider = TracerProvider(resource=resource, span_limits=limits)
     provider.add_span_processor(BatchSpanProcessor(span_exporter))
+    flush_on_termination(provider)  # a server that dies by a re-raised SIGTERM skips `atexit`
     if set_global:
         trace.set_tracer_provider(provider)
     return provider

@@ -41,6 +41,7 @@ def create_app(settings: ServiceSettings) -> web.Application:
     app[SETTINGS_KEY] = settings
     app[RECENT_KEY] = RecentCache(settings.recent_cache_bytes)
     app[OPENAPI_KEY] = openapi.base_document()
+    app.on_response_prepare.append(_security_headers)
     app.cleanup_ctx.append(_store_context)
     app.cleanup_ctx.append(_accounts_context)
     if settings.warm_cache:
@@ -51,6 +52,22 @@ def create_app(settings: ServiceSettings) -> web.Application:
     setup_sql(app)
     setup_service_status(app)
     return app
+
+
+# What Django's default middleware (SecurityMiddleware, XFrameOptionsMiddleware) adds to every answer.
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+
+async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    # A response-prepare signal, not a middleware: it also reaches streamed answers and the ones
+    # aiohttp makes itself. `setdefault`, as Django does, so a handler's own value wins.
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
 
 
 async def _store_context(app: web.Application) -> AsyncIterator[None]:
