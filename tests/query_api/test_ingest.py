@@ -177,7 +177,11 @@ async def test_over_the_size_limit_is_a_413(api_client, tokens: Tokens) -> None:
     big = payload(1, **{"http.request.body.content": "x" * 70_000}).SerializeToString()
     response = await post(api_client, tokens.ingest_only, big)
     assert response.status == 413
-    assert "larger than 65536 bytes" in status_pb2.Status.FromString(await response.read()).message
+    message = status_pb2.Status.FromString(await response.read()).message
+    assert "larger than 65536 bytes" in message and "REQLOG_INGEST_MAX_BYTES" in message  # what to change
+    assert api_client.server.app[INGEST_KEY].stats.too_large == 1
+    status = await (await api_client.get("/api/metrics/service", headers=auth(tokens.admin))).json()
+    assert status["ingest"]["too_large"] == 1
     assert stored_paths(api_client) == []
 
 
