@@ -84,13 +84,12 @@ class DuckDBSpanExporter(SpanExporter):
             with self._lock:
                 if rows:
                     try:
-                        self._store.insert_values(rows, returning=False)
+                        # Counted from what the file gained: a span already stored is not counted twice.
+                        self.exported += self._store.insert_values_counted(rows)
                     except StorageError as exc:
                         if not refused_by_value(exc):
                             raise
                         self._store_isolating(rows)
-                    else:
-                        self.exported += len(rows)
         except Exception:
             logger.exception("DuckDBSpanExporter: could not export %d spans", len(spans))
             return SpanExportResult.FAILURE

@@ -38,7 +38,7 @@ _TRACE_ID, _SPAN_ID = COLUMN_NAMES.index("trace_id"), COLUMN_NAMES.index("span_i
 class Outcome:
     """What became of a batch on the slow path: rows handed to the database, repairs, rejections.
 
-    `rows` counts rows inserted or skipped as already stored; `repaired` and `rejected` quote a
+    `rows` counts rows the file gained (a span already stored is not counted); `repaired` and `rejected` quote a
     reason per row (`span <span_id>: reason`); `stored` is what RETURNING gave, when asked.
     """
 
@@ -106,7 +106,7 @@ def insert_isolating(store: RequestLogStore, table: pa.Table, outcome: Outcome, 
     Raises `StorageError` when the insert fails for a reason that is not a value.
     """
     try:
-        stored = store.insert_arrow(table, returning=returning)
+        written, stored = store.insert_table(table, returning=returning)
     except StorageError as exc:
         if not refused_by_value(exc):
             raise
@@ -117,7 +117,7 @@ def insert_isolating(store: RequestLogStore, table: pa.Table, outcome: Outcome, 
         else:
             _insert_repaired(store, table, outcome, exc, returning=returning)
         return outcome
-    outcome.rows += table.num_rows
+    outcome.rows += written
     outcome.transactions += 1
     outcome.stored += stored
     return outcome
@@ -141,7 +141,7 @@ def _insert_repaired(
         return
     fixed = dict(zip(COLUMN_NAMES, fixed_full, strict=True))
     try:
-        stored = store.insert_arrow(
+        written, stored = store.insert_table(
             pa.Table.from_pylist([{name: fixed[name] for name in names}], schema=table.schema), returning=returning
         )
     except StorageError as exc:
@@ -149,7 +149,7 @@ def _insert_repaired(
             raise
         outcome.rejected.append(f"{_name(row)}: refused by the database ({exc.__cause__})")
         return
-    outcome.rows += 1
+    outcome.rows += written
     outcome.transactions += 1
     outcome.stored += stored
     outcome.repaired.append(f"{_name(row)}: JSON the database refused stored as text")
