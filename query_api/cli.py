@@ -206,7 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except ConfigError as exc:
+    except (ConfigError, sql_cli.UsageError) as exc:
         print(f"reqlog: error: {exc}", file=sys.stderr)
         return 2
     except (StorageError, RequestLogError) as exc:

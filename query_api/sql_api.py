@@ -37,6 +37,7 @@ from .filters import PARAMETERS
 from .keys import SETTINGS_KEY, STORE_KEY
 from .readpool import ReadPool
 from .retention import cutoff_for, parse_age
+from .retention import preview as preview_prune
 from .sql_result import SqlResult
 from .sqlsandbox import SqlError, run_sql, run_with_deadline
 
@@ -260,6 +261,16 @@ async def export_logs(request: web.Request) -> web.StreamResponse:
             await pool.run(cursor.close)
 
 
+def _preview(store: RequestLogStore, cutoff: Any, timeout: float) -> dict[str, Any]:
+    planned = preview_prune(store.cursor(), cutoff)
+    return {
+        "would_delete": planned.count,
+        "oldest": None if planned.oldest is None else format_timestamp(planned.oldest),
+        "newest": None if planned.newest is None else format_timestamp(planned.newest),
+        "cutoff": format_timestamp(planned.cutoff),
+    }
+
+
 def _next_chunk(reader: pa.RecordBatchReader, writer: pa.ipc.RecordBatchStreamWriter, sink: io.BytesIO) -> bytes | None:
     try:
         batch = reader.read_next_batch()
@@ -291,6 +302,17 @@ async def prune_logs(request: web.Request) -> web.Response:
         age = parse_age(text)
     except ValueError as exc:
         raise ValidationError({"older_than": [str(exc)]}) from None
+    dry_run = data.get("dry_run", False)
+    if not isinstance(dry_run, bool):
+        raise ValidationError({"dry_run": ["Must be a valid boolean."]})
+    if dry_run:
+        store, timeout = request.app[STORE_KEY], request.app[SETTINGS_KEY].sql_timeout
+        async with _sql_slot(request.app) as pool:
+            try:
+                planned = await pool.run(_preview, store, cutoff_for(age), timeout)
+            except SqlError as exc:
+                raise ApiError(400, exc.message) from None
+        return web.Response(body=orjson.dumps(planned), content_type=JSON)
     result = await retention_task.run_retention(request.app, cutoff=cutoff_for(age))
     body = {"deleted": result.deleted, "cutoff": format_timestamp(result.cutoff), "checkpointed": result.checkpointed}
     return web.Response(body=orjson.dumps(body), content_type=JSON)
