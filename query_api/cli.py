@@ -69,7 +69,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args, **overrides)
     token = ensure_first_admin(settings)
     if token is not None:
-        print(_first_start_message(token, f"http://{settings.host}:{settings.port}"), file=sys.stderr, flush=True)
+        # On stdout, never through logging: the log (stderr) is often collected and kept, stdout is the
+        # terminal of whoever started the service.
+        print(_first_start_message(token, f"http://{settings.host}:{settings.port}"), flush=True)
     else:
         print(f"reqlog: accounts exist; `reqlog token create {FIRST_ADMIN}` makes a new token", file=sys.stderr)
     app = create_app(settings)

@@ -111,7 +111,12 @@ def held(local_db: Path) -> Iterator[subprocess.Popen[str]]:
         """
     )
     process = subprocess.Popen(
-        [sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=Path.cwd()
+        [sys.executable, "-c", script],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path.cwd(),
+        env=clean_environ(),
     )
     assert process.stdout is not None and process.stdout.readline().strip() == "ready"
     yield process
@@ -240,9 +245,11 @@ async def test_prune_db_never_deletes_from_the_service_in_reqlog_url(
     code = await asyncio.to_thread(main, ["prune", "--db", str(other), "--older-than", "30d", "--yes"])
     assert code == 0, capsys.readouterr().err
     assert _count(other) == 10
-    answer = await api_client.post("/api/metrics/sql", json={"sql": "SELECT count(*) FROM request_logs"}, headers={
-        "Authorization": f"Token {tokens.admin}"
-    })
+    answer = await api_client.post(
+        "/api/metrics/sql",
+        json={"sql": "SELECT count(*) FROM request_logs"},
+        headers={"Authorization": f"Token {tokens.admin}"},
+    )
     assert (await answer.json())["rows"] == [[N]]  # the service's rows are all there
 
 
@@ -352,7 +359,7 @@ def test_a_running_service_is_named_and_its_url_works(tmp_path: Path, capsys: py
         assert f"is held by another process (PID {service.process.pid}), most likely a running `reqlog serve`" in err
         url = f"http://127.0.0.1:{service.port}"
         assert f"--url {url} " in err  # the port it really serves on, which $REQLOG_PORT does not say
-        token = TOKEN_LINE.findall(service.stderr())[0]
+        token = TOKEN_LINE.findall(service.stdout())[0]
         code, out, err = _run(capsys, "sql", "--url", url, "--token", token, "SELECT count(*) AS n FROM request_logs")
         assert code == 0, err
         assert out.splitlines()[2] == " 5"
