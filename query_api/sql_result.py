@@ -63,14 +63,48 @@ def csv_cell(value: Any) -> Any:
 
 
 def _jsonable_row(row: tuple[Any, ...], json_columns: list[int]) -> list[Any]:
-    out = list(row)
+    out = [_jsonable(value) for value in row]
     for i in json_columns:
-        if isinstance(out[i], str):
-            out[i] = orjson.Fragment(out[i])
-    for i, value in enumerate(out):
-        if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**64:
-            out[i] = str(value)  # HUGEINT past what JSON numbers carry safely
+        if isinstance(row[i], str):
+            out[i] = _json_text(row[i])
     return out
+
+
+def _json_text(text: str) -> Any:
+    # A JSON column is spliced in unparsed only when it is valid JSON that any parser reads back:
+    # DuckDB's JSON type lets `'[1,]'` through, and a stored body may hold `1e999` (infinity).
+    try:
+        orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return text  # served as a string, so the answer stays valid JSON
+    return orjson.Fragment(text)
+
+
+def _jsonable(value: Any) -> Any:
+    """`value` with what orjson or JSON cannot carry made plain, at any depth (lists, structs, maps)."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return value if -(2**63) <= value < 2**64 else str(value)  # HUGEINT past what JSON numbers carry
+    if isinstance(value, float):
+        if value != value:
+            return "NaN"
+        if value in (float("inf"), float("-inf")):
+            return "Infinity" if value > 0 else "-Infinity"
+        return value
+    if isinstance(value, dict):
+        # MAP keys may be integers, dates or NULL (histogram()): JSON keys are strings.
+        return {_key(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _key(key: Any) -> str:
+    if isinstance(key, str):
+        return key
+    plain = _jsonable(key)
+    return plain if isinstance(plain, str) else orjson.dumps(plain, default=_json_default).decode()
 
 
 def _json_default(value: Any) -> Any:
