@@ -205,6 +205,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `reqlog` console script; returns the exit status."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Request logs and the accounts database hold secrets: every file reqlog creates (the DuckDB file,
+    # its WAL, which DuckDB creates later, the accounts database, the service file, exports) is readable
+    # by its owner only, and every directory it creates 0700. A umask covers files made by DuckDB and
+    # SQLite, which take no mode.
+    os.umask(0o077)
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
