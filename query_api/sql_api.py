@@ -109,7 +109,10 @@ async def sql_query(request: web.Request) -> web.StreamResponse:
             raise ApiError(400, exc.message) from None
     headers = {"X-Reqlog-Truncated": "true" if result.truncated else "false"}
     if output == "csv":
-        return web.Response(body=result.to_csv().encode(), content_type=CSV, charset="utf-8", headers=headers)
+        # Spreadsheet-safe unless the caller asks for raw cells (`?csv_raw=true`), for programs.
+        raw = request.query.get("csv_raw", "").lower() in ("1", "true", "yes")
+        body = result.to_csv(spreadsheet_safe=not raw).encode()
+        return web.Response(body=body, content_type=CSV, charset="utf-8", headers=headers)
     return web.Response(body=result.to_json(), content_type=JSON, headers=headers)
 
 

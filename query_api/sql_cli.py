@@ -36,6 +36,11 @@ def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
     sql = subparsers.add_parser("sql", help="run one read-only SQL query (file or service)")
     sql.add_argument("query", help='the SQL, e.g. "SELECT * FROM route_latency"; "-" reads it from stdin')
     sql.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output (default: table)")
+    sql.add_argument(
+        "--csv-raw",
+        action="store_true",
+        help="CSV for programs: keep cells starting with = + - @ as they are (default: neutralised for spreadsheets)",
+    )
     sql.add_argument("--max-rows", type=int, default=DEFAULT_ROW_LIMIT, help="row cap for a local query")
     sql.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="local time limit, s (0: none)")
     _access_options(sql)
@@ -124,7 +129,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
     if args.format == "json":
         sys.stdout.write(format_json(answer))
     elif args.format == "csv":
-        sys.stdout.write(format_csv(columns, rows))
+        sys.stdout.write(format_csv(columns, rows, spreadsheet_safe=not args.csv_raw))
     else:
         sys.stdout.write(format_table(columns, rows, width=shutil.get_terminal_size((120, 24)).columns))
     if answer["truncated"]:

@@ -40,25 +40,38 @@ class SqlResult:
             option=orjson.OPT_PASSTHROUGH_DATETIME,
         )
 
-    def to_csv(self) -> str:
-        """The answer as CSV with a header row: NULL as an empty field, nested values as JSON, times ISO 8601."""
+    def to_csv(self, *, spreadsheet_safe: bool = True) -> str:
+        """The answer as CSV with a header row: NULL as an empty field, nested values as JSON, times ISO 8601.
+
+        `spreadsheet_safe` (the default) neutralises cells a spreadsheet would run as a formula.
+        """
         rows = orjson.loads(self.to_json())["rows"]
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\r\n")
-        writer.writerow(self.columns)
+        writer.writerow([csv_cell(name, spreadsheet_safe=spreadsheet_safe) for name in self.columns])
         for row in rows:
-            writer.writerow([csv_cell(value) for value in row])
+            writer.writerow([csv_cell(value, spreadsheet_safe=spreadsheet_safe) for value in row])
         return out.getvalue()
 
 
-def csv_cell(value: Any) -> Any:
-    """One JSON value as a CSV field: NULL empty, booleans lowercase, objects and arrays as JSON text."""
+# OWASP's CSV-injection rule: a text cell starting with one of these is run as a formula by spreadsheets.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any, *, spreadsheet_safe: bool = True) -> Any:
+    """One JSON value as a CSV field: NULL empty, booleans lowercase, objects and arrays as JSON text.
+
+    With `spreadsheet_safe`, text starting with `=`, `+`, `-`, `@`, tab or CR gets a leading `'` so a
+    spreadsheet shows it instead of running it. Numbers are numbers and stay as they are (`-5`).
+    """
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, dict | list):
-        return orjson.dumps(value).decode()
+        value = orjson.dumps(value).decode()
+    if spreadsheet_safe and isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
     return value
 
 
