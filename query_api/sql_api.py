@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -40,6 +41,8 @@ from .retention import cutoff_for, parse_age
 from .retention import preview as preview_prune
 from .sql_result import SqlResult
 from .sqlsandbox import SqlError, run_sql, run_with_deadline
+
+logger = logging.getLogger("reqlog.sql")
 
 SQL_PATH = "/api/metrics/sql"
 STATS_PATH = "/api/metrics/request_logs/stats"
@@ -251,11 +254,20 @@ async def export_logs(request: web.Request) -> web.StreamResponse:
             await response.prepare(request)
             sink = io.BytesIO()
             writer = pa.ipc.new_stream(sink, reader.schema)
+            stall = request.app[SETTINGS_KEY].sql_stall_timeout
             while True:
                 chunk = await pool.run(_next_chunk, reader, writer, sink)
                 if chunk is None:
                     break
-                await response.write(chunk)
+                # A client that stops reading would hold this SQL slot (and its DuckDB cursor) for ever:
+                # past the stall timeout the download is cut off, and the `finally` frees both.
+                try:
+                    await asyncio.wait_for(response.write(chunk), stall)
+                except TimeoutError:
+                    logger.warning("export: the client read nothing for %g s; download cut off", stall)
+                    if request.transport is not None:
+                        request.transport.abort()
+                    return response
             writer.close()
             await response.write(sink.getvalue())
             await response.write_eof()
