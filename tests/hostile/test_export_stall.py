@@ -23,9 +23,8 @@ async def test_stalled_exports_cannot_hold_the_sql_slots(aiohttp_client: Any, db
     for _ in range(2):  # SQL_THREADS: every slot
         sock = socket.create_connection((client.host, client.port))
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        sock.sendall(
-            f"GET /api/metrics/request_logs/export HTTP/1.1\r\nHost: x\r\nAuthorization: Token {tokens.admin}\r\n\r\n".encode()
-        )
+        head = f"GET /api/metrics/request_logs/export HTTP/1.1\r\nHost: x\r\nAuthorization: Token {tokens.admin}\r\n"
+        sock.sendall((head + "\r\n").encode())
         stalled.append(sock)  # and never read
     await asyncio.sleep(0.5)
     try:
