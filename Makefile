@@ -6,15 +6,25 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint format bench demo sanitize clean
+.PHONY: install run test lint format bench demo sanitize clean node
 
 # The environment is rebuilt whenever pyproject.toml changes (the stamp is older than it), and the
 # C speedups recompiled whenever their source does.
 $(STAMP): pyproject.toml $(wildcard exporter/_speedups*.c exporter/_speedups.h)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,demo]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,demo,bench]'
 	touch $(STAMP)
+
+# Stock OpenTelemetry's Django and Flask instrumentations pin older OpenTelemetry packages than
+# reqlog needs: bench/django.py runs them from this separate environment.
+PEERS := .venv-peers
+$(PEERS)/.installed: Makefile
+	test -x $(PEERS)/bin/python || $(PYTHON) -m venv $(PEERS)
+	$(PEERS)/bin/python -m pip install --quiet --disable-pip-version-check 'django>=5.1' \
+		'djangorestframework>=3.18' 'djangorestframework-simplejwt>=5.5' 'flask>=3.1' \
+		'opentelemetry-instrumentation-django>=0.66b1' 'opentelemetry-instrumentation-flask>=0.66b1' opentelemetry-sdk
+	touch $@
 
 install: $(STAMP)
 
@@ -30,17 +40,27 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: lint
+# The Node.js client of tests/test_node_client.py: the official OpenTelemetry JavaScript SDK, exactly as
+# pinned in its lockfile, installed again only when the lockfile is newer than the install.
+NODE_DIR := tests/node
+NODE_STAMP := $(NODE_DIR)/node_modules/.package-lock.json
+$(NODE_STAMP): $(NODE_DIR)/package-lock.json
+	cd $(NODE_DIR) && npm ci --ignore-scripts --no-audit --no-fund
+	touch $(NODE_STAMP)
+
+node: $(NODE_STAMP)
+
+test: lint node
 	$(BIN)/python -m pytest -q
 
-bench: $(STAMP)
+bench: $(STAMP) $(PEERS)/.installed
 	$(BIN)/python -m bench
 
 demo: $(STAMP)
 	$(BIN)/reqlog demo
 
-# The C speedups under AddressSanitizer and UndefinedBehaviorSanitizer: the exporter's tests (their
-# Hypothesis properties feed the C code malformed input) against a sanitized build, which stands in
+# The C speedups under AddressSanitizer and UndefinedBehaviorSanitizer: the exporter's and the redaction
+# attack tests (their Hypothesis properties feed the C code malformed input) against a sanitized build, which stands in
 # for the normal one while they run.
 SO = $(firstword $(wildcard exporter/_speedups.cpython-*.so))
 sanitize: $(STAMP)
@@ -52,8 +72,8 @@ sanitize: $(STAMP)
 	cp build/_speedups_sanitized.so $(SO)
 	LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
 		ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-		$(BIN)/python -m pytest -q -p no:cacheprovider tests/exporter; \
+		$(BIN)/python -m pytest -q -p no:cacheprovider tests/exporter tests/hostile/test_redaction.py; \
 		status=$$?; cp build/_speedups_normal.so $(SO); exit $$status
 
 clean:
-	rm -rf $(VENV) .pytest_cache bench/results build exporter/*.so
+	rm -rf $(VENV) .pytest_cache bench/results build exporter/*.so $(NODE_DIR)/node_modules

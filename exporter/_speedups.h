@@ -11,30 +11,48 @@
 
 /* -- the secret words ------------------------------------------------------------------------- */
 
-/* The secret words of one call (bytes, normalised: lowercase, '_' for '-'), and a table of the
- * bytes they start with, so that most positions of a text are rejected by one lookup. */
+/* The secret rule of one call, as `Redactor` hands it over (bytes, normalised: lowercase, with
+ * '-', '_', '.', ' ' and '+' dropped): words looked for inside a name, whole names, and whole names
+ * that count only at the top level (NULL when the call has no names). A table of the bytes the
+ * words start with rejects most positions of a text with one lookup. */
 typedef struct {
     PyObject *words; /* tuple of bytes */
+    PyObject *names; /* tuple of bytes, or NULL */
+    PyObject *top;   /* tuple of bytes, or NULL */
     Py_ssize_t shortest;
     unsigned char starts[256];
 } Secrets;
 
 static inline int
-secrets_init(Secrets *secrets, PyObject *words)
+check_words(PyObject *words)
 {
     if (!PyTuple_Check(words)) {
         PyErr_SetString(PyExc_TypeError, "keys must be a tuple of bytes");
         return -1;
     }
-    secrets->words = words;
-    secrets->shortest = PY_SSIZE_T_MAX;
-    memset(secrets->starts, 0, sizeof(secrets->starts));
     for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(words); k++) {
         PyObject *word = PyTuple_GET_ITEM(words, k);
         if (!PyBytes_Check(word) || PyBytes_GET_SIZE(word) == 0) {
             PyErr_SetString(PyExc_TypeError, "keys must be non-empty bytes");
             return -1;
         }
+    }
+    return 0;
+}
+
+static inline int
+secrets_init(Secrets *secrets, PyObject *words, PyObject *names, PyObject *top)
+{
+    if (check_words(words) < 0 || (names != NULL && check_words(names) < 0) || (top != NULL && check_words(top) < 0)) {
+        return -1;
+    }
+    secrets->words = words;
+    secrets->names = names;
+    secrets->top = top;
+    secrets->shortest = PY_SSIZE_T_MAX;
+    memset(secrets->starts, 0, sizeof(secrets->starts));
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(words); k++) {
+        PyObject *word = PyTuple_GET_ITEM(words, k);
         if (PyBytes_GET_SIZE(word) < secrets->shortest) {
             secrets->shortest = PyBytes_GET_SIZE(word);
         }
@@ -66,8 +84,24 @@ holds_secret_word(const Secrets *secrets, const unsigned char *lowered, Py_ssize
     return 0;
 }
 
-/* The arguments (text: str, keys: tuple[bytes, ...]) of the functions that look for secret words:
- * 0, or -1 with a TypeError that shows `signature`. */
+/* Whether `lowered` (already normalised) is one of `names` (a tuple of bytes, or NULL). */
+static inline int
+is_one_of(PyObject *names, const unsigned char *lowered, Py_ssize_t size)
+{
+    if (names == NULL) {
+        return 0;
+    }
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(names); k++) {
+        PyObject *name = PyTuple_GET_ITEM(names, k);
+        if (PyBytes_GET_SIZE(name) == size && memcmp(lowered, PyBytes_AS_STRING(name), (size_t)size) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The arguments (text: str, keys: tuple[bytes, ...]) of the raw-text scans: 0, or -1 with a
+ * TypeError that shows `signature`. */
 static inline int
 text_and_secrets(PyObject *const *args, Py_ssize_t nargs, const char *signature, Secrets *secrets)
 {
@@ -75,35 +109,70 @@ text_and_secrets(PyObject *const *args, Py_ssize_t nargs, const char *signature,
         PyErr_SetString(PyExc_TypeError, signature);
         return -1;
     }
-    return secrets_init(secrets, args[1]);
+    return secrets_init(secrets, args[1], NULL, NULL);
 }
 
-/* Lowercase ASCII with '-' read as '_', as `Redactor` normalises names. */
-static inline unsigned char
-normalised(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z') {
-        return (unsigned char)(c + ('a' - 'A'));
-    }
-    return c == '-' ? '_' : c;
-}
-
+/* The arguments (text: str, words, names, top: tuple[bytes, ...]) of the key-by-key scans. */
 static inline int
-key_holds_secret(const Secrets *secrets, const char *key, Py_ssize_t size)
+text_and_rule(PyObject *const *args, Py_ssize_t nargs, const char *signature, Secrets *secrets)
 {
-    unsigned char lowered[256];
-    if (size > (Py_ssize_t)sizeof(lowered)) {
-        return 1; /* a key this long is unusual: let the walk decide */
+    if (nargs != 4 || !PyUnicode_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, signature);
+        return -1;
     }
+    return secrets_init(secrets, args[1], args[2], args[3]);
+}
+
+/* The separators `Redactor` drops from names before comparing them (redaction.normalise). */
+static inline int
+dropped(unsigned char c)
+{
+    return c == '-' || c == '_' || c == '.' || c == ' ' || c == '+';
+}
+
+static inline unsigned char
+lowered_ascii(unsigned char c)
+{
+    return c >= 'A' && c <= 'Z' ? (unsigned char)(c + ('a' - 'A')) : c;
+}
+
+#define MAX_KEY 256 /* longer keys are unusual: the walk decides */
+
+/* Whether an ASCII name (a query key) is secret by the rule; `top` for a top-level name. */
+static inline int
+name_is_secret(const Secrets *secrets, const unsigned char *name, Py_ssize_t size, int top)
+{
+    unsigned char lowered[MAX_KEY];
+    if (size > MAX_KEY) {
+        return 1;
+    }
+    Py_ssize_t length = 0;
+    for (Py_ssize_t i = 0; i < size; i++) {
+        if (!dropped(name[i])) {
+            lowered[length++] = lowered_ascii(name[i]);
+        }
+    }
+    return holds_secret_word(secrets, lowered, length) || is_one_of(secrets->names, lowered, length)
+           || (top && is_one_of(secrets->top, lowered, length));
+}
+
+/* Whether a JSON object key, as the text spells it, may be secret: by the rule, or because it
+ * holds an escape or a non-ASCII character (only decoding can tell then). */
+static inline int
+key_holds_secret(const Secrets *secrets, const char *key, Py_ssize_t size, int top)
+{
     for (Py_ssize_t i = 0; i < size; i++) {
         unsigned char c = (unsigned char)key[i];
         if (c >= 0x80 || c == '\\') {
             return 1; /* non-ASCII may lowercase to ASCII (KELVIN SIGN); an escape may spell a letter */
         }
-        lowered[i] = normalised(c);
     }
-    return holds_secret_word(secrets, lowered, size);
+    return name_is_secret(secrets, (const unsigned char *)key, size, top);
 }
+
+/* 1 when ASCII text may hold a secret as Redactor.may_hold_secret decides, 0 when not, -1 on
+ * error (_speedups_query.c). */
+int ascii_holds_secret(const Secrets *secrets, const unsigned char *data, Py_ssize_t size);
 
 /* Bytes that stand for themselves inside a JSON string: all but '"', '\\' and control characters. */
 static inline int

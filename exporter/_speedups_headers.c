@@ -1,13 +1,15 @@
 /* headers_json: a span's header columns, straight from its attribute dict.
  *
- * headers_json(attributes, known, request_prefix, response_prefix) -> (str | None, str | None) | None | False
+ * headers_json(attributes, known, request_prefix, response_prefix, keys) -> (str | None, str | None) | None | False
  *     A span's request and response header JSON, byte for byte what orjson.dumps gives for the
  *     header dicts. Attribute keys that start with a prefix are headers; known[key] is
  *     (fragment, redacted): the encoded display name and colon, or the whole `"Name":"[REDACTED]"`
- *     pair, one bytes object per display name (so that two keys sharing a name are seen). Each
- *     value is written as a JSON string, in attribute order. False when a header key is not in
- *     `known` (the caller learns it and asks again); None when a value is not a one-element tuple
- *     or list of str, or two keys share a name: the caller takes the general path.
+ *     pair, one bytes object per display name (so that two keys sharing a name are seen);
+ *     `redacted` is None for a URL-valued header, whose value must pass the raw-text pre-scan
+ *     (text_holds_secret with `keys`) to be written here. Each value is written as a JSON string,
+ *     in attribute order. False when a header key is not in `known` (the caller learns it and asks
+ *     again); None when a value is not a one-element tuple or list of str, two keys share a name,
+ *     or a URL header's value may hold a secret (or is not ASCII): the caller takes the general path.
  */
 
 #include "_speedups.h"
@@ -51,9 +53,10 @@ starts_with(PyObject *key, PyObject *prefix)
     return length >= size && memcmp(data, PyBytes_AS_STRING(prefix), (size_t)size) == 0;
 }
 
-/* 1: added; 0: the general path must take this span; -1: error. */
+/* 1: added; 0: the general path must take this span; -1: error. `scan` (a URL header): the
+ * value is written only when it is ASCII and cannot hold a secret by `secrets`. */
 static int
-side_add(Side *side, PyObject *fragment, int redacted, PyObject *value)
+side_add(Side *side, PyObject *fragment, int redacted, const Secrets *scan, PyObject *value)
 {
     if (side->count == MAX_HEADERS) {
         return 0;
@@ -70,6 +73,15 @@ side_add(Side *side, PyObject *fragment, int redacted, PyObject *value)
         PyObject *string = single_string(value);
         if (string == NULL) {
             return 0;
+        }
+        if (scan != NULL) {
+            if (!PyUnicode_IS_ASCII(string)) {
+                return 0;
+            }
+            int found = ascii_holds_secret(scan, PyUnicode_1BYTE_DATA(string), PyUnicode_GET_LENGTH(string));
+            if (found != 0) {
+                return found < 0 ? -1 : 0; /* a possible secret: Python scrubs the URL */
+            }
         }
         text = PyUnicode_AsUTF8AndSize(string, &size);
         if (text == NULL) {
@@ -101,10 +113,14 @@ side_json(Side *side)
 PyObject *
 headers_json(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 4 || !PyDict_Check(args[0]) || !PyDict_Check(args[1]) || !PyBytes_Check(args[2])
+    if (nargs != 5 || !PyDict_Check(args[0]) || !PyDict_Check(args[1]) || !PyBytes_Check(args[2])
         || !PyBytes_Check(args[3])) {
-        PyErr_SetString(PyExc_TypeError,
-                        "headers_json(attributes: dict, known: dict, request_prefix: bytes, response_prefix: bytes)");
+        PyErr_SetString(PyExc_TypeError, "headers_json(attributes: dict, known: dict, request_prefix: bytes, "
+                                         "response_prefix: bytes, keys: tuple[bytes, ...])");
+        return NULL;
+    }
+    Secrets secrets;
+    if (secrets_init(&secrets, args[4], NULL, NULL) < 0) {
         return NULL;
     }
     PyObject *attributes = args[0], *known = args[1], *prefixes[2] = {args[2], args[3]};
@@ -142,7 +158,9 @@ headers_json(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             PyErr_SetString(PyExc_TypeError, "known[key] must be (fragment: bytes, redacted: bool)");
             goto done;
         }
-        int added = side_add(&sides[which], PyTuple_GET_ITEM(entry, 0), PyTuple_GET_ITEM(entry, 1) == Py_True, value);
+        PyObject *flag = PyTuple_GET_ITEM(entry, 1);
+        int added = side_add(&sides[which], PyTuple_GET_ITEM(entry, 0), flag == Py_True,
+                             flag == Py_None ? &secrets : NULL, value);
         if (added <= 0) {
             if (added == 0) {
                 result = Py_NewRef(Py_None);

@@ -1,10 +1,11 @@
 /* json_scan: strict JSON validation and the secret-key scan of a body, in one pass.
  *
- * json_scan(text, keys) -> -1 | 0 | 1
+ * json_scan(text, words, names, top) -> -1 | 0 | 1
  *     -1 when the text is not strict JSON (RFC 8259, as msgspec and DuckDB read it: no NaN, no
  *     trailing commas, UTF-16 surrogate escapes in pairs, at most 1000 levels deep); else 1 when
- *     some object key may hold a secret, 0 when none can. A key may when, lowercased with '-'
- *     read as '_', it contains one of `keys` (bytes, already normalised), or when it holds an
+ *     some object key may hold a secret, 0 when none can. A key may when, lowercased with '-', '_',
+ *     '.', ' ' and '+' dropped, it contains one of `words`, is one of `names`, or (a key of the root
+ *     object) one of `top` (bytes, already normalised: Redactor.key_rule_utf8), or when it holds an
  *     escape or a non-ASCII character (only decoding can tell then: the caller parses the text and
  *     walks it, `Redactor.redact_value`). String values are never looked at for secrets.
  */
@@ -124,7 +125,7 @@ scan_string(Scanner *s, const unsigned char *p, int is_key)
             return NULL;
         }
     }
-    if (is_key && !s->secret && (escaped || key_holds_secret(s->secrets, (const char *)start, p - start))) {
+    if (is_key && !s->secret && (escaped || key_holds_secret(s->secrets, (const char *)start, p - start, s->depth == 1))) {
         s->secret = 1;
     }
     return p + 1;
@@ -241,7 +242,7 @@ PyObject *
 json_scan(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     Secrets secrets;
-    if (text_and_secrets(args, nargs, "json_scan(text: str, keys: tuple[bytes, ...])", &secrets) < 0) {
+    if (text_and_rule(args, nargs, "json_scan(text: str, words, names, top: tuple[bytes, ...])", &secrets) < 0) {
         return NULL;
     }
     Py_ssize_t size;

@@ -1,22 +1,24 @@
 /* The raw-text secret pre-scan of query strings and forms, and the query_params column.
  *
  * text_holds_secret(text, keys) -> bool | None
- *     Redactor.may_hold_secret (the raw-text pre-scan of query strings and forms) for ASCII text;
- *     None for other text, where Python's str.lower() rules apply.
+ *     Redactor.may_hold_secret (the raw-text pre-scan of query strings, forms, text bodies and URL
+ *     headers) for ASCII text; None for other text, where Python's str.lower() rules apply.
  *
- * query_json(query, keys) -> str | None
+ * query_json(query, words, names, top) -> str | None
  *     The query_params column for a plain ASCII query string, as the Python path writes it (pairs
  *     split on '&' and '=', empty parts skipped, a repeated key's values in a list, in order of
  *     first appearance). None when Python must do it: escapes ('%', '+'), ';', non-ASCII text, more
- *     than 64 pairs, or a possible secret (text_holds_secret), which the redaction walk handles.
+ *     than 64 pairs, or a key that is secret by the rule (Redactor.key_rule_utf8; every query key
+ *     is a top-level name), which the redaction walk handles.
  */
 
 #include "_speedups.h"
 
 /* -- text_holds_secret ------------------------------------------------------------------------- */
 
-/* 1 when ASCII text may hold a secret as Redactor.may_hold_secret decides, 0 when not, -1 on error. */
-static int
+/* 1 when ASCII text may hold a secret as Redactor.may_hold_secret decides, 0 when not, -1 on error:
+ * an escape, or a secret word in the text lowercased with the separators dropped. */
+int
 ascii_holds_secret(const Secrets *secrets, const unsigned char *data, Py_ssize_t size)
 {
     if (memchr(data, '%', (size_t)size) != NULL) {
@@ -33,18 +35,20 @@ ascii_holds_secret(const Secrets *secrets, const unsigned char *data, Py_ssize_t
         PyErr_NoMemory();
         return -1;
     }
+    Py_ssize_t length = 0;
     for (Py_ssize_t i = 0; i < size; i++) {
-        lowered[i] = normalised(data[i]);
+        if (!dropped(data[i])) {
+            lowered[length++] = lowered_ascii(data[i]);
+        }
     }
-    int found = holds_secret_word(secrets, lowered, size);
+    int found = holds_secret_word(secrets, lowered, length);
     if (lowered != small) {
         PyMem_Free(lowered);
     }
     return found;
 }
 
-/* Redactor.may_hold_secret for ASCII text: an escape (JSON's \\u, or '%') or a secret word in the
- * lowercased text with '-' read as '_'. None for other text: Python's lower() decides there. */
+/* Redactor.may_hold_secret for ASCII text; None for other text: Python's lower() decides there. */
 PyObject *
 text_holds_secret(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -75,7 +79,7 @@ PyObject *
 query_json(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     Secrets secrets;
-    if (text_and_secrets(args, nargs, "query_json(query: str, keys: tuple[bytes, ...])", &secrets) < 0) {
+    if (text_and_rule(args, nargs, "query_json(query: str, words, names, top: tuple[bytes, ...])", &secrets) < 0) {
         return NULL;
     }
     PyObject *query = args[0];
@@ -84,13 +88,10 @@ query_json(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     const unsigned char *data = PyUnicode_1BYTE_DATA(query);
     Py_ssize_t size = PyUnicode_GET_LENGTH(query);
-    /* Escapes ('%', '+') and ';' need Python's parse_qsl; a secret needs the redaction walk. */
-    if (memchr(data, '+', (size_t)size) != NULL || memchr(data, ';', (size_t)size) != NULL) {
+    /* Escapes ('%', '+') and ';' need Python's parse_qsl; a secret key needs the redaction walk. */
+    if (memchr(data, '+', (size_t)size) != NULL || memchr(data, ';', (size_t)size) != NULL
+        || memchr(data, '%', (size_t)size) != NULL) {
         Py_RETURN_NONE;
-    }
-    int secret = ascii_holds_secret(&secrets, data, size);
-    if (secret != 0) {
-        return secret < 0 ? NULL : Py_NewRef(Py_None);
     }
     Pair pairs[MAX_PAIRS];
     Py_ssize_t count = 0;
@@ -108,6 +109,9 @@ query_json(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             Pair *pair = &pairs[count];
             pair->key = part;
             pair->key_size = (equals ? equals : stop) - part;
+            if (name_is_secret(&secrets, part, pair->key_size, 1)) {
+                Py_RETURN_NONE;
+            }
             pair->value = equals ? equals + 1 : stop;
             pair->value_size = stop - pair->value;
             pair->next = -1;

@@ -1,23 +1,27 @@
 """Request and response bodies -> JSON text for the row, decoded by content type and redacted.
 
-- JSON (`application/json`, `*+json`) -> the parsed value; a body that claims JSON but is not
-  stays a string.
-- `application/x-www-form-urlencoded` -> an object (a repeated key becomes a list).
+- JSON (`application/json`, `*+json`, `text/json`, `*/x-json`) -> the parsed value; a body that
+  claims JSON but is not stays a string.
+- `application/x-www-form-urlencoded` -> an object (a repeated key becomes a list); JSON sent
+  under it is read as JSON.
 - `multipart/*` -> the summary the instrumentation made (field names, file names and sizes).
-- other text -> a string. Binary content is never stored (the size is kept beside it).
+- other text -> a string; when it looks like JSON (a JSON API answering `text/plain`) or a form
+  (`a=1&b=2`, no whitespace), secret keys in it are scrubbed all the same. Binary content is
+  never stored (the size is kept).
 - a truncated body -> the captured prefix as a JSON string, so the column never holds invalid
-  JSON; secrets inside that prefix are scrubbed by pattern since it cannot be parsed.
+  JSON; secrets inside that prefix are scrubbed (`scrub`) since it cannot be parsed.
 """
 
 from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import parse_qsl, unquote_plus
+from urllib.parse import parse_qsl
 
 import orjson
 
-from .redaction import REDACTED, Redactor
+from .redaction import Redactor
+from .scrub import scrub_form_text, scrub_json_text
 from .speedups import JSON_INVALID, JSON_PLAIN, scan_json, text_holds_secret
 
 
@@ -64,31 +68,8 @@ _MIMES: dict[str, str] = {}
 
 
 def _is_json(mime: str) -> bool:
-    return mime == "application/json" or mime.endswith("+json")
-
-
-# A `"key": value` pair in (possibly cut-off) JSON text: a string value, or a bare scalar.
-_JSON_PAIR = re.compile(r'"((?:[^"\\]|\\.)*)"(\s*:\s*)("(?:[^"\\]|\\.)*"?|[^,}\]\s]+)')
-
-
-def _json_key(raw: str) -> str:
-    """A key as JSON text spells it (`pass\\u0077ord`) -> the key it means (`password`)."""
-    if "\\" not in raw:
-        return raw
-    try:
-        key = orjson.loads(f'"{raw}"')
-    except orjson.JSONDecodeError:
-        return raw
-    return key if isinstance(key, str) else raw
-
-
-def _scrub_json_text(text: str, redactor: Redactor) -> str:
-    def replace(match: re.Match[str]) -> str:
-        if redactor.key_is_secret(_json_key(match.group(1))):
-            return f'"{match.group(1)}"{match.group(2)}"{REDACTED}"'
-        return match.group(0)
-
-    return _JSON_PAIR.sub(replace, text)
+    # `text/json` and `application/x-json` are old spellings still sent; JSON under them is JSON.
+    return mime == "application/json" or mime.endswith(("+json", "/json", "/x-json"))
 
 
 def decode_body(content: Any, content_type: str | None, *, truncated: bool, redactor: Redactor) -> str | None:
@@ -100,9 +81,16 @@ def decode_body(content: Any, content_type: str | None, *, truncated: bool, reda
     if _is_json(mime) or (not mime and text[:1] in "{["):
         return _json_body(text, truncated=truncated, redactor=redactor)
     if mime == "application/x-www-form-urlencoded":
+        if text.lstrip()[:1] in ("{", "["):
+            # JSON posted with a form's content type (jQuery's default): as a form, the whole JSON
+            # text would be one key, secrets and all. Cut off, it is scrubbed both ways.
+            if truncated:
+                return orjson.dumps(_scrubbed(_scrubbed(text, redactor, json=True), redactor, json=False)).decode()
+            if scan_json(text, redactor) != JSON_INVALID:
+                return _json_body(text, truncated=False, redactor=redactor)
         if truncated:
             # The last pair may be cut off; the prefix still parses, and every key is checked.
-            return orjson.dumps(_scrub_form_text(text, redactor)).decode()
+            return orjson.dumps(_scrubbed(text, redactor, json=False)).decode()
         form = parse_query(text)
         return orjson.dumps(redactor.redact_value(form) if text_holds_secret(text, redactor) else form).decode()
     if mime.startswith("multipart/"):
@@ -110,7 +98,7 @@ def decode_body(content: Any, content_type: str | None, *, truncated: bool, reda
             return orjson.dumps(redactor.redact_value(orjson.loads(text))).decode()
         except orjson.JSONDecodeError:
             return orjson.dumps(text).decode()
-    return orjson.dumps(text).decode()
+    return orjson.dumps(_other_text(text, redactor)).decode()
 
 
 def _as_text(content: Any) -> str | None:
@@ -144,14 +132,25 @@ def _json_with_secrets(content: str, redactor: Redactor) -> str:
 
 
 def _json_string(content: str, redactor: Redactor) -> str:
-    """Text that is not (or not whole) JSON, kept as a JSON string with secrets scrubbed by pattern."""
-    return orjson.dumps(_scrub_json_text(content, redactor)).decode()
+    """Text that is not (or not whole) JSON, kept as a JSON string with secret values scrubbed."""
+    return orjson.dumps(_scrubbed(content, redactor, json=True)).decode()
 
 
-def _scrub_form_text(text: str, redactor: Redactor) -> str:
-    pairs = text.split("&")
-    for i, pair in enumerate(pairs):
-        key, sep, _ = pair.partition("=")
-        if sep and redactor.key_is_secret(unquote_plus(key)):
-            pairs[i] = f"{key}={REDACTED}"
-    return "&".join(pairs)
+# A form has no raw whitespace (a space is `+`); prose and HTML nearly always do.
+_WHITESPACE = re.compile(r"\s")
+
+
+def _other_text(text: str, redactor: Redactor) -> str:
+    """Text of another type: JSON sent as `text/plain` (or a form) still carries its secret keys."""
+    if text.lstrip()[:1] in ("{", "["):
+        return _scrubbed(text, redactor, json=True)
+    if "=" in text and _WHITESPACE.search(text) is None:
+        return _scrubbed(text, redactor, json=False)
+    return text
+
+
+def _scrubbed(text: str, redactor: Redactor, *, json: bool) -> str:
+    """`text` with secret values hidden, read as JSON or as a form; the pre-scan spares most texts."""
+    if not text_holds_secret(text, redactor):
+        return text
+    return scrub_json_text(text, redactor) if json else scrub_form_text(text, redactor)

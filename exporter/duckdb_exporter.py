@@ -70,9 +70,8 @@ class DuckDBSpanExporter(SpanExporter):
             # The lock keeps batches from several processors' threads one after another, so the
             # counters stay right and the store sees one writer at a time.
             with self._lock:
-                if rows:
-                    self._store.insert_values(rows, returning=False)
-                self.exported += len(rows)
+                # Counted from what the file gained: a span already stored is not counted twice.
+                self.exported += self._store.insert_values_counted(rows)
         except Exception:
             logger.exception("DuckDBSpanExporter: could not export %d spans", len(spans))
             return SpanExportResult.FAILURE

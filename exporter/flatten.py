@@ -23,7 +23,9 @@ from instrumentation import attributes as attr
 
 from .attribute_values import first_str, integer, status, text
 from .bodies import decode_body, parse_query
+from .canonical import canonical_values
 from .header_attributes import collect_headers, headers_json_columns
+from .limits import cap_fields, cap_values
 from .redaction import Redactor
 from .row import RequestLog
 from .speedups import query_json, read_attributes, text_holds_secret
@@ -106,7 +108,8 @@ def build_values(
     hex. The shared path of the in-process exporter (`span_values`, which passes its arguments by
     position: keywords cost a little per span) and OTLP ingest.
     """
-    fields = read_attributes(attributes, *_FIELDS)
+    # Bodies past the ingest's own cap are cut here, before decoding, and flagged (`limits`).
+    fields = cap_fields(read_attributes(attributes, *_FIELDS))
     (method, user_agent, user_id, username, full_name, ip, scheme, path, query, route, status_code,
      request_body, request_type, request_size, request_truncated,
      response_body, response_type, response_size, response_truncated, error_type) = fields  # fmt: skip
@@ -115,6 +118,8 @@ def build_values(
     request_headers, response_headers = headers_json_columns(attributes, redactor)
     if path is None:
         path, query = _old_path_and_query(attributes.get, query)
+    if method == "_OTHER" or (ip and ":" in ip) or (path and "%" in path):  # else all canonical already
+        method, ip, path = canonical_values(attributes, method, ip, path)
     if (
         not user_agent
         or (request_body is not None and not request_type)
@@ -141,8 +146,8 @@ def build_values(
         request_size = integer(request_size)
     if type(response_size) is not int or not 0 <= response_size < 2**63:
         response_size = integer(response_size)
-    # In `RequestLog` field order.
-    return (
+    # In `RequestLog` field order; over-long text and header columns cut (`limits`).
+    return cap_values((
         None,  # id
         user_id,
         username,
@@ -178,7 +183,7 @@ def build_values(
         response_size,  # response_body_size
         request_truncated,  # request_body_truncated
         response_truncated,  # response_body_truncated
-    )
+    ))  # fmt: skip
 
 
 # The attributes a row reads, each a field: its keys, the stable convention's first (the first

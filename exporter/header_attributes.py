@@ -1,10 +1,12 @@
 """A span's `http.request.header.*` / `http.response.header.*` attributes -> the two header columns.
 
 Names become their display form (`headers.canonical_name`), several values of one header are
-joined (`headers.join_values`), and credential headers get `[REDACTED]`. The usual span (every
-header one string, as the SDK records them) has its JSON written in C straight from the attribute
-dict (`speedups.headers_json`), from a table of what each header key turns into, learnt once per
-key; any other span goes through the header dicts (`collect_headers`), with the same result.
+joined (`headers.join_values`), credential headers get `[REDACTED]`, and a URL-valued header
+(`Location`, `Referer`) has the secret parameters of its query redacted (`scrub.scrub_url`). The
+usual span (every header one string, as the SDK records them) has its JSON written in C straight
+from the attribute dict (`speedups.headers_json`), from a table of what each header key turns
+into, learnt once per key; any other span goes through the header dicts (`collect_headers`), with
+the same result.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from instrumentation import attributes as attr
 from .attribute_values import strings
 from .headers import canonical_name, join_values
 from .redaction import REDACTED, Redactor
-from .speedups import headers_json
+from .scrub import is_url_header, scrub_url
+from .speedups import headers_json, text_holds_secret
 
 _REQUEST_PREFIX_LEN = len(attr.REQUEST_HEADER_PREFIX)
 _RESPONSE_PREFIX_LEN = len(attr.RESPONSE_HEADER_PREFIX)
@@ -53,23 +56,33 @@ def collect_headers(attributes: Mapping[str, Any], redactor: Redactor) -> tuple[
         target = request if is_request else response
         if redactor.header_is_secret(name):
             target[name] = REDACTED
-        elif type(value) is tuple and len(value) == 1 and type(value[0]) is str:
-            target[name] = value[0]  # the common case: one value, as the SDK stores it
+            continue
+        if type(value) is tuple and len(value) == 1 and type(value[0]) is str:
+            joined: str | list[str] = value[0]  # the common case: one value, as the SDK stores it
         else:
-            target[name] = join_values(name, strings(value))
+            joined = join_values(name, strings(value))
+        if is_url_header(name):
+            joined = _scrub_urls(joined, redactor)
+        target[name] = joined
     return request, response
+
+
+def _scrub_urls(value: str | list[str], redactor: Redactor) -> str | list[str]:
+    if isinstance(value, list):
+        return [_scrub_urls(item, redactor) for item in value]  # type: ignore[misc]
+    return scrub_url(value, redactor) if text_holds_secret(value, redactor) else value
 
 
 def headers_json_columns(attributes: Mapping[str, Any], redactor: Redactor) -> tuple[str | None, str | None]:
     """`collect_headers` as the row's two JSON columns (None for a side without headers)."""
     if type(attributes) is dict:
         known = _fragments_for(redactor)
-        columns = headers_json(attributes, known)
+        columns = headers_json(attributes, known, redactor)
         if columns is False:  # header keys not seen before: learn them, then ask again
             for key in attributes:
                 if key not in known:
                     _learn(known, key, redactor)
-            columns = headers_json(attributes, known)
+            columns = headers_json(attributes, known, redactor)
         if isinstance(columns, tuple):
             return columns
     request, response = collect_headers(attributes, redactor)
@@ -80,30 +93,32 @@ def headers_json_columns(attributes: Mapping[str, Any], redactor: Redactor) -> t
 
 
 # For `speedups.headers_json`, per set of redacted header names: header key -> (fragment,
-# redacted), the fragment being the encoded display name and colon, or the whole redacted pair.
+# redacted), the fragment being the encoded display name and colon, or the whole redacted pair;
+# `redacted` is None for a URL-valued header, whose value C checks for a possible secret.
 # One bytes object per display name, so that C can tell two keys that share a name.
-_FRAGMENTS: dict[frozenset[str], dict[str, tuple[bytes, bool]]] = {}
+_FRAGMENTS: dict[frozenset[str], dict[str, tuple[bytes, bool | None]]] = {}
 _NAME_FRAGMENTS: dict[tuple[str, bool], bytes] = {}
 
 
-def _fragments_for(redactor: Redactor) -> dict[str, tuple[bytes, bool]]:
+def _fragments_for(redactor: Redactor) -> dict[str, tuple[bytes, bool | None]]:
     known = _FRAGMENTS.get(redactor.headers)
     if known is None:
         known = _FRAGMENTS[redactor.headers] = {}
     return known
 
 
-def _learn(known: dict[str, tuple[bytes, bool]], key: str, redactor: Redactor) -> None:
+def _learn(known: dict[str, tuple[bytes, bool | None]], key: str, redactor: Redactor) -> None:
     header = _header_key(key)
     if header is None:
         return
     name = header[1]
     secret = redactor.header_is_secret(name)
+    flag = None if not secret and is_url_header(name) else secret
     fragment = _NAME_FRAGMENTS.get((name, secret))
     if fragment is None:
         fragment = orjson.dumps(name) + (b':"' + REDACTED.encode() + b'"' if secret else b":")
         _remember(_NAME_FRAGMENTS, (name, secret), fragment)
-    _remember(known, key, (fragment, secret))
+    _remember(known, key, (fragment, flag))
 
 
 def _remember(table: dict[Any, Any], key: Any, value: Any) -> Any:

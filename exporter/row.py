@@ -131,7 +131,8 @@ def to_api_dict(values: tuple[Any, ...]) -> dict[str, Any]:
         "id": values[0],
         "user": None
         if user_id is None and username is None
-        else {"id": user_id_value(user_id), "username": username, "full_name": full_name},
+        # DRF serialises Django's `get_full_name()`, which is "" for a user without a name.
+        else {"id": user_id_value(user_id), "username": username, "full_name": full_name or ""},
     }
     out.update(zip(_REST_NAMES, values[_REST_START:], strict=True))
     for name in _JSON_NAMES:

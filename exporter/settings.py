@@ -23,8 +23,9 @@ class ExporterSettings:
     Every field has an environment variable, `REQLOG_<FIELD>` (lists comma-separated):
 
     - `db` (`REQLOG_DB`): the DuckDB file, default `data/reqlog.duckdb`.
-    - `redact_headers` / `unredact_headers`: header names to redact beyond the defaults / defaults to keep.
-    - `redact_keys` / `unredact_keys`: body, response and query keys to redact / defaults to keep.
+    - `redact_headers` / `unredact_headers`: header entries to redact beyond the defaults / defaults
+      to turn off or names to exempt (`Redactor.build`; the entry syntax is in docs/redaction.md).
+    - `redact_keys` / `unredact_keys`: the same for body, response, form and query keys.
     - `memory_limit` (`REQLOG_MEMORY_LIMIT`): DuckDB's memory limit, default `1GB`.
     - `checkpoint_threshold` (`REQLOG_CHECKPOINT_THRESHOLD`): WAL size that triggers a checkpoint,
       default `256MB` (fewer checkpoint stalls than DuckDB's 16 MB; FACTS.md).

@@ -7,22 +7,26 @@ The Python versions stay the reference: tests/exporter/test_speedups.py checks t
 
 - `scan_json(text, redactor)`: whether a body is strict JSON, and if so whether it may hold a
   secret key, so that it must be parsed and walked (`Redactor.redact_value`). C checks the grammar
-  and reads the object keys in one pass, never the string values; Python validates with msgspec
-  and scans the raw text (`Redactor.may_hold_secret`), which errs towards "may" more often (a
-  value mentioning "token"), never the other way.
+  and reads the object keys in one pass, never the string values, judging each key by the
+  normalised rule (`Redactor.key_rule_utf8`: words, whole names, top-level names); Python
+  validates with msgspec and scans the raw text (`Redactor.may_hold_secret`), which errs towards
+  "may" more often (a value mentioning "token"), never the other way.
 - `text_holds_secret(text, redactor)`: `Redactor.may_hold_secret`, the raw-text pre-scan of query
-  strings and forms, exactly; C answers for ASCII text and leaves other text to Python.
-- `query_json(query, redactor)`: the query_params column of a plain query string that holds no
-  secret, or `None` when Python must parse it (escapes, `;`, non-ASCII, a possible secret).
+  strings, forms, text bodies and URL headers, exactly; C answers for ASCII text and leaves other
+  text to Python.
+- `query_json(query, redactor)`: the query_params column of a plain query string none of whose
+  keys may be secret (each judged as `scan_json` judges a top-level key), or `None` when Python
+  must parse it (escapes, `;`, non-ASCII, a possible secret).
 - `decode_attributes(encoded, wanted, prefixes)`: an OTLP span's encoded attributes as a dict when
   every value is of a common kind (a string, an array of one string, a non-negative integer, a
   bool, a double); `None` otherwise, and `otlp_wire.AttributeDecoder` decodes them in Python.
 - `read_attributes(attributes, fields, as_text)`: the values of a table of fields, each the first
   set attribute of its keys (both conventions), made text where it must be: one C call in place of
   some thirty dictionary reads and conversions a span.
-- `headers_json(attributes, known)`: a span's request and response header JSON, as orjson would
-  write the header dicts, from a table of what each header key becomes; `False` when a key is not
-  in the table yet, `None` when C is missing or the span needs the dicts (`header_attributes`).
+- `headers_json(attributes, known, redactor)`: a span's request and response header JSON, as orjson
+  would write the header dicts, from a table of what each header key becomes; `False` when a key is
+  not in the table yet, `None` when C is missing or the span needs the dicts (`header_attributes`:
+  so does a URL-valued header that may hold a secret, by the raw-text pre-scan).
 """
 
 from __future__ import annotations
@@ -56,7 +60,7 @@ _VALIDATOR = msgspec.json.Decoder(msgspec.Raw)
 def scan_json(text: str, redactor: Redactor) -> int:
     """`JSON_INVALID`, or whether the JSON may hold a secret key (`JSON_MAY_HOLD_SECRET`) or not."""
     if _speedups is not None:
-        verdict: int = _speedups.json_scan(text, redactor.scan_keys_utf8)
+        verdict: int = _speedups.json_scan(text, *redactor.key_rule_utf8)
         return verdict
     try:
         _VALIDATOR.decode(text)
@@ -77,7 +81,7 @@ def query_json(query: str, redactor: Redactor) -> str | None:
     """The query_params column for a plain query with no secret, or None: then Python parses it."""
     if _speedups is None:
         return None
-    result: str | None = _speedups.query_json(query, redactor.scan_keys_utf8)
+    result: str | None = _speedups.query_json(query, *redactor.key_rule_utf8)
     return result
 
 
@@ -114,10 +118,12 @@ _PREFIXES = (attr.REQUEST_HEADER_PREFIX.encode(), attr.RESPONSE_HEADER_PREFIX.en
 
 
 def headers_json(
-    attributes: dict[str, Any], known: dict[str, tuple[bytes, bool]]
+    attributes: dict[str, Any], known: dict[str, tuple[bytes, bool | None]], redactor: Redactor
 ) -> tuple[str | None, str | None] | bool | None:
     """The request and response header JSON; False for a header key not in `known`; None else."""
     if _speedups is None:
         return None
-    result: tuple[str | None, str | None] | bool | None = _speedups.headers_json(attributes, known, *_PREFIXES)
+    result: tuple[str | None, str | None] | bool | None = _speedups.headers_json(
+        attributes, known, *_PREFIXES, redactor.scan_keys_utf8
+    )
     return result

@@ -8,6 +8,8 @@ by row, so batching is what makes ingest fast (FACTS.md, and `bench/exporter.py`
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import threading
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -20,8 +22,9 @@ import pyarrow as pa
 from .errors import StorageError
 from .log_filter import LogFilter
 from .row import COLUMN_NAMES, RequestLog, iter_columns, row_values
-from .schema import MIGRATIONS, SCHEMA_VERSION, SPAN_KEY, SPAN_KEY_SQL, TABLE
+from .schema import MIGRATIONS, SCHEMA_VERSION, SEQUENCE, SPAN_KEY, SPAN_KEY_SQL, TABLE
 
+logger = logging.getLogger(__name__)
 _ASSIGNED_ON_INSERT = ("id", "created_at", "updated_at")
 _INSERTED_COLUMNS = tuple(name for name in COLUMN_NAMES if name not in _ASSIGNED_ON_INSERT)
 _ARROW_TYPES = {
@@ -50,6 +53,7 @@ def _insert_statements(key_sql: str) -> tuple[str, str]:
     plainly; only when that hits the constraint is it inserted again, skipping the spans already
     stored. A different span whose ids hash alike (about once in 10^12 pairs at 10M rows) is no
     duplicate: it is stored with a NULL key, so without deduplication, rather than dropped.
+    Only the span key's conflicts are skipped: an id clash is an error, never a silent skip.
     """
     into = f"INSERT INTO {TABLE} ({', '.join(_INSERTED_COLUMNS)}, created_at, updated_at, {SPAN_KEY}) "
     columns = ", ".join(_INSERTED_COLUMNS)
@@ -58,13 +62,18 @@ def _insert_statements(key_sql: str) -> tuple[str, str]:
         into + f"SELECT {columns}, $now, $now, "
         f"CASE WHEN EXISTS (SELECT 1 FROM {TABLE} r WHERE r.{SPAN_KEY} = b.k "
         "AND (r.trace_id <> b.trace_id OR r.span_id <> b.span_id)) THEN NULL ELSE b.k END "
-        f"FROM (SELECT *, {key_sql} AS k FROM _reqlog_batch) b ON CONFLICT DO NOTHING"
+        f"FROM (SELECT *, {key_sql} AS k FROM _reqlog_batch) b ON CONFLICT ({SPAN_KEY}) DO NOTHING"
     )
     return plain, skipping
 
 
 _INSERT_HEAD, _INSERT_SKIPPING_STORED = _insert_statements(SPAN_KEY_SQL)
 _SELECT_COLUMNS = ", ".join(COLUMN_NAMES)
+# A row's size as the API renders it, roughly: its text and JSON plus ~300 bytes of the rest. Read
+# before the rows themselves, so a page or a cache warm-up can stop at a byte budget.
+_ROW_BYTES_SQL = "300 + " + " + ".join(
+    f"coalesce(strlen({name}::VARCHAR), 0)" for name, sql_type, _ in iter_columns() if sql_type in ("VARCHAR", "JSON")
+)
 
 # How the reqlog service opens its database: analyst SQL runs in the same DuckDB instance, and
 # these settings hold for the whole instance and cannot be turned back on (FACTS.md), so no query
@@ -99,15 +108,22 @@ class RequestLogStore:
         self._closed = False
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        settings: dict[str, Any] = {"memory_limit": memory_limit, "checkpoint_threshold": checkpoint_threshold}
-        settings.update(config or {})
-        try:
-            self._con = duckdb.connect(str(path), config=settings)
-        except duckdb.Error as exc:
-            raise StorageError(f"cannot open {path}: {exc}") from exc
+        self._settings: dict[str, Any] = {"memory_limit": memory_limit, "checkpoint_threshold": checkpoint_threshold}
+        self._settings.update(config or {})
         self._cursors: list[duckdb.DuckDBPyConnection] = []
         self._cursors_lock = threading.Lock()
+        self._generation = 0  # bumped by `reopen`: a thread's cursor of an older connection is replaced
+        self.reopens = 0  # times the file was reopened after DuckDB invalidated the database
+        self.last_reopen: tuple[datetime, str] | None = None  # (when, DuckDB's error) of the last one
+        self._con = self._connect()
         self._migrate()
+        self.sync_sequence()
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        try:
+            return duckdb.connect(str(self.path), config=self._settings)
+        except duckdb.Error as exc:
+            raise StorageError(f"cannot open {self.path}: {exc}") from exc
 
     # -- schema -----------------------------------------------------------------------------
 
@@ -130,6 +146,23 @@ class RequestLogStore:
                 con.execute("ROLLBACK")
                 raise StorageError(f"migration {version} failed: {exc}") from exc
 
+    def sync_sequence(self) -> int:
+        """Move the id sequence past the largest stored id; return the next id it will give.
+
+        A file restored from a Parquet export, or given rows by hand, holds ids the sequence has
+        not reached: without this every insert would clash with them. Called on open, and again
+        by an insert that hits an id clash.
+        """
+        cursor = self.cursor()
+        (max_id,) = cursor.execute(f"SELECT max(id) FROM {TABLE}").fetchall()[0]
+        (last,) = cursor.execute(
+            "SELECT last_value FROM duckdb_sequences() WHERE sequence_name = ?", [SEQUENCE]
+        ).fetchall()[0]
+        if max_id is not None and (last is None or max_id > last):
+            cursor.execute("SELECT setval(?, ?)", [SEQUENCE, max_id]).fetchall()
+            return int(max_id) + 1
+        return (last or 0) + 1
+
     def schema_version(self) -> int:
         return int(self.cursor().execute("SELECT max(version) FROM reqlog_migrations").fetchall()[0][0] or 0)
 
@@ -138,11 +171,12 @@ class RequestLogStore:
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """This thread's cursor (DuckDB connections are not safe to share between threads)."""
         cursor = getattr(self._local, "cursor", None)
-        if cursor is None:
+        if cursor is None or self._local.generation != self._generation:
             if self._closed:
                 raise StorageError("the store is closed")
             cursor = self._con.cursor()
             self._local.cursor = cursor
+            self._local.generation = self._generation
             with self._cursors_lock:
                 self._cursors.append(cursor)
         return cursor
@@ -157,6 +191,26 @@ class RequestLogStore:
                 cursor.close()
             self._cursors.clear()
         self._con.close()
+
+    def reopen(self, reason: str) -> None:
+        """Close the database and open the file again (DuckDB replays its WAL); raises `StorageError`.
+
+        After DuckDB invalidates a database (a checkpoint that could not get memory, for one),
+        every statement fails until the file is opened again; committed rows are in the WAL.
+        """
+        logger.error("the database %s was invalidated; reopening it. DuckDB said: %s", self.path, reason)
+        with self._cursors_lock:
+            for cursor in self._cursors:
+                with contextlib.suppress(duckdb.Error):
+                    cursor.close()
+            self._cursors.clear()
+            with contextlib.suppress(duckdb.Error):
+                self._con.close()
+            self._generation += 1
+            self.reopens += 1
+            self.last_reopen = (_utcnow(), reason.splitlines()[0][:500] if reason else "")
+            self._con = self._connect()
+        logger.warning("the database %s was reopened (%d rows)", self.path, self.count())
 
     # -- writes -----------------------------------------------------------------------------
 
@@ -182,23 +236,61 @@ class RequestLogStore:
             raise StorageError(f"batch of {len(rows)} rows does not fit the schema: {exc}") from exc
         return self.insert_arrow(table, returning=returning)
 
+    def insert_values_counted(self, rows: Sequence[tuple[Any, ...]]) -> int:
+        """`insert_values` without RETURNING; the number of rows the file gained."""
+        if not rows:
+            return 0
+        try:
+            table = values_to_arrow(_unique(rows))
+        except (pa.ArrowException, OverflowError, TypeError, ValueError) as exc:
+            raise StorageError(f"batch of {len(rows)} rows does not fit the schema: {exc}") from exc
+        return self.insert_table(table, returning=False)[0]
+
     def insert_arrow(self, table: pa.Table, *, returning: bool = True) -> list[tuple[Any, ...]]:
         """Insert an Arrow table with the columns of `rows_to_arrow`; see `insert_rows`."""
+        return self.insert_table(table, returning=returning)[1]
+
+    def insert_table(self, table: pa.Table, *, returning: bool = True) -> tuple[int, list[tuple[Any, ...]]]:
+        """`insert_arrow`, also giving how many rows the file gained (spans already stored are not).
+
+        Raises `StorageError` when nothing could be stored: every failure is loud, and a caller
+        that counts "written" counts this number, so the count is what the file holds.
+        """
+        try:
+            stored = self._insert(table, returning)
+        except duckdb.Error as exc:
+            if not invalidated(exc):
+                raise StorageError(f"insert of {table.num_rows} rows failed: {exc}") from exc
+            # Reopen and write once more: rows of the failed try that did commit are in the WAL,
+            # and the retry skips them as spans already stored.
+            self.reopen(str(exc))
+            try:
+                stored = self._insert(table, returning)
+            except duckdb.Error as again:
+                raise StorageError(f"insert of {table.num_rows} rows failed after reopening: {again}") from again
+        if not returning:
+            return (int(stored[0][0]) if stored else 0), []
+        stored.sort(key=lambda values: values[0])  # RETURNING comes in no particular order
+        return len(stored), stored
+
+    def _insert(self, table: pa.Table, returning: bool) -> list[tuple[Any, ...]]:
         cursor = self.cursor()
         tail = _RETURNING if returning else ""
+        cursor.register("_reqlog_batch", table)
         try:
-            cursor.register("_reqlog_batch", table)
             try:
+                return self._insert_once(cursor, _INSERT_HEAD + tail)
+            except duckdb.ConstraintException:
                 try:
-                    stored = self._insert_once(cursor, _INSERT_HEAD + tail)
+                    return self._insert_once(cursor, _INSERT_SKIPPING_STORED + tail)
                 except duckdb.ConstraintException:
-                    stored = self._insert_once(cursor, _INSERT_SKIPPING_STORED + tail)
-            finally:
+                    # Not a span already stored but an id clash: rows with ids the sequence has
+                    # not reached came in meanwhile. Move the sequence and try once more.
+                    self.sync_sequence()
+                    return self._insert_once(cursor, _INSERT_SKIPPING_STORED + tail)
+        finally:
+            with contextlib.suppress(duckdb.Error):
                 cursor.unregister("_reqlog_batch")
-        except duckdb.Error as exc:
-            raise StorageError(f"insert of {table.num_rows} rows failed: {exc}") from exc
-        stored.sort(key=lambda values: values[0])  # RETURNING comes in no particular order
-        return stored
 
     @staticmethod
     def _insert_once(cursor: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[Any, ...]]:
@@ -255,6 +347,22 @@ class RequestLogStore:
         Newest (highest id) first, below `before_id` when given. With `after_id` (and no
         `before_id`), the rows just above it, oldest first: a page walked backwards.
         """
+        return self.list_page(log_filter, before_id=before_id, after_id=after_id, limit=limit)[0]
+
+    def list_page(
+        self,
+        log_filter: LogFilter | None = None,
+        *,
+        before_id: int | None = None,
+        after_id: int | None = None,
+        limit: int = 50,
+        max_bytes: int | None = None,
+    ) -> tuple[list[tuple[Any, ...]], bool]:
+        """`list_values`, stopping once the rows pass `max_bytes` (rendered size, estimated first).
+
+        Returns the rows and whether the budget cut the page short. The first row is always
+        returned, however large, so a walk over the rows always moves on.
+        """
         clauses, params = (log_filter or LogFilter()).sql()
         if before_id is not None:
             clauses.append("id < ?")
@@ -269,13 +377,32 @@ class RequestLogStore:
         cursor = self.cursor()
         ids_sql = f"SELECT id FROM {TABLE}{where} ORDER BY id {order} LIMIT ?"
         ids = [row[0] for row in cursor.execute(ids_sql, [*params, limit]).fetchall()]
+        cut = False
+        if max_bytes is not None and ids:
+            # The sizes of those rows only (a size over every candidate would read all their text).
+            sizes = dict(
+                cursor.execute(
+                    f"SELECT id, {_ROW_BYTES_SQL} FROM {TABLE} WHERE id BETWEEN ? AND ? AND list_contains(?, id)",
+                    [min(ids), max(ids), ids],
+                ).fetchall()
+            )
+            total, kept = 0, 0
+            for request_id in ids:
+                nbytes = sizes.get(request_id, 0)
+                if kept and total + nbytes > max_bytes:
+                    cut = True
+                    break
+                total += nbytes
+                kept += 1
+            ids = ids[:kept]
         if not ids:
-            return []
-        return cursor.execute(
+            return [], cut
+        rows = cursor.execute(
             f"SELECT {_SELECT_COLUMNS} FROM {TABLE} WHERE id BETWEEN ? AND ? AND list_contains(?, id) "
             f"ORDER BY id {order}",
             [min(ids), max(ids), ids],
         ).fetchall()
+        return rows, cut
 
 
 def rows_to_arrow(rows: Iterable[RequestLog]) -> pa.Table:
@@ -310,6 +437,11 @@ def _unique(rows: Sequence[tuple[Any, ...]]) -> Sequence[tuple[Any, ...]]:
             seen.add(key)
         out.append(row)
     return out
+
+
+def invalidated(exc: BaseException) -> bool:
+    """Whether `exc` says DuckDB invalidated the database (only reopening the file helps then)."""
+    return isinstance(exc, duckdb.FatalException) or "database has been invalidated" in str(exc)
 
 
 def _utcnow() -> datetime:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 # Stable HTTP semantic conventions.
 HTTP_REQUEST_METHOD = "http.request.method"
+# The method as received when `http.request.method` is `_OTHER` (a method the SDK does not know).
+HTTP_REQUEST_METHOD_ORIGINAL = "http.request.method_original"
 URL_PATH = "url.path"
 URL_QUERY = "url.query"
 URL_SCHEME = "url.scheme"

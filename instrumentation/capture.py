@@ -8,6 +8,12 @@ depends on the content type, decided once from the headers:
 - an allowlisted, unencoded type -> the text of the prefix, flagged truncated past `limit`;
 - `multipart/form-data` -> a JSON summary (field names, file names and sizes, never file contents);
 - anything else (binary, gzip-encoded, no content type) -> size and content type only.
+
+A body the app never finished reading (an early 401, 403, 404 or 413) is still kept: the adapter
+asks `unread_wanted()` how many more bytes are worth reading once the app has answered, feeds them
+here, and the size reported is the one the client declared (`Content-Length`) when the rest was
+never read. Whether reading it is allowed at all is `may_read_unread()`: never when the client waits
+for `100 Continue`, since reading would invite the body the app refused.
 """
 
 from __future__ import annotations
@@ -43,12 +49,26 @@ def choose_mode(
 class BodyCapture:
     """Counts every byte of a body and keeps what its mode allows, within `limit` bytes."""
 
-    __slots__ = ("limit", "mode", "content_type", "size", "_first", "_chunks", "_kept", "_multipart")
+    __slots__ = (
+        "limit",
+        "mode",
+        "content_type",
+        "size",
+        "declared",
+        "complete",
+        "_first",
+        "_chunks",
+        "_kept",
+        "_multipart",
+    )
 
-    def __init__(self, mode: int, content_type: str | None, limit: int) -> None:
+    def __init__(self, mode: int, content_type: str | None, limit: int, declared: int | None = None) -> None:
         self.limit = limit
         self.content_type = content_type
         self.size = 0
+        # The length the sender declared (Content-Length), and whether the last byte has been seen.
+        self.declared = declared
+        self.complete = False
         self._first: bytes | None = None  # one-chunk bodies (the common case) are never joined
         self._chunks: list[bytes] | None = None
         self._kept = 0
@@ -81,10 +101,37 @@ class BodyCapture:
         elif self._multipart is not None:
             self._multipart.feed(data)
 
+    def end(self) -> None:
+        """The body's last byte has gone through (the sender said so, or the declared length was met)."""
+        self.complete = True
+
+    def unread_wanted(self) -> int:
+        """Bytes still worth reading of a body the app left unread: what fits the kept prefix.
+
+        0 once the body is complete, or when nothing past the size would be kept (`SIZE` mode: the
+        declared length already tells the size).
+        """
+        if self.complete:
+            return 0
+        if self.declared is not None and self.size >= self.declared:
+            return 0
+        if self.mode == TEXT:
+            return max(self.limit - self._kept, 0)
+        if self._multipart is not None and not self._multipart.truncated:
+            return max(self.limit - self.size, 0)
+        return 0
+
+    @property
+    def total_size(self) -> int:
+        """The body's real size: the bytes seen, or the declared length when the rest went unread."""
+        if not self.complete and self.declared is not None and self.declared > self.size:
+            return self.declared
+        return self.size
+
     @property
     def truncated(self) -> bool:
         if self.mode == TEXT:
-            return self.size > self._kept
+            return self.total_size > self._kept
         if self._multipart is not None:
             return self._multipart.truncated
         return False
@@ -94,26 +141,40 @@ class BodyCapture:
 
         `keys` names the (content, content type, size, truncated) attributes.
         """
-        if self.size == 0 and not self.content_type:
+        size = self.total_size
+        if size == 0 and not self.content_type:
             return
         content_key, type_key, size_key, truncated_key = keys
-        out[size_key] = self.size
+        out[size_key] = size
         if self.mode == TEXT:
             if self._first is not None:
                 raw = self._first if self._chunks is None else b"".join(self._chunks)
-                out[content_key] = _decode_prefix(raw, cut=self.size > self._kept)
+                out[content_key] = _decode_prefix(raw, cut=size > self._kept)
             if self.content_type:
                 out[type_key] = self.content_type
-            if self.size > self._kept:
+            if size > self._kept:
                 out[truncated_key] = True
             return
         if self._multipart is not None:
             out[content_key] = orjson.dumps(self._multipart.result()).decode()
             out[type_key] = MULTIPART_CONTENT_TYPE
-            if self._multipart.truncated:
+            if self._multipart.truncated or size > self.size:
                 out[truncated_key] = True
         elif self.content_type:
             out[type_key] = self.content_type
+
+
+def may_read_unread(expect: str | None) -> bool:
+    """Whether a body the app left unread may be read after its answer (not under `100-continue`)."""
+    return expect is None or expect.strip().lower() != "100-continue"
+
+
+def declared_length(value: str | None) -> int | None:
+    """A `Content-Length` value as an integer, `None` when absent or not a plain non-negative number."""
+    if value is None:
+        return None
+    value = value.strip()
+    return int(value) if value.isdigit() else None
 
 
 def _decode_prefix(raw: bytes, *, cut: bool) -> str:

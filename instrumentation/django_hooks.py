@@ -7,7 +7,13 @@ connects `connect_signals()` when Django is loaded, so exceptions are recorded w
 Django keeps the authenticated user on `request.user` (not in the ASGI scope; only Channels' auth
 stack puts it there) and the matched URL pattern on `request.resolver_match`. Neither is visible
 from outside the handler, so add `RequestLogDjangoMiddleware` to `MIDDLEWARE` after Django's
-`AuthenticationMiddleware` to record them. It works in sync and async stacks.
+`AuthenticationMiddleware` to record them. It works in sync and async stacks, under WSGI and ASGI.
+
+The user is read when the view has returned, because Django REST Framework authenticates inside
+the view (token, session, JWT or any other class) and then sets the Django request's `user` to the
+user it found. So the user DRF set wins; only a request whose `user` is still the session's lazy
+object falls back to the session user (through `auser()` in an async stack, where a synchronous
+database query is forbidden).
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.utils.functional import LazyObject, empty
 
 from .user import current_exchange, user_from_object
 
@@ -71,13 +78,27 @@ class RequestLogDjangoMiddleware:
         if exchange is not None:
             try:
                 _note_route(exchange, request)
-                auser = getattr(request, "auser", None)
-                # `request.user` would query the database synchronously, which Django forbids here.
-                user = await auser() if auser is not None else None
+                user = _resolved_user(request)
+                if user is _LAZY:
+                    auser = getattr(request, "auser", None)
+                    # `request.user` would query the database synchronously, which Django forbids here.
+                    user = await auser() if auser is not None else None
                 exchange.framework_user = user_from_object(user)
             except Exception as exc:  # never break the app's response
                 exchange.capture_failed(exc)
         return response
+
+
+_LAZY = object()
+
+
+def _resolved_user(request: Any) -> Any:
+    """The user on the request now: DRF's (a plain object), the session's if already loaded, else `_LAZY`."""
+    user = request.__dict__.get("user")
+    if isinstance(user, LazyObject):
+        wrapped = user._wrapped
+        return _LAZY if wrapped is empty else wrapped
+    return user
 
 
 def _note_route(exchange: Exchange, request: Any) -> None:

@@ -1,27 +1,31 @@
-"""One request/response exchange in flight: the per-request state behind `RequestLogMiddleware`.
+"""One request/response exchange in flight: the per-request state behind both middlewares.
 
-Kept per request, never on the middleware, so concurrent requests cannot mix. `receive` and `send`
-wrap the app's channels: each message is forwarded unchanged, and capture runs before forwarding
-inside `try` so a capture bug is recorded on the span (as a `reqlog.capture_error` event, not an
-`exception` event, so the row's exception columns keep meaning "the app failed") and the request
-goes on. `finish()` puts the response side on the span in one `set_attributes` call and ends it.
+Kept per request, never on the middleware, so concurrent requests cannot mix. The protocol adapters
+(`middleware.py` for ASGI, `wsgi.py` for WSGI) feed it what passes through, each chunk forwarded
+unchanged; capture runs inside `try` so a capture bug is recorded on the span (as a
+`reqlog.capture_error` event, not an `exception` event, so the row's exception columns keep meaning
+"the app failed") and the request goes on. `finish()` puts the response side on the span in one
+`set_attributes` call and ends it. Everything here is protocol-neutral: response headers arrive as
+decoded `(attribute key, text)` pairs, and `carrier` is the ASGI scope or the WSGI environ (what a
+`user_resolver` is given).
 """
 
 from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry.trace import Span, Status, StatusCode
 
 from . import attributes as attr
-from .capture import BodyCapture
+from .capture import BodyCapture, declared_length
+from .core import add_header
 from .user import user_from_object
 
 if TYPE_CHECKING:
-    from .middleware import RequestLogMiddleware
+    from .core import CaptureCore
 
 _RESP = attr.RESPONSE_HEADER_PREFIX
 _RESP_CONTENT_TYPE = _RESP + "content-type"
@@ -38,7 +42,7 @@ _RESPONSE_BODY_KEYS = (
     attr.RESPONSE_BODY_SIZE,
     attr.RESPONSE_BODY_TRUNCATED,
 )
-_NAME_CACHE_SIZE = 512
+_RESP_CONTENT_LENGTH = _RESP + "content-length"
 
 
 class Exchange:
@@ -46,11 +50,9 @@ class Exchange:
 
     __slots__ = (
         "_middleware",
-        "_scope",
+        "carrier",
         "span",
         "_request_attributes",
-        "_send",
-        "downstream_receive",
         "request_body",
         "response_body",
         "response_attributes",
@@ -60,22 +62,20 @@ class Exchange:
         "explicit_user",
         "framework_user",
         "route",
+        "finished",
     )
 
     def __init__(
         self,
-        middleware: RequestLogMiddleware,
-        scope: MutableMapping[str, Any],
+        middleware: CaptureCore,
+        carrier: Mapping[str, Any],
         span: Span,
         request_attributes: dict[str, Any],
-        send: Callable[[MutableMapping[str, Any]], Awaitable[None]],
     ) -> None:
         self._middleware = middleware
-        self._scope = scope
+        self.carrier = carrier
         self.span = span
         self._request_attributes = request_attributes
-        self._send = send
-        self.downstream_receive: Callable[[], Awaitable[MutableMapping[str, Any]]] | None = None
         self.request_body: BodyCapture | None = None
         self.response_body: BodyCapture | None = None
         self.response_attributes: dict[str, Any] = {}
@@ -85,61 +85,70 @@ class Exchange:
         self.explicit_user: tuple[str | None, str | None, str | None] | None = None
         self.framework_user: tuple[str | None, str | None, str | None] | None = None
         self.route: str | None = None
+        self.finished = False
 
-    async def receive(self) -> MutableMapping[str, Any]:
-        assert self.downstream_receive is not None
-        message = await self.downstream_receive()
-        if message["type"] == "http.request" and self.request_body is not None:
+    def request_chunk(self, data: bytes) -> None:
+        """A chunk of the request body as the app (or the unread-body drain) read it."""
+        body = self.request_body
+        if body is not None:
             try:
-                self.request_body.feed(message.get("body", b""))
+                body.feed(data)
             except Exception as exc:
                 self.request_body = None
                 self.capture_failed(exc)
-        return message
 
-    async def send(self, message: MutableMapping[str, Any]) -> None:
+    def request_ended(self) -> None:
+        if self.request_body is not None:
+            self.request_body.end()
+
+    def response_chunk(self, data: bytes) -> None:
+        body = self.response_body
+        if body is not None:
+            try:
+                body.feed(data)
+            except Exception as exc:
+                self.response_body = None
+                self.capture_failed(exc)
+
+    def response_ended(self) -> None:
+        """The last response byte went to the server: the span's end time (later work is not counted)."""
+        self.end_time = time.time_ns()
+        if self.response_body is not None:
+            self.response_body.end()
+
+    def response_started(self, status: int, headers: Iterable[tuple[str, str]]) -> None:
+        """The status and the decoded `(attribute key, text)` header pairs; a second call replaces the first."""
         try:
-            kind = message["type"]
-            if kind == "http.response.body":
-                if self.response_body is not None:
-                    self.response_body.feed(message.get("body", b""))
-                if not message.get("more_body", False):
-                    self.end_time = time.time_ns()
-            elif kind == "http.response.start":
-                self._response_start(message)
+            self.status_code = status
+            out: dict[str, Any] = {}
+            content_type = encoding = length = None
+            for key, text in headers:
+                add_header(out, key, text)
+                # Compare the lowercased key: Django, for one, sends `Content-Type` as it spells it.
+                if key == _RESP_CONTENT_TYPE:
+                    content_type = text
+                elif key == _RESP_CONTENT_ENCODING:
+                    encoding = text
+                elif key == _RESP_CONTENT_LENGTH:
+                    length = text
+            self.response_attributes = out
+            middleware = self._middleware
+            if middleware.sanitizer is not None:
+                middleware.sanitize(out)
+            self.response_body = middleware.body_capture(
+                content_type,
+                encoding,
+                capture=middleware.options.capture_response_body,
+                declared=declared_length(length),
+            )
         except Exception as exc:
             self.response_body = None
             self.capture_failed(exc)
-        await self._send(message)
 
-    def _response_start(self, message: MutableMapping[str, Any]) -> None:
-        self.status_code = int(message["status"])
-        out = self.response_attributes
-        keys = self._middleware.response_keys
-        content_type = encoding = None
-        for name, value in message.get("headers") or ():
-            key = keys.get(name)
-            if key is None:
-                key = _RESP + name.decode("latin-1").lower()
-                if len(keys) < _NAME_CACHE_SIZE:
-                    keys[name] = key
-            try:
-                text = value.decode()
-            except UnicodeDecodeError:
-                text = value.decode("latin-1")
-            previous = out.get(key)
-            out[key] = (text,) if previous is None else (*previous, text)
-            # Compare the lowercased key: Django, for one, sends `Content-Type` as it spells it.
-            if key == _RESP_CONTENT_TYPE:
-                content_type = text
-            elif key == _RESP_CONTENT_ENCODING:
-                encoding = text
-        middleware = self._middleware
-        if middleware.sanitizer is not None:
-            middleware.sanitize(out)
-        self.response_body = middleware.body_capture(
-            content_type, encoding, capture=middleware.options.capture_response_body
-        )
+    def unread_wanted(self) -> int:
+        """Bytes of a request body the app left unread that are worth reading now it has answered."""
+        body = self.request_body
+        return 0 if body is None else body.unread_wanted()
 
     def record_exception(self, exc: BaseException) -> None:
         """Note the app's unhandled exception (the first one wins); recorded when the span ends."""
@@ -161,8 +170,21 @@ class Exchange:
             pass
 
     def finish(self) -> None:
-        """Put the response side, user, route and outcome on the span, then end it. Never raises."""
+        """Put the response side, user, route and outcome on the span, then end it. Never raises.
+
+        Idempotent: only the first call ends the span.
+        """
+        if self.finished:
+            return
+        self.finished = True
         span = self.span
+        logged = self._middleware.status_logged
+        if logged is not None:
+            status = self.status_code if self.status_code is not None else 500
+            if not logged(status):
+                # Never ended, so never handed to a span processor: the request is not logged.
+                self.exception = None
+                return
         out = self.response_attributes
         try:
             self._finish_attributes(out)
@@ -200,7 +222,7 @@ class Exchange:
             self.request_body.write_attributes(out, _REQUEST_BODY_KEYS)
         if self.response_body is not None:
             self.response_body.write_attributes(out, _RESPONSE_BODY_KEYS)
-        route = self.route or _starlette_route(self._scope)
+        route = self.route or self.fallback_route()
         if route:
             self.route = route
             out[attr.HTTP_ROUTE] = route
@@ -220,24 +242,17 @@ class Exchange:
             return self.explicit_user
         resolver = self._middleware.user_resolver
         if resolver is not None:
-            resolved = resolver(self._scope)
+            resolved = resolver(self.carrier)
             if resolved is not None:
                 user_id, username, full_name = resolved
                 return _text(user_id), _text(username), _text(full_name)
         if self.framework_user is not None:
             return self.framework_user
-        return user_from_object(self._scope.get("user"))
+        return user_from_object(self.carrier.get("user"))
 
-
-def _starlette_route(scope: MutableMapping[str, Any]) -> str | None:
-    """Starlette and FastAPI leave the matched route in `scope["route"]`; mounts add `root_path`."""
-    route = scope.get("route")
-    if route is None:
+    def fallback_route(self) -> str | None:
+        """The route a protocol adapter can find by itself when no framework hook named one."""
         return None
-    path_format = getattr(route, "path_format", None)
-    if not isinstance(path_format, str):
-        return None
-    return f"{scope.get('root_path', '')}{path_format}"
 
 
 def _qualified_name(cls: type) -> str:

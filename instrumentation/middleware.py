@@ -1,4 +1,4 @@
-"""`RequestLogMiddleware`: one OTel SERVER span per HTTP request, carrying the whole exchange.
+"""`RequestLogMiddleware`: the ASGI adapter over `CaptureCore`, one SERVER span per HTTP request.
 
 Why not `OpenTelemetryMiddleware` itself: FACTS.md measured it at ~600 us per request, most of it
 its own Python (headers re-decoded on every lookup, the URL rebuilt and parsed, attributes set one
@@ -14,27 +14,32 @@ exception. Stock OTel ends the span on the final `http.response.body`, so when i
 from outside the exception arrives after the span has ended and is lost. Here the final body only
 stamps the end time; the span ends in `finally`, after the exception has been recorded, with that
 end time, so the duration still excludes background tasks run after the response.
+
+A body the app never read (an early 401 or 413): ASGI servers drop the rest of the request body
+once the response is complete (uvicorn answers `receive()` with `http.disconnect` from then on), so
+it is read between the app's last `send` and forwarding that last message, up to what the capture
+keeps and for at most `UNREAD_BODY_WAIT` seconds. The messages read are replayed, in order, to any
+later `receive()` of the app, so it still receives exactly what the server sent.
 """
 
 from __future__ import annotations
 
-import os
-import sys
+import asyncio
+from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from opentelemetry import context, trace
 from opentelemetry.instrumentation.utils import is_http_instrumentation_enabled
-from opentelemetry.propagate import extract
 from opentelemetry.propagators.textmap import Getter
-from opentelemetry.trace import SpanKind
-from opentelemetry.util.http import ExcludeList, SanitizeValue
 
 from . import attributes as attr
-from .capture import SIZE, BodyCapture, choose_mode
-from .client import ClientResolver
+from . import lifecycle
+from .capture import may_read_unread
+from .core import EXPECT, NAME_CACHE_SIZE, REQ, CaptureCore, add_header
 from .exchange import Exchange
-from .options import Options, UserResolver, parse_networks
+from .options import Options, UserResolver
+from .url_path import span_path
 from .user import current_exchange
 
 Scope = MutableMapping[str, Any]
@@ -43,41 +48,32 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-_TRACER_NAME = "reqlog.instrumentation"
-_REQ = attr.REQUEST_HEADER_PREFIX
-_CONTENT_TYPE = _REQ + "content-type"
-_CONTENT_ENCODING = _REQ + "content-encoding"
-_CONTENT_LENGTH = _REQ + "content-length"
-_TRANSFER_ENCODING = _REQ + "transfer-encoding"
-_USER_AGENT = _REQ + "user-agent"
-_FORWARDED_FOR = _REQ + "x-forwarded-for"
-_FORWARDED = _REQ + "forwarded"
-_REAL_IP = _REQ + "x-real-ip"
-_HEADER_PREFIXES = (attr.REQUEST_HEADER_PREFIX, attr.RESPONSE_HEADER_PREFIX)
-_REDACTED = "[REDACTED]"  # what OTel's SanitizeValue writes
-_NAME_CACHE_SIZE = 512  # header names seen; bounded so hostile clients cannot grow it
+_RESP = attr.RESPONSE_HEADER_PREFIX
+# How long the answer may wait for the rest of a body the app never read (a stalled client).
+UNREAD_BODY_WAIT = 0.5
 
 
 class _HeaderGetter(Getter[dict[str, Any]]):
     """Propagator getter over the already-decoded request header attributes (no second decode)."""
 
     def get(self, carrier: dict[str, Any], key: str) -> list[str] | None:
-        value = carrier.get(_REQ + key.lower())
+        value = carrier.get(REQ + key.lower())
         return list(value) if value is not None else None
 
     def keys(self, carrier: dict[str, Any]) -> list[str]:
-        return [key[len(_REQ) :] for key in carrier if key.startswith(_REQ)]
+        return [key[len(REQ) :] for key in carrier if key.startswith(REQ)]
 
 
 _GETTER = _HeaderGetter()
 
 
-class RequestLogMiddleware:
+class RequestLogMiddleware(CaptureCore):
     """ASGI middleware recording each HTTP request as one SERVER span for reqlog.
 
     Install it around a whole app (`app = RequestLogMiddleware(app)`), as Starlette/FastAPI
     middleware (`app.add_middleware(RequestLogMiddleware, **options)`) or around Django's
-    `get_asgi_application()`. Websocket and lifespan scopes pass through untouched.
+    `get_asgi_application()`. Websocket scopes pass through untouched; lifespan passes through too,
+    but the span queue is flushed at its shutdown (`lifecycle`).
 
     `tracer_provider`: the provider to use (the global one otherwise). `user_resolver(scope)`:
     returns `(id, username, full_name)` or `None`. `options`: an `Options`; otherwise keyword
@@ -94,64 +90,51 @@ class RequestLogMiddleware:
         options: Options | None = None,
         **option_values: Any,
     ) -> None:
+        super().__init__(
+            tracer_provider=tracer_provider, user_resolver=user_resolver, options=options, option_values=option_values
+        )
         self.app = app
-        self.options = options if options is not None else Options.from_env(os.environ, **option_values)
-        self.user_resolver = user_resolver
-        self._tracer = trace.get_tracer(_TRACER_NAME, tracer_provider=tracer_provider)
-        # OTel's own classes, so `excluded_urls` and header sanitising mean what they mean there.
-        self._excluded = ExcludeList(self.options.excluded_urls) if self.options.excluded_urls else None
-        self.sanitizer = SanitizeValue(self.options.sanitize_headers) if self.options.sanitize_headers else None
-        self._secret_keys: dict[str, bool] = {}
-        self._clients = ClientResolver(parse_networks(self.options.trusted_proxies))
-        self._allowed = self.options.content_type_matcher()
+        self._provider = tracer_provider  # flushed at lifespan shutdown (the global one otherwise)
         self._request_keys: dict[bytes, str] = {}
-        self.response_keys: dict[bytes, str] = {}
-        self._modes: dict[tuple[str | None, str | None], int] = {}
-        if "django" in sys.modules:
-            # Django turns view exceptions into 500 responses itself; its signal is how we see them.
-            from .django_hooks import connect_signals
-
-            connect_signals()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":  # flush the span queue when the server stops (lifecycle.py)
+            provider = self._provider if self._provider is not None else trace.get_tracer_provider()
+            await lifecycle.lifespan(self.app, scope, receive, send, provider)
+            return
         if scope["type"] != "http" or not is_http_instrumentation_enabled():
             await self.app(scope, receive, send)
             return
-        if self._excluded is not None and self._excluded.url_disabled(_url(scope)):
+        if (self._excluded is not None and self.excluded(_url(scope))) or (
+            self.methods is not None and scope.get("method") not in self.methods
+        ):
             await self.app(scope, receive, send)
             return
         failure: Exception | None = None
         try:
             attributes = self._request_attributes(scope)
-            parent = context.get_current()
-            # As OTel's middleware: a span already current (another middleware's) is the parent;
-            # otherwise the incoming `traceparent` (through the global propagator) is.
-            if not trace.get_current_span(parent).get_span_context().is_valid:
-                parent = extract(attributes, getter=_GETTER)
+            parent = self.parent(attributes, _GETTER)
             if self.sanitizer is not None:
                 self.sanitize(attributes)
         except Exception as exc:  # capture must never break the request
             attributes, parent, failure = {}, None, exc
-        method = attributes.get(attr.HTTP_REQUEST_METHOD) or "HTTP"
-        span = self._tracer.start_span(method, context=parent, kind=SpanKind.SERVER, attributes=attributes)
-        token = context.attach(trace.set_span_in_context(span, parent))
+        span, token = self.start_span(attributes, parent)
         try:
             if not span.is_recording():  # sampled out: nothing to capture, only propagate the context
                 await self.app(scope, receive, send)
                 return
-            exchange = Exchange(self, scope, span, attributes, send)
+            exchange = _AsgiExchange(self, scope, span, attributes, send, receive)
             if failure is not None:
                 exchange.capture_failed(failure)
-            if _CONTENT_LENGTH in attributes or _TRANSFER_ENCODING in attributes:
-                try:
-                    exchange.request_body = self._request_body(attributes)
-                    exchange.downstream_receive = receive
-                    receive = exchange.receive
-                except Exception as exc:
-                    exchange.capture_failed(exc)
+            try:
+                exchange.request_body = self.request_body(attributes)
+                expect = attributes.get(EXPECT)
+                exchange.may_drain = may_read_unread(expect[0] if expect else None)
+            except Exception as exc:
+                exchange.capture_failed(exc)
             exchange_token = current_exchange.set(exchange)
             try:
-                await self.app(scope, receive, exchange.send)
+                await self.app(scope, exchange.receive, exchange.send)
             except Exception as exc:
                 exchange.record_exception(exc)
                 raise
@@ -167,7 +150,7 @@ class RequestLogMiddleware:
         attributes: dict[str, Any] = {
             attr.HTTP_REQUEST_METHOD: method,
             attr.URL_SCHEME: scope.get("scheme") or "http",
-            attr.URL_PATH: scope.get("path") or "/",
+            attr.URL_PATH: span_path(scope),
         }
         query = scope.get("query_string")
         if query:
@@ -179,75 +162,110 @@ class RequestLogMiddleware:
         for name, value in scope.get("headers") or ():
             key = keys.get(name)
             if key is None:
-                key = _header_key(keys, _REQ, name)
-            try:
-                text = value.decode()
-            except UnicodeDecodeError:
-                text = value.decode("latin-1")
-            previous = attributes.get(key)
-            attributes[key] = (text,) if previous is None else (*previous, text)
-        user_agent = attributes.get(_USER_AGENT)
-        if user_agent is not None:
-            attributes[attr.USER_AGENT_ORIGINAL] = user_agent[0]
+                key = _header_key(keys, REQ, name)
+            add_header(attributes, key, _text(value))
         client = scope.get("client")
-        peer = client[0] if client else None
-        if self._clients.enabled:
-            peer = self._clients.resolve(
-                peer,
-                attributes.get(_FORWARDED_FOR, ()),
-                attributes.get(_FORWARDED, ()),
-                attributes.get(_REAL_IP, ()),
-            )
-        if peer is not None:
-            attributes[attr.CLIENT_ADDRESS] = peer
-        version = scope.get("http_version")
-        if version:
-            attributes[attr.NETWORK_PROTOCOL_VERSION] = version
+        self.client_and_version(attributes, client[0] if client else None, scope.get("http_version"))
         return attributes
 
-    def sanitize(self, attributes: dict[str, Any]) -> None:
-        """Replace the values of headers matching `sanitize_headers` with `[REDACTED]`, in place."""
-        assert self.sanitizer is not None
-        secret = self._secret_keys
-        for key, value in attributes.items():
-            if not key.startswith(_HEADER_PREFIXES):
-                continue
-            hidden = secret.get(key)
-            if hidden is None:
-                name = key[len(_REQ) :] if key.startswith(_REQ) else key[len(attr.RESPONSE_HEADER_PREFIX) :]
-                hidden = self.sanitizer.sanitize_header_value(name, "") == _REDACTED
-                if len(secret) < _NAME_CACHE_SIZE:
-                    secret[key] = hidden
-            if hidden:
-                attributes[key] = (_REDACTED,) * len(value)
 
-    def _request_body(self, attributes: dict[str, Any]) -> BodyCapture:
-        content_type = attributes.get(_CONTENT_TYPE)
-        encoding = attributes.get(_CONTENT_ENCODING)
-        return self.body_capture(
-            content_type[0] if content_type else None,
-            encoding[0] if encoding else None,
-            capture=self.options.capture_request_body,
-        )
+class _AsgiExchange(Exchange):
+    """The ASGI side of one exchange: wraps the app's `receive` and `send`."""
 
-    def body_capture(self, content_type: str | None, encoding: str | None, *, capture: bool) -> BodyCapture:
-        """A capture for a body with these headers; size and type only when `capture` is off."""
-        if not capture:
-            return BodyCapture(SIZE, content_type, 0)
-        key = (content_type, encoding)
-        mode = self._modes.get(key)
-        if mode is None:
-            mode = choose_mode(
-                content_type, encoding, allowed=self._allowed, summarize_multipart=self.options.summarize_multipart
-            )
-            if len(self._modes) < _NAME_CACHE_SIZE:  # bounded: content types come from clients too
-                self._modes[key] = mode
-        return BodyCapture(mode, content_type, self.options.max_body_bytes)
+    __slots__ = ("_send", "_receive", "_replay", "_receiving", "may_drain")
+
+    def __init__(
+        self,
+        middleware: RequestLogMiddleware,
+        scope: Scope,
+        span: Any,
+        attributes: dict[str, Any],
+        send: Send,
+        receive: Receive,
+    ) -> None:
+        super().__init__(middleware, scope, span, attributes)
+        self._send = send
+        self._receive = receive
+        self._replay: deque[Message] = deque()
+        self._receiving = False
+        self.may_drain = True
+
+    async def receive(self) -> Message:
+        if self._replay:
+            return self._replay.popleft()  # read by the drain: already captured
+        self._receiving = True
+        try:
+            message = await self._receive()
+        finally:
+            self._receiving = False
+        self._note_request(message)
+        return message
+
+    def _note_request(self, message: Message) -> None:
+        if message["type"] == "http.request":
+            self.request_chunk(message.get("body", b""))
+            if not message.get("more_body", False):
+                self.request_ended()
+        else:  # http.disconnect: nothing more will come
+            self.request_ended()
+
+    async def send(self, message: Message) -> None:
+        try:
+            kind = message["type"]
+            if kind == "http.response.body":
+                self.response_chunk(message.get("body", b""))
+                if not message.get("more_body", False):
+                    self.response_ended()
+                    if self.may_drain and not self._receiving and self.unread_wanted() > 0:
+                        await self._drain()
+            elif kind == "http.response.start":
+                self.response_started(int(message["status"]), self._response_headers(message))
+        except Exception as exc:
+            self.response_body = None
+            self.capture_failed(exc)
+        await self._send(message)
+
+    async def _drain(self) -> None:
+        """Read what is worth keeping of a body the app left unread, keeping it for the app's replay."""
+        try:
+            async with asyncio.timeout(UNREAD_BODY_WAIT):
+                while self.unread_wanted() > 0:
+                    message = await self._receive()
+                    self._replay.append(message)
+                    self._note_request(message)
+        except TimeoutError:
+            pass  # a stalled client: keep what came, answer now
+
+    def _response_headers(self, message: Message) -> Any:
+        keys = self._middleware.response_keys
+        for name, value in message.get("headers") or ():
+            key = keys.get(name)
+            if key is None:
+                key = _header_key(keys, _RESP, name)
+            yield key, _text(value)
+
+    def fallback_route(self) -> str | None:
+        """Starlette and FastAPI leave the matched route in `scope["route"]`; mounts add `root_path`."""
+        scope = self.carrier
+        route = scope.get("route")
+        if route is None:
+            return None
+        path_format = getattr(route, "path_format", None)
+        if not isinstance(path_format, str):
+            return None
+        return f"{scope.get('root_path', '')}{path_format}"
 
 
-def _header_key(cache: dict[bytes, str], prefix: str, name: bytes) -> str:
+def _text(value: bytes) -> str:
+    try:
+        return value.decode()
+    except UnicodeDecodeError:  # not UTF-8: keep every byte visible rather than fail
+        return value.decode("latin-1")
+
+
+def _header_key(cache: dict[Any, str], prefix: str, name: bytes) -> str:
     key = prefix + name.decode("latin-1").lower()
-    if len(cache) < _NAME_CACHE_SIZE:
+    if len(cache) < NAME_CACHE_SIZE:
         cache[name] = key
     return key
 

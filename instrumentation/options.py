@@ -68,6 +68,10 @@ class Options:
     - `sanitize_headers`: regexes of header names whose values are replaced by `[REDACTED]` on the
       span itself, as OTel's `OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS` (read when
       `REQLOG_SANITIZE_HEADERS` is unset). Default none: the exporter redacts before storing.
+    - `methods`: log only requests with these methods (`GET,POST`); default every method. Other
+      requests pass through untouched, as excluded URLs do.
+    - `status_codes`: log only responses with these statuses: codes (`404`) or classes (`4xx`);
+      default every status. A request whose status is not listed is dropped before export.
     """
 
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
@@ -78,13 +82,22 @@ class Options:
     trusted_proxies: tuple[str, ...] = ()
     excluded_urls: tuple[str, ...] = ()
     sanitize_headers: tuple[str, ...] = ()
+    methods: tuple[str, ...] = ()
+    status_codes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if isinstance(self.max_body_bytes, bool) or not isinstance(self.max_body_bytes, int):
             raise OptionError("max_body_bytes", f"expected an integer, got {self.max_body_bytes!r}")
         if self.max_body_bytes < 0:
             raise OptionError("max_body_bytes", "must be 0 or more")
-        for name in ("body_content_types", "trusted_proxies", "excluded_urls", "sanitize_headers"):
+        for name in (
+            "body_content_types",
+            "trusted_proxies",
+            "excluded_urls",
+            "sanitize_headers",
+            "methods",
+            "status_codes",
+        ):
             value = getattr(self, name)
             if isinstance(value, str):
                 object.__setattr__(self, name, _csv(value))
@@ -98,6 +111,8 @@ class Options:
                     re.compile(pattern)
                 except re.error as exc:
                     raise OptionError(name, f"bad regex {pattern!r}: {exc}") from None
+        object.__setattr__(self, "methods", tuple(method.upper() for method in self.methods))
+        self.status_matcher()
         for pattern in self.body_content_types:
             if "/" not in pattern:
                 raise OptionError("body_content_types", f"expected a MIME type such as text/*, got {pattern!r}")
@@ -133,6 +148,24 @@ class Options:
             else:
                 values[name] = _csv(raw)
         return cls(**values)
+
+    def status_matcher(self) -> Callable[[int], bool] | None:
+        """A predicate on a status code for `status_codes`; `None` when every status is logged."""
+        if not self.status_codes:
+            return None
+        codes: set[int] = set()
+        classes: set[int] = set()
+        for value in self.status_codes:
+            text = str(value).strip().lower()
+            if len(text) == 3 and text[0] in "12345" and text[1:] == "xx":
+                classes.add(int(text[0]))
+            elif text.isdigit() and 100 <= int(text) <= 599:
+                codes.add(int(text))
+            else:
+                raise OptionError(
+                    "status_codes", f"expected a status such as 404 or a class such as 4xx, got {value!r}"
+                )
+        return lambda status: status in codes or status // 100 in classes
 
     def content_type_matcher(self) -> Callable[[str], bool]:
         """A predicate on a lowercased MIME type (no parameters) for `body_content_types`."""

@@ -15,7 +15,7 @@ arguments and `REQLOG_*` variables leave them open) and `OTEL_TRACES_EXPORTER`.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
@@ -23,9 +23,11 @@ from typing import Any
 from opentelemetry import trace
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import SpanLimits, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.util.re import parse_env_headers
 
+from . import connection, lifecycle
+from .batching import Batching, BoundedExporter
 from .options import OptionError
 
 ENTRY_POINT_GROUP = "opentelemetry_traces_exporter"
@@ -48,6 +50,11 @@ def configure(
     exporter_options: Mapping[str, Any] | None = None,
     set_global: bool = True,
     environ: Mapping[str, str] | None = None,
+    max_export_batch_size: int | None = None,
+    max_export_bytes: int | None = None,
+    schedule_delay_millis: int | None = None,
+    max_queue_size: int | None = None,
+    check_connection: bool = True,
 ) -> TracerProvider:
     """Build a TracerProvider with a BatchSpanProcessor feeding reqlog, and make it global.
 
@@ -61,12 +68,24 @@ def configure(
     - `db` (`REQLOG_DB`): the DuckDB file for `reqlog_duckdb`.
     - `service_name`: overrides `OTEL_SERVICE_NAME`.
     - `set_global`: also install it as the global provider (the middleware's default).
-    - `environ`: where `REQLOG_*` and `OTEL_TRACES_EXPORTER` are read (default `os.environ`); the
-      SDK and the OTLP exporter read their own `OTEL_*` variables from `os.environ`.
+    - `environ`: where `REQLOG_*`, `OTEL_TRACES_EXPORTER` and `OTEL_BSP_*` are read (default
+      `os.environ`); the OTLP exporter reads its own `OTEL_EXPORTER_OTLP_*` from `os.environ`.
+    - `max_export_batch_size` (`OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, default 64), `max_export_bytes`
+      (`REQLOG_MAX_EXPORT_BYTES`, default 16 MiB), `schedule_delay_millis` (`OTEL_BSP_SCHEDULE_DELAY`,
+      default 1000), `max_queue_size` (`OTEL_BSP_MAX_QUEUE_SIZE`, default 2048): see `batching`.
+    - `check_connection`: for OTLP, probe the service from a background thread and say once, clearly,
+      if the token is refused or the service unreachable (`connection`).
 
-    Raises `OptionError` when the exporter name is not registered.
+    Raises `OptionError` when the exporter name is not registered or a batching value is bad.
     """
     env = os.environ if environ is None else environ
+    batching = Batching.resolve(
+        env,
+        max_queue_size=max_queue_size,
+        schedule_delay_millis=schedule_delay_millis,
+        max_export_batch_size=max_export_batch_size,
+        max_export_bytes=max_export_bytes,
+    )
     name = exporter or env.get("REQLOG_EXPORTER") or env.get("OTEL_TRACES_EXPORTER") or "otlp"
     name = _ALIASES.get(name.strip().lower(), name.strip())
     span_exporter = _build_exporter(
@@ -81,10 +100,44 @@ def configure(
     explicit_limit = "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT" in env or "OTEL_ATTRIBUTE_COUNT_LIMIT" in env
     limits = SpanLimits(max_span_attributes=None if explicit_limit else DEFAULT_SPAN_ATTRIBUTE_LIMIT)
     provider = TracerProvider(resource=resource, span_limits=limits)
-    provider.add_span_processor(BatchSpanProcessor(span_exporter))
+    on_result = None
+    if name == OTLP:
+        dedupe = connection.install_dedupe()
+        on_result = _clear_on_success(dedupe)
+        if check_connection:
+            _start_check(span_exporter, token=token or env.get("REQLOG_TOKEN"), env=env, queue=batching.max_queue_size)
+    bounded = BoundedExporter(span_exporter, batching.max_export_bytes, on_result=on_result)
+    processor = BatchSpanProcessor(
+        bounded,
+        max_queue_size=batching.max_queue_size,
+        schedule_delay_millis=batching.schedule_delay_millis,
+        max_export_batch_size=batching.max_export_batch_size,
+    )
+    provider.add_span_processor(processor)
     if set_global:
         trace.set_tracer_provider(provider)
+    lifecycle.register(provider)  # flushed when the app stops, whatever the server does with signals
     return provider
+
+
+def _clear_on_success(dedupe: connection.Dedupe) -> Callable[[SpanExportResult], None]:
+    def on_result(result: SpanExportResult) -> None:
+        if result is SpanExportResult.SUCCESS:
+            dedupe.succeeded()
+
+    return on_result
+
+
+def _start_check(exporter: SpanExporter, *, token: str | None, env: Mapping[str, str], queue: int) -> None:
+    """Probe the exporter's own URL with its own headers (the OTLP exporter keeps them as `_endpoint`
+    and `_client._headers`; without them there is nothing reliable to probe, so no check)."""
+    url = getattr(exporter, "_endpoint", None)
+    headers = getattr(getattr(exporter, "_client", None), "_headers", None)
+    if not isinstance(url, str) or not isinstance(headers, dict):
+        return
+    cafile = env.get("OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE") or env.get("OTEL_EXPORTER_OTLP_CERTIFICATE")
+    has_token = bool(token) or any(key.lower() == "authorization" for key in headers)
+    connection.start_check(url, headers, token_set=has_token, queue_size=queue, cafile=cafile)
 
 
 def _default_endpoint(env: Mapping[str, str]) -> str | None:

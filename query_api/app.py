@@ -13,11 +13,10 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from functools import partial
 
 from aiohttp import web
 
-from exporter.row import COLUMN_NAMES
 from exporter.store import SERVICE_DUCKDB_CONFIG, RequestLogStore
 
 from . import openapi, views
@@ -28,14 +27,12 @@ from .fetcher import RowFetcher
 from .ingest import setup_ingest
 from .keys import ACCOUNTS_KEY, FETCHER_KEY, OPENAPI_KEY, READER_KEY, RECENT_KEY, SETTINGS_KEY, STORE_KEY
 from .readpool import ReadPool
-from .recent import RecentCache
+from .recent import RecentCache, warm
 from .service_status import setup_service_status
 from .settings import ServiceSettings
 from .sql_api import setup_sql
 
 logger = logging.getLogger("reqlog.service")
-_WARM_BATCH = 2_000
-_WARM_MAX_ROWS = 200_000
 
 
 def create_app(settings: ServiceSettings) -> web.Application:
@@ -44,6 +41,7 @@ def create_app(settings: ServiceSettings) -> web.Application:
     app[SETTINGS_KEY] = settings
     app[RECENT_KEY] = RecentCache(settings.recent_cache_bytes)
     app[OPENAPI_KEY] = openapi.base_document()
+    app.on_response_prepare.append(_security_headers)
     app.cleanup_ctx.append(_store_context)
     app.cleanup_ctx.append(_accounts_context)
     if settings.warm_cache:
@@ -54,6 +52,22 @@ def create_app(settings: ServiceSettings) -> web.Application:
     setup_sql(app)
     setup_service_status(app)
     return app
+
+
+# What Django's default middleware (SecurityMiddleware, XFrameOptionsMiddleware) adds to every answer.
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+
+async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    # A response-prepare signal, not a middleware: it also reaches streamed answers and the ones
+    # aiohttp makes itself. `setdefault`, as Django does, so a handler's own value wins.
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
 
 
 async def _store_context(app: web.Application) -> AsyncIterator[None]:
@@ -100,29 +114,7 @@ async def _warm_recent_cache(app: web.Application) -> None:
     if cache.max_bytes <= 0:
         return
     started = time.perf_counter()
-    await app[READER_KEY].run(_warm, app[STORE_KEY], cache)
+    await app[READER_KEY].run(partial(warm, step_bytes=app[SETTINGS_KEY].list_page_bytes), app[STORE_KEY], cache)
     logger.info(
         "recent cache warmed with %d rows (%d bytes) in %.1f s", len(cache), cache.nbytes, time.perf_counter() - started
     )
-
-
-def _warm(store: RequestLogStore, cache: RecentCache) -> None:
-    cache.add(reversed(_newest_rows(store, cache.max_bytes)))
-
-
-def _newest_rows(store: RequestLogStore, budget: int) -> list[tuple[Any, ...]]:
-    rows: list[tuple[Any, ...]] = []
-    estimate = 0
-    before = None
-    while estimate < budget and len(rows) < _WARM_MAX_ROWS:
-        batch = store.list_values(before_id=before, limit=_WARM_BATCH)
-        if not batch:
-            break
-        rows.extend(batch)
-        estimate += sum(_approximate_size(v) for v in batch)
-        before = batch[-1][0]
-    return rows
-
-
-def _approximate_size(values: tuple[Any, ...]) -> int:
-    return 200 + sum(len(v) for v in values if isinstance(v, str)) + 12 * len(COLUMN_NAMES)

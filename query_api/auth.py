@@ -21,26 +21,30 @@ from .keys import ACCOUNTS_KEY
 PERM_VIEW_LOGS = 3601  # RequestLogPermission: retrieve and list request logs (staff + this, or admin)
 PERM_INGEST = 3602  # send spans to POST /v1/traces
 PERM_SQL = 3603  # run analyst SQL
+_INVALID_CHARACTERS = "Invalid token header. Token string should not contain invalid characters."
 
 
 def authenticate(header: str | None, cache: AccountCache) -> Account:
     """DRF's `TokenAuthentication` for an `Authorization` header value; raise the 401s it raises."""
     if header is None:
         raise NotAuthenticated()
+    # aiohttp decodes header bytes as UTF-8 with surrogateescape: this gives back the bytes sent,
+    # which DRF splits as bytes and whose token it decodes as UTF-8.
     try:
-        parts = header.encode("latin-1").split()
-    except UnicodeEncodeError:
-        # DRF reads the header as latin-1 bytes; a character outside it cannot be a token.
-        raise AuthenticationFailed(
-            "Invalid token header. Token string should not contain invalid characters."
-        ) from None
+        parts = header.encode("utf-8", "surrogateescape").split()
+    except UnicodeEncodeError:  # a lone surrogate that no header bytes can have produced
+        raise AuthenticationFailed(_INVALID_CHARACTERS) from None
     if not parts or parts[0].lower() != b"token":
         raise NotAuthenticated()
     if len(parts) == 1:
         raise AuthenticationFailed("Invalid token header. No credentials provided.")
     if len(parts) > 2:
         raise AuthenticationFailed("Invalid token header. Token string should not contain spaces.")
-    account = cache.lookup(parts[1].decode("latin-1"))
+    try:
+        key = parts[1].decode("utf-8")
+    except UnicodeDecodeError:
+        raise AuthenticationFailed(_INVALID_CHARACTERS) from None
+    account = cache.lookup(key)
     if account is None:
         raise AuthenticationFailed("Invalid token.")
     if not account.is_active:

@@ -17,7 +17,6 @@ import asyncio
 import dataclasses
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pyarrow as pa
 from aiohttp import web
@@ -28,6 +27,7 @@ from exporter.useragent import warm_up
 
 from . import ingest_openapi
 from .auth import PERM_INGEST, authorize
+from .ingest_budget import ByteBudget, OverBudget
 from .ingest_decode import INVALID_ARGUMENT, UNAVAILABLE, WBITS, DecodePool, OtlpError, too_large
 from .keys import RECENT_KEY, SETTINGS_KEY, STORE_KEY
 from .writer import StoredValues, Writer, WriterBusy, WriterClosed
@@ -48,10 +48,12 @@ class IngestStats:
 
     requests: int = 0
     spans: int = 0
-    rows: int = 0
+    rows: int = 0  # rows the file gained (a retried span already stored is not counted again)
     ignored: int = 0  # not HTTP server spans
     rejected: int = 0  # malformed spans (answered in partial_success)
     refused: int = 0  # requests answered 503 because the writer was behind or failing
+    over_budget: int = 0  # requests answered 503 because the in-flight byte budget was full
+    too_large: int = 0  # requests answered 413 (past `ingest_max_bytes`)
 
 
 @dataclasses.dataclass(slots=True)
@@ -62,6 +64,7 @@ class Ingest:
     decoder: DecodePool
     max_bytes: int
     retry_after: int
+    budget: ByteBudget
     stats: IngestStats = dataclasses.field(default_factory=IngestStats)
 
 
@@ -100,9 +103,13 @@ async def _ingest_context(app: web.Application) -> AsyncIterator[None]:
         _csv(value)
         for value in (settings.redact_headers, settings.unredact_headers, settings.redact_keys, settings.unredact_keys)
     )
-    decoder = DecodePool(settings.ingest_workers, redaction)  # type: ignore[arg-type]
+    decoder = DecodePool(settings.ingest_workers, redaction, max_body_bytes=settings.ingest_max_body_bytes)  # type: ignore[arg-type]
     app[INGEST_KEY] = Ingest(
-        writer=writer, decoder=decoder, max_bytes=settings.ingest_max_bytes, retry_after=settings.ingest_retry_after
+        writer=writer,
+        decoder=decoder,
+        max_bytes=settings.ingest_max_bytes,
+        retry_after=settings.ingest_retry_after,
+        budget=ByteBudget(settings.ingest_inflight_bytes),
     )
     writer.start()
     # Building the user-agent parser takes 0.1-0.4 s (FACTS.md): not on the first request's time.
@@ -116,8 +123,9 @@ async def _ingest_context(app: web.Application) -> AsyncIterator[None]:
         stats = app[INGEST_KEY].stats
         logger.info(
             "OTLP ingest: %d requests, %d spans -> %d rows; %d ignored (not HTTP server spans), %d rejected, "
-            "%d requests refused (503)",
+            "%d requests refused (503), %d over the in-flight budget (503), %d too large (413)",
             stats.requests, stats.spans, stats.rows, stats.ignored, stats.rejected, stats.refused,
+            stats.over_budget, stats.too_large,
         )  # fmt: skip
 
 
@@ -126,6 +134,7 @@ async def handle_traces(request: web.Request) -> web.Response:
     await authorize(request, PERM_INGEST)
     ingest = request.app[INGEST_KEY]
     json = request.content_type == JSON
+    held = [0]  # bytes this request holds of the in-flight budget, given back when it is answered
     try:
         if not json and request.content_type != PROTOBUF:
             json = True  # the client speaks neither encoding: answer in the readable one
@@ -134,7 +143,7 @@ async def handle_traces(request: web.Request) -> web.Response:
         encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
         if encoding not in WBITS and encoding not in _DECODED_BY_AIOHTTP:
             raise _unsupported_encoding(encoding)
-        raw, inflated = await _read_body(request, ingest.max_bytes)
+        raw, inflated = await _read_body(request, ingest.max_bytes, ingest.budget, held)
         if inflated or encoding in ("", "identity"):
             encoding = "identity"
         elif encoding not in WBITS:  # left to us (auto_decompress off), and not one we inflate
@@ -145,9 +154,12 @@ async def handle_traces(request: web.Request) -> web.Response:
         ingest.stats.ignored += decoded.ignored
         ingest.stats.rejected += decoded.rejected
         if table is not None:
-            await _write(ingest, table)
-            ingest.stats.rows += table.num_rows
+            ingest.stats.rows += await _write(ingest, table)
     except OtlpError as error:
+        if error.status == 413:
+            ingest.stats.too_large += 1
+        elif isinstance(error, _OverBudgetAnswer):
+            ingest.stats.over_budget += 1
         headers = {"Retry-After": str(ingest.retry_after)} if error.status == 503 else None
         return web.Response(
             status=error.status,
@@ -155,40 +167,60 @@ async def handle_traces(request: web.Request) -> web.Response:
             content_type=JSON if json else PROTOBUF,
             headers=headers,
         )
+    finally:
+        ingest.budget.release(held[0])
     return web.Response(body=encode_response(decoded, json=json), content_type=JSON if json else PROTOBUF)
 
 
-async def _read_body(request: web.Request, limit: int) -> tuple[bytes, bool]:
+async def _read_body(request: web.Request, limit: int, budget: ByteBudget, held: list[int]) -> tuple[bytes, bool]:
     """The body, at most `limit` bytes of it, and whether aiohttp already inflated it.
 
     aiohttp inflates gzip and deflate bodies itself, incrementally and only as fast as they are
     read (3.14 caps each step), so stopping at the limit stops a gzip bomb: what is never read is
     never inflated. A server started with `auto_decompress=False` hands the compressed bytes over
-    instead; `ingest_decode.decode_body` then inflates them with the same cap.
+    instead; `ingest_decode.decode_body` then inflates them with the same cap. The bytes read are
+    charged to `budget` as they come (`held[0]` says how many): past it, 503 before reading more.
     """
     bound = limit + 64 * 1024  # compressed data may be a little larger than the original
     if request.content_length is not None and request.content_length > bound:
         raise too_large(limit)
     body = bytearray()
     try:
+        if request.content_length:  # known up front: refuse before reading anything
+            _charge(budget, held, request.content_length)
         async for chunk in request.content.iter_chunked(_CHUNK):
             body += chunk
             if len(body) > limit:
                 raise too_large(limit)
+            if len(body) > held[0]:  # inflated, or sent without a length
+                _charge(budget, held, len(body) - held[0])
     except (web.RequestPayloadError, HttpProcessingError):  # aiohttp could not inflate the body
         raise OtlpError(400, INVALID_ARGUMENT, "the body is not valid compressed data") from None
     # An empty body comes as an EmptyStreamReader, which has no such attribute (and nothing to inflate).
     return bytes(body), getattr(request.content, "total_compressed_bytes", None) is not None
 
 
-async def _write(ingest: Ingest, table: pa.Table) -> Any:
+class _OverBudgetAnswer(OtlpError):
+    """The 503 of a full in-flight budget (counted apart from a writer that is behind)."""
+
+
+def _charge(budget: ByteBudget, held: list[int], nbytes: int) -> None:
+    try:
+        budget.charge(nbytes, held=held[0])
+    except OverBudget as exc:
+        raise _OverBudgetAnswer(503, UNAVAILABLE, f"the service is busy ({exc}); retry later") from None
+    held[0] += nbytes
+
+
+async def _write(ingest: Ingest, table: pa.Table) -> int:
     try:
         future = ingest.writer.submit(table)
     except (WriterBusy, WriterClosed) as exc:
         ingest.stats.refused += 1
         raise OtlpError(503, UNAVAILABLE, f"the writer is behind ({exc}); retry later") from None
     try:
-        return await asyncio.wrap_future(future)
+        written: int = await asyncio.wrap_future(future)
+        return written
     except Exception as exc:
         # Nothing of this request is stored; a retry may succeed (a full disk, a checkpoint failure).
         ingest.stats.refused += 1

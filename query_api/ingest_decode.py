@@ -22,6 +22,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from exporter import limits
 from exporter.otlp import DecodedRequest, OtlpDecodeError, decode_protobuf
 from exporter.otlp_json import decode_json
 from exporter.redaction import Redactor
@@ -48,7 +49,12 @@ class OtlpError(Exception):
 
 
 def too_large(limit: int) -> OtlpError:
-    return OtlpError(413, RESOURCE_EXHAUSTED, f"the request is larger than {limit} bytes after decompression")
+    return OtlpError(
+        413,
+        RESOURCE_EXHAUSTED,
+        f"the request is larger than {limit} bytes after decompression: raise REQLOG_INGEST_MAX_BYTES on the "
+        "service, or send smaller batches (OTEL_BSP_MAX_EXPORT_BATCH_SIZE in the app)",
+    )
 
 
 def decode_body(
@@ -116,8 +122,9 @@ def _to_arrow(decoded: DecodedRequest) -> pa.Table | None:
 _worker_redactor = Redactor()
 
 
-def _init_worker(redaction: Redaction, parent: int) -> None:
+def _init_worker(redaction: Redaction, parent: int, max_body_bytes: int = limits.DEFAULT_MAX_BODY_BYTES) -> None:
     global _worker_redactor
+    limits.configure(max_body_bytes=max_body_bytes)
     add_headers, keep_headers, add_keys, keep_keys = redaction
     _worker_redactor = Redactor.build(
         add_headers=add_headers, keep_headers=keep_headers, add_keys=add_keys, keep_keys=keep_keys
@@ -140,8 +147,13 @@ def _exit_with(parent: int) -> None:
 class DecodePool:
     """Runs `decode_body` in `workers` processes (0: in one thread of this process)."""
 
-    def __init__(self, workers: int, redaction: Redaction) -> None:
+    def __init__(
+        self, workers: int, redaction: Redaction, *, max_body_bytes: int = limits.DEFAULT_MAX_BODY_BYTES
+    ) -> None:
         self.workers = workers
+        self._max_body_bytes = max_body_bytes
+        if workers == 0:  # decoding runs in this process
+            limits.configure(max_body_bytes=max_body_bytes)
         self._redaction = redaction
         self._redactor = Redactor.build(
             add_headers=redaction[0], keep_headers=redaction[1], add_keys=redaction[2], keep_keys=redaction[3]
@@ -156,7 +168,7 @@ class DecodePool:
             max_workers=self.workers,
             mp_context=multiprocessing.get_context("spawn"),  # no fork of a threaded process
             initializer=_init_worker,
-            initargs=(self._redaction, os.getpid()),
+            initargs=(self._redaction, os.getpid(), self._max_body_bytes),
         )
 
     async def decode(self, raw: bytes, encoding: str, json: bool, max_bytes: int) -> tuple[DecodedRequest, Any]:

@@ -107,16 +107,37 @@ _REQUEST_LOG: dict[str, Any] = {
     },
 }
 
+_OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4_NETWORK = rf"^({_OCTET}\.){{3}}{_OCTET}/([0-9]|[12][0-9]|3[0-2])$"
+# DRF's CharField refuses a NUL; with its default trimming, also text that is blank once stripped.
+_TEXT = {"type": "string", "pattern": "^[^\\x00]*$"}
+_TRIMMED = {"type": "string", "pattern": "^[^\\x00]*\\S[^\\x00]*$"}
 _PARAMETER_SCHEMAS: dict[str, dict[str, Any]] = {
     "user": {"type": "string", "description": "A user id; 0 selects anonymous requests."},
-    "status_code": {"type": "integer", "minimum": -(2**31 - 1), "maximum": 2**31 - 1},
+    "username": _TEXT,
+    "endpoint": _TEXT,
+    "endpoint_prefix": {**_TEXT, "description": "The endpoint starts with this text (no wildcards)."},
+    "route": {**_TEXT, "description": "The route template, such as `/items/{id}`."},
+    "service_name": {**_TEXT, "description": "The OpenTelemetry `service.name` of the app that served it."},
+    "exception_type": _TEXT,
+    "method": {**_TRIMMED, "description": "Case-insensitive."},
+    "device_type": _TRIMMED,
+    "trace_id": {**_TRIMMED, "description": "32 hex digits, case-insensitive."},
+    "status_code": {"type": "integer", "description": "Any integer; one outside 32 bits matches nothing."},
     "status": {"type": "string", "enum": ["1xx", "2xx", "3xx", "4xx", "5xx"]},
     "is_bot": {"type": "boolean"},
     "has_exception": {"type": "boolean"},
     "started_after": {"type": "string", "format": "date-time"},
     "started_before": {"type": "string", "format": "date-time"},
-    "min_duration": {"type": "number", "description": "Seconds."},
-    "ip": {"type": "string", "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}], "description": "An IP address."},
+    "min_duration": {"type": "number", "description": "Seconds, inclusive."},
+    "max_duration": {"type": "number", "description": "Seconds, inclusive."},
+    "ip": {
+        "type": "string",
+        # IPv6 networks (2001:db8::/32) are taken too; a pattern for them would be unreadable.
+        "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}, {"pattern": _IPV4_NETWORK}],
+        "description": "An IP address in any spelling (::ffff:10.0.0.1 finds 10.0.0.1), or a network in CIDR "
+        "notation (10.0.0.0/8).",
+    },
 }
 
 
@@ -130,6 +151,24 @@ def _unauthorized() -> dict[str, Any]:
     return response
 
 
+# DRF's `?format=`: only JSON is rendered; any other format is a 404 "Not found.".
+_FORMAT = {"name": "format", "in": "query", "required": False, "schema": {"type": "string", "enum": ["json"]}}
+
+
+def _options(operation_id: str, summary: str) -> dict[str, Any]:
+    metadata = {"$ref": "#/components/schemas/Metadata"}
+    return {
+        "operationId": operation_id,
+        "summary": summary,
+        "responses": {
+            "200": {"description": "DRF's view metadata.", "content": {JSON: {"schema": metadata}}},
+            "401": {"$ref": "#/components/responses/Unauthorized"},
+            "403": {"$ref": "#/components/responses/Forbidden"},
+            "406": {"$ref": "#/components/responses/NotAcceptable"},
+        },
+    }
+
+
 def _list_parameters() -> list[dict[str, Any]]:
     names = ["user", *PARAMETERS]
     parameters = [
@@ -137,6 +176,7 @@ def _list_parameters() -> list[dict[str, Any]]:
         for name in names
     ]
     parameters.append({"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"}})
+    parameters.append(_FORMAT)
     parameters.append(
         {
             "name": "page_size",
@@ -158,6 +198,7 @@ def base_document() -> dict[str, Any]:
     common_errors = {
         "401": {"$ref": "#/components/responses/Unauthorized"},
         "403": {"$ref": "#/components/responses/Forbidden"},
+        "406": {"$ref": "#/components/responses/NotAcceptable"},
         "500": {"$ref": "#/components/responses/ServerError"},
     }
     doc: dict[str, Any] = {
@@ -169,9 +210,13 @@ def base_document() -> dict[str, Any]:
                 "get": {
                     "operationId": "retrieveRequestLog",
                     "summary": "Retrieve one request log by id (staff with permission 3601, or admin).",
-                    "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                    "parameters": [
+                        {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}},
+                        _FORMAT,
+                    ],
                     "responses": {"200": ok, **common_errors, "404": {"$ref": "#/components/responses/NotFound"}},
-                }
+                },
+                "options": _options("describeRequestLog", "DRF's metadata for the retrieve view."),
             },
             "/api/metrics/request_logs": {
                 "get": {
@@ -184,7 +229,8 @@ def base_document() -> dict[str, Any]:
                         **common_errors,
                         "404": {"$ref": "#/components/responses/NotFound"},
                     },
-                }
+                },
+                "options": _options("describeRequestLogs", "DRF's metadata for the list view."),
             },
             OPENAPI_PATH: {
                 "get": {
@@ -218,6 +264,16 @@ def base_document() -> dict[str, Any]:
                     "additionalProperties": {"type": "array", "items": {"type": "string"}},
                 },
                 "RequestLog": _REQUEST_LOG,
+                "Metadata": {
+                    "type": "object",
+                    "required": ["name", "description", "renders", "parses"],
+                    "properties": {
+                        "name": {"type": "string"},
+                        "description": {"type": "string"},
+                        "renders": {"type": "array", "items": {"type": "string"}},
+                        "parses": {"type": "array", "items": {"type": "string"}},
+                    },
+                },
                 "RequestLogPage": {
                     "type": "object",
                     "required": ["next", "previous", "results"],
@@ -234,6 +290,9 @@ def base_document() -> dict[str, Any]:
                 "Forbidden": _error("Authenticated without the permission."),
                 "NotFound": _error("No such request log, an id that is not a 64-bit integer, or an invalid cursor."),
                 "ServerError": _error('"A server error occurred."'),
+                "NotAcceptable": _error(
+                    "No media range in `Accept` matches application/json (checked before authentication, as DRF does)."
+                ),
                 "ValidationError": {
                     "description": "Invalid filter values, DRF's field errors.",
                     "content": {JSON: {"schema": {"$ref": "#/components/schemas/FieldErrors"}}},

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from exporter.row import COLUMN_NAMES, render_json
+from exporter.store import RequestLogStore
 
 _ID = COLUMN_NAMES.index("id")
 _STARTED_AT = COLUMN_NAMES.index("started_at")
@@ -106,3 +107,31 @@ class RecentCache:
         with self._lock:
             self._entries.clear()
             self._bytes = 0
+
+
+_WARM_BATCH = 2_000
+
+
+def warm(store: RequestLogStore, cache: RecentCache, *, step_bytes: int) -> None:
+    """Fill `cache` with the newest stored rows, up to its byte budget.
+
+    Rows are read in steps of at most `step_bytes` (and never more than the budget left), so the
+    warm-up's memory is bounded by bytes, not by a row count: 700 rows of 2 MB once took a single
+    1.4 GB read and kept the service from starting.
+    """
+    rows: list[tuple[Any, ...]] = []
+    total = 0
+    before = None
+    while total < cache.max_bytes:
+        budget = max(1024, min(step_bytes, cache.max_bytes - total))
+        batch, _ = store.list_page(before_id=before, limit=_WARM_BATCH, max_bytes=budget)
+        if not batch:
+            break
+        rows.extend(batch)
+        total += sum(_approximate_size(values) for values in batch)
+        before = batch[-1][0]
+    cache.add(reversed(rows))
+
+
+def _approximate_size(values: tuple[Any, ...]) -> int:
+    return _OVERHEAD + sum(len(v) for v in values if isinstance(v, str)) + 12 * len(COLUMN_NAMES)

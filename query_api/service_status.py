@@ -21,7 +21,7 @@ from exporter.row import format_timestamp
 from . import openapi
 from .auth import PERM_VIEW_LOGS, authorize
 from .ingest import INGEST_KEY
-from .keys import RECENT_KEY
+from .keys import RECENT_KEY, STORE_KEY
 
 PATH = "/api/metrics/service"
 _STARTED_KEY = web.AppKey("reqlog_started", tuple)  # (wall-clock datetime, monotonic seconds)
@@ -47,7 +47,18 @@ async def service_status(request: web.Request) -> web.Response:
         "ingest": None,
         "writer": None,
         "recent_cache": None,
+        "store": None,
     }
+    store = app.get(STORE_KEY)
+    if store is not None:
+        last = store.last_reopen
+        body["store"] = {
+            # "reopened": DuckDB invalidated the database at least once and the file was opened again.
+            "status": "ok" if last is None else "reopened",
+            "reopens": store.reopens,
+            "last_reopen_at": None if last is None else format_timestamp(last[0]),
+            "last_reopen_error": None if last is None else last[1],
+        }
     ingest = app.get(INGEST_KEY)
     if ingest is not None:
         body["ingest"] = dataclasses.asdict(ingest.stats)
@@ -56,6 +67,7 @@ async def service_status(request: web.Request) -> web.Response:
             "transactions": writer.transactions,
             "rows_written": writer.rows_written,
             "failures": writer.failures,
+            "duplicates": writer.duplicates,
             "pending_rows": writer.pending_rows,
         }
     cache = app.get(RECENT_KEY)
@@ -81,7 +93,7 @@ def _counts(description: str, names: dict[str, str]) -> dict[str, Any]:
 
 _SCHEMA = {
     "type": "object",
-    "required": ["started_at", "uptime_seconds", "ingest", "writer", "recent_cache"],
+    "required": ["started_at", "uptime_seconds", "ingest", "writer", "recent_cache", "store"],
     "properties": {
         "started_at": {"type": "string", "format": "date-time"},
         "uptime_seconds": {"type": "number", "minimum": 0},
@@ -94,17 +106,31 @@ _SCHEMA = {
                 "ignored": "spans that are not HTTP server spans",
                 "rejected": "malformed spans, reported in partialSuccess",
                 "refused": "requests answered 503 (writer behind or failing)",
+                "over_budget": "requests answered 503 (in-flight byte budget full: REQLOG_INGEST_INFLIGHT_BYTES)",
+                "too_large": "requests answered 413 (past REQLOG_INGEST_MAX_BYTES)",
             },
         ),
         "writer": _counts(
             "The ingest writer (null when ingest is not set up).",
             {
                 "transactions": "commits",
-                "rows_written": "rows committed",
-                "failures": "batches that could not be written",
+                "rows_written": "rows the file gained (equals the rows stored)",
+                "failures": "batches that could not be written (answered 503, never acknowledged)",
+                "duplicates": "spans already stored, sent again by a retrying client (not written twice)",
                 "pending_rows": "rows waiting or being written now",
             },
         ),
+        "store": {
+            "type": ["object", "null"],
+            "description": "The database file: reopened when DuckDB invalidated it (a failed checkpoint).",
+            "required": ["status", "reopens", "last_reopen_at", "last_reopen_error"],
+            "properties": {
+                "status": {"type": "string", "enum": ["ok", "reopened"]},
+                "reopens": {"type": "integer", "minimum": 0},
+                "last_reopen_at": {"type": ["string", "null"], "format": "date-time"},
+                "last_reopen_error": {"type": ["string", "null"], "description": "DuckDB's error that caused it"},
+            },
+        },
         "recent_cache": _counts(
             "The cache of recently written rows, in rendered form.",
             {

@@ -33,7 +33,10 @@ class ServiceSettings:
     - `memory_limit`, `checkpoint_threshold`: DuckDB's, as in `ExporterSettings`.
     - `read_threads`: threads that run store reads (retrieve misses, lists), default 4.
     - `recent_cache_bytes`: size of the cache of recently written rows, default 64 MiB; 0 turns it off.
-    - `warm_cache`: fill that cache with the newest stored rows at start, default on.
+    - `warm_cache`: fill that cache with the newest stored rows at start, default on (up to
+      `recent_cache_bytes`, read in steps of at most `list_page_bytes`).
+    - `list_page_bytes`: the most row bytes one list page holds, default 16 MiB; a page that would
+      pass it has fewer rows than `page_size` and a `next` link to the rest (the first row always fits).
     - `client_max_size`: the largest request body accepted, default 64 MiB (OTLP batches are big).
     - `access_log`: log every request (costs ~45% of throughput, FACTS.md), default off.
     - `account_refresh_interval`: seconds between checks for changed credentials, default 0.25.
@@ -42,7 +45,13 @@ class ServiceSettings:
     - `sql_stall_timeout`: seconds an export may wait for a client that stops reading before it is cut
       off and its SQL slot freed, default 30.
     - `retention_days`: delete rows that started more than this many days ago, once a day; `None` keeps all.
-    - `ingest_max_bytes`: the largest OTLP request on `POST /v1/traces` after decompression, default 16 MiB.
+    - `ingest_max_bytes`: the largest OTLP request on `POST /v1/traces` after decompression, default
+      128 MiB (a stock SDK batch of 512 spans with two 64 KiB bodies each is ~65 MiB in protobuf,
+      more in OTLP/JSON); larger ones get 413.
+    - `ingest_inflight_bytes`: bytes of OTLP requests being read, decoded or written at once, default
+      256 MiB; a request that would pass it gets 503 + Retry-After (at least `ingest_max_bytes`).
+    - `ingest_max_body_bytes`: the longest request or response body stored from OTLP, default 1 MiB
+      (above the instrumentation's 64 KiB); a longer one is cut and flagged truncated (`exporter.limits`).
     - `ingest_queue_rows`: rows waiting for the writer before OTLP requests get 503, default 50,000.
     - `ingest_batch_rows`: the most rows the writer commits in one transaction, default 10,000.
     - `ingest_retry_after`: seconds in the `Retry-After` of a 503 from `POST /v1/traces`, default 1.
@@ -61,6 +70,7 @@ class ServiceSettings:
     read_threads: int = 4
     recent_cache_bytes: int = 64 * 1024 * 1024
     warm_cache: bool = True
+    list_page_bytes: int = 16 * 1024 * 1024
     client_max_size: int = 64 * 1024 * 1024
     access_log: bool = False
     account_refresh_interval: float = 0.25
@@ -68,7 +78,9 @@ class ServiceSettings:
     sql_row_limit: int = 10_000
     sql_stall_timeout: float = 30.0
     retention_days: int | None = None
-    ingest_max_bytes: int = 16 * 1024 * 1024
+    ingest_max_bytes: int = 128 * 1024 * 1024
+    ingest_inflight_bytes: int = 256 * 1024 * 1024
+    ingest_max_body_bytes: int = 1024 * 1024
     ingest_queue_rows: int = 50_000
     ingest_batch_rows: int = 10_000
     ingest_retry_after: int = 1
@@ -145,6 +157,8 @@ def _validate(settings: ServiceSettings) -> None:
         raise ConfigError("read_threads", "must be at least 1")
     if settings.recent_cache_bytes < 0:
         raise ConfigError("recent_cache_bytes", "must be 0 (off) or more")
+    if settings.list_page_bytes < 1024:
+        raise ConfigError("list_page_bytes", "must be at least 1024 bytes")
     if settings.client_max_size < 1024:
         raise ConfigError("client_max_size", "must be at least 1024 bytes")
     if not 0 < settings.account_refresh_interval <= 1:
@@ -158,6 +172,10 @@ def _validate(settings: ServiceSettings) -> None:
     for name in ("ingest_max_bytes", "ingest_queue_rows", "ingest_batch_rows", "ingest_retry_after"):
         if getattr(settings, name) < 1:
             raise ConfigError(name, "must be at least 1")
+    if settings.ingest_max_body_bytes < 1024:
+        raise ConfigError("ingest_max_body_bytes", "must be at least 1024 bytes")
+    if settings.ingest_inflight_bytes < settings.ingest_max_bytes:
+        raise ConfigError("ingest_inflight_bytes", "must be at least ingest_max_bytes (one request must fit)")
     if not 0 <= settings.ingest_workers <= 64:
         raise ConfigError("ingest_workers", "must be 0 (decode in a thread) to 64")
     if settings.retention_days is not None and settings.retention_days < 1:

@@ -18,9 +18,10 @@ from exporter.row import render_json
 from exporter.store import RequestLogStore
 
 from .auth import PERM_VIEW_LOGS, authorize
-from .errors import JSON, ApiError, NotFound
+from .drf_view import read_only_view
+from .errors import JSON, NotFound
 from .filters import parse_filters
-from .keys import FETCHER_KEY, READER_KEY, RECENT_KEY, STORE_KEY
+from .keys import FETCHER_KEY, READER_KEY, RECENT_KEY, SETTINGS_KEY, STORE_KEY
 from .pagination import decode_cursor, page_links, page_size
 
 LIST_PATH = "/api/metrics/request_logs"
@@ -30,13 +31,18 @@ _MIN_ID, _MAX_ID = -(2**63), 2**63 - 1
 
 
 def parse_id(raw: str) -> int:
-    """The path's id as a 64-bit integer; DRF's bare 404 "Not found." when it is not one."""
-    text = raw[1:] if raw[:1] in "+-" else raw
-    if not text.isascii() or not text.isdigit():
-        raise NotFound()
-    value = int(raw)
+    """The path's id as Django reads a `pk` for an integer column, or DRF's 404.
+
+    Django converts with `int()`, so `+1`, ` 1` and `1_0` are ids too, and anything `int()`
+    refuses is DRF's bare "Not found.". An integer outside 64 bits is a query that matches
+    nothing (Django 5 answers such a lookup with no rows): "No RequestLog matches the given query.".
+    """
+    try:
+        value = int(raw)
+    except ValueError:  # also past Python's 4,300-digit limit, as in Django
+        raise NotFound() from None
     if not _MIN_ID <= value <= _MAX_ID:
-        raise NotFound()
+        raise NotFound(NO_MATCH)
     return value
 
 
@@ -54,10 +60,11 @@ async def retrieve(request: web.Request) -> web.Response:
 
 
 def _page(
-    store: RequestLogStore, log_filter: LogFilter, before: int | None, after: int | None, size: int
+    store: RequestLogStore, log_filter: LogFilter, before: int | None, after: int | None, size: int, max_bytes: int
 ) -> tuple[list[int], list[orjson.Fragment], bool]:
-    values = store.list_values(log_filter, before_id=before, after_id=after, limit=size + 1)
-    has_more = len(values) > size
+    # A page stops at `list_page_bytes` of rows: fewer rows, and a `next` link to the rest.
+    values, cut = store.list_page(log_filter, before_id=before, after_id=after, limit=size + 1, max_bytes=max_bytes)
+    has_more = len(values) > size or cut
     values = values[:size]
     if after is not None:
         values.reverse()  # fetched oldest first, served newest first
@@ -75,23 +82,20 @@ async def list_logs(request: web.Request) -> web.Response:
     if cursor is not None:
         before, after = (None, cursor.position) if cursor.reverse else (cursor.position, None)
     app = request.app
-    ids, results, has_more = await app[READER_KEY].run(_page, app[STORE_KEY], log_filter, before, after, size)
+    budget = app[SETTINGS_KEY].list_page_bytes
+    ids, results, has_more = await app[READER_KEY].run(_page, app[STORE_KEY], log_filter, before, after, size, budget)
     next_url, previous_url = page_links(request.url, cursor, ids, has_more=has_more)
     page: dict[str, Any] = {"next": next_url, "previous": previous_url, "results": results}
     return web.Response(body=orjson.dumps(page), content_type=JSON)
 
 
-async def method_not_allowed(request: web.Request) -> web.Response:
-    """Any other method: DRF authenticates and checks permission before it refuses the method."""
-    await authorize(request, PERM_VIEW_LOGS)
-    raise ApiError(405, f'Method "{request.method}" not allowed.', {"Allow": "GET, HEAD"})
-
-
 def setup_routes(app: web.Application) -> None:
-    """Register the endpoints, with and without DRF's trailing slash (HEAD answers like GET)."""
-    for path in (LIST_PATH, LIST_PATH + "/"):
-        app.router.add_get(path, list_logs)
-        app.router.add_route("*", path, method_not_allowed)
-    for path in (DETAIL_PATH, DETAIL_PATH + "/"):
-        app.router.add_get(path, retrieve)
-        app.router.add_route("*", path, method_not_allowed)
+    """Register the endpoints, with and without DRF's trailing slash, for every method (DRF's cycle)."""
+    views = (
+        (LIST_PATH, list_logs, "Request Log List", "Request logs, newest first, filtered, in cursor pages."),
+        (DETAIL_PATH, retrieve, "Request Log Detail", "Retrieve one request log by id."),
+    )
+    for path, get, name, description in views:
+        view = read_only_view(get, permission=PERM_VIEW_LOGS, name=name, description=description)
+        for variant in (path, path + "/"):
+            app.router.add_route("*", variant, view)

@@ -40,10 +40,11 @@ class WriterClosed(RequestLogError):
 
 
 class _Item:
-    __slots__ = ("future", "table")
+    __slots__ = ("future", "table", "written")
 
     def __init__(self, table: pa.Table) -> None:
         self.table = table
+        self.written = 0  # rows the file gained from this batch, once committed
         self.future: concurrent.futures.Future[int] = concurrent.futures.Future()
 
 
@@ -75,7 +76,8 @@ class Writer:
         self._thread: threading.Thread | None = None
         # Counters, read by tests, the benchmark and the stats endpoint; written by the writer thread.
         self.transactions = 0
-        self.rows_written = 0
+        self.rows_written = 0  # rows the file gained: spans already stored are not counted
+        self.duplicates = 0  # spans of committed batches that were already stored (client retries)
         self.failures = 0
 
     @property
@@ -89,7 +91,7 @@ class Writer:
             self._thread.start()
 
     def submit(self, table: pa.Table) -> concurrent.futures.Future[int]:
-        """Queue `table` for the next transaction; the future gives the rows written once committed.
+        """Queue `table` for the next transaction; the future gives the rows the file gained once committed.
 
         The future fails with `StorageError` if the transaction fails. Raises `WriterBusy` when the
         queue is full and `WriterClosed` after `close()`.
@@ -149,7 +151,7 @@ class Writer:
                     self._pending -= rows
             for item, error in outcomes:
                 if error is None:
-                    item.future.set_result(item.table.num_rows)
+                    item.future.set_result(item.written)
                 else:
                     item.future.set_exception(error)
 
@@ -157,7 +159,7 @@ class Writer:
         """Write `batch` in one transaction; the outcome for each item of `live` (None = committed)."""
         try:
             table = batch[0].table if len(batch) == 1 else pa.concat_tables([item.table for item in batch])
-            self._commit(table)
+            written = self._commit(table)
         except Exception as exc:
             if len(batch) > 1:
                 # One bad batch must not fail the requests it was grouped with: write them one by one.
@@ -166,14 +168,27 @@ class Writer:
             logger.exception("could not write a batch of %d rows", batch[0].table.num_rows)
             error = exc if isinstance(exc, StorageError) else StorageError(f"write failed: {exc}")
             return [(item, error) for item in live]
-        return [(item, None) for item in live]
+        # Spans already stored (client retries) are not written again: the rows missing from the
+        # count are charged to the last items, so the requests' counts add up to what the file gained.
+        skipped = table.num_rows - written
+        outcomes: list[tuple[_Item, Exception | None]] = []
+        for item in reversed(batch):
+            charged = min(skipped, item.table.num_rows)
+            skipped -= charged
+            item.written = item.table.num_rows - charged
+            if item in live:
+                outcomes.append((item, None))
+        outcomes.reverse()
+        return outcomes
 
-    def _commit(self, table: pa.Table) -> None:
-        stored = self._store.insert_arrow(table, returning=self._on_commit is not None)
+    def _commit(self, table: pa.Table) -> int:
+        written, stored = self._store.insert_table(table, returning=self._on_commit is not None)
         self.transactions += 1
-        self.rows_written += table.num_rows
+        self.rows_written += written
+        self.duplicates += table.num_rows - written
         if self._on_commit is not None and stored:
             try:
                 self._on_commit(stored)
             except Exception:
                 logger.exception("on_commit callback failed")
+        return written

@@ -34,6 +34,14 @@ def _hermetic(monkeypatch: pytest.MonkeyPatch) -> None:
     _strip(monkeypatch)
 
 
+@pytest.fixture(autouse=True)
+def _hermetic_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reads the developer's (or CI's) REQLOG_* and OTEL_* variables; a test sets its own."""
+    for name in list(os.environ):
+        if name.startswith(("REQLOG_", "OTEL_")):
+            monkeypatch.delenv(name)
+
+
 @pytest.fixture
 def span_exporter() -> InMemorySpanExporter:
     return InMemorySpanExporter()

@@ -101,3 +101,31 @@ def test_registered_as_an_opentelemetry_traces_exporter(db_path: Path, monkeypat
     exporter = entry.load()()
     assert exporter.settings.db == db_path
     exporter.shutdown()
+
+
+def test_a_file_with_ids_past_the_sequence_keeps_taking_rows(db_path: Path, tracer_provider, span_exporter) -> None:  # type: ignore[no-untyped-def]
+    # Before: the in-process exporter's insert skipped every row on the id clash, returned SUCCESS
+    # and counted them exported. Now the sequence moves past max(id) on open and on a clash.
+    RequestLogStore(db_path).close()
+    import duckdb
+
+    con = duckdb.connect(str(db_path))
+    con.execute(
+        "INSERT INTO request_logs (id, trace_id, span_id) SELECT range, 'restored', range::VARCHAR FROM range(1, 6)"
+    )
+    con.close()
+    exporter = DuckDBSpanExporter(db_path)
+    try:
+        run_requests(tracer_provider, 3)
+        assert exporter.export(span_exporter.get_finished_spans()) == SpanExportResult.SUCCESS
+        assert exporter.exported == 3
+        exporter.store.cursor().execute(
+            "INSERT INTO request_logs (id) VALUES (9), (10), (11), (12)"
+        )  # by hand, meanwhile
+        span_exporter.clear()
+        run_requests(tracer_provider, 2)
+        assert exporter.export(span_exporter.get_finished_spans()) == SpanExportResult.SUCCESS
+        assert exporter.exported == 5
+        assert exporter.store.count() == 5 + 3 + 4 + 2
+    finally:
+        exporter.shutdown()

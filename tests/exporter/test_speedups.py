@@ -37,13 +37,46 @@ def test_the_c_speedups_were_compiled() -> None:
 # -- headers_json ------------------------------------------------------------------------------
 
 HEADER_TEXT = st.text(alphabet=st.characters(codec="utf-8"), max_size=30) | st.sampled_from(
-    ['a"b', "back\\slash", "tab\there", "nl\n", "\x00\x1f\x7f", "caf\u00e9", "\u2028", "/path"]
+    [
+        'a"b',
+        "back\\slash",
+        "tab\there",
+        "nl\n",
+        "\x00\x1f\x7f",
+        "caf\u00e9",
+        "\u2028",
+        "/path",
+        "/a?token=x",
+        "/b?page=2&Sig=1",
+        "https://x.example/y#access_token=z",
+        "/c;jsessionid=1",
+        "/d?pass%77ord=1",
+        "/e?key=f",
+    ]
 )
 HEADER_VALUES = (
     st.tuples(HEADER_TEXT) | st.lists(HEADER_TEXT, max_size=3).map(tuple) | st.sampled_from([(1,), (True, "x")])
 )
-HEADER_NAMES = st.sampled_from(["", "user_agent", "user-agent", "authorization", "cookie", "set_cookie", "x_request_id",
-                                "content_type", "\u00e9tag", "x_a"]) | st.text(min_size=1, max_size=8)  # fmt: skip
+HEADER_NAMES = st.sampled_from(
+    [
+        "",
+        "user_agent",
+        "user-agent",
+        "authorization",
+        "cookie",
+        "set_cookie",
+        "x_request_id",
+        "content_type",
+        "\u00e9tag",
+        "x_a",
+        "location",
+        "referer",
+        "content-location",
+        "x_csrf_token",
+        "api-key",
+        "private_token",
+    ]
+) | st.text(min_size=1, max_size=8)
 HEADER_KEYS = st.tuples(st.sampled_from(["http.request.header.", "http.response.header."]), HEADER_NAMES).map("".join)
 ATTRIBUTES = st.dictionaries(HEADER_KEYS | st.sampled_from(["url.path", "http.route"]), HEADER_VALUES, max_size=12)
 
@@ -62,31 +95,44 @@ def test_header_json_is_what_orjson_writes_for_the_header_dicts(
 
 
 def test_headers_json_in_c_takes_the_usual_span_and_leaves_the_rest() -> None:
-    known: dict[str, tuple[bytes, bool]] = {}
-    usual = {"url.path": "/", "http.request.header.accept": ("*/*",), "http.request.header.authorization": ("T",),
-             "http.response.header.content_type": ("text/html",)}  # fmt: skip
-    assert speedups.headers_json(usual, known) is False  # keys not learnt yet
+    known: dict[str, tuple[bytes, bool | None]] = {}
+    usual = {
+        "url.path": "/",
+        "http.request.header.accept": ("*/*",),
+        "http.request.header.authorization": ("T",),
+        "http.response.header.content_type": ("text/html",),
+        "http.response.header.location": ("/a?b=1",),
+    }
+    assert speedups.headers_json(usual, known, REDACTOR) is False  # keys not learnt yet
     headers_json_columns(usual, REDACTOR)
     learnt = {k: v for k, v in header_attributes._FRAGMENTS[REDACTOR.headers].items() if k in usual}
-    assert speedups.headers_json(usual, learnt) == ('{"Accept":"*/*","Authorization":"[REDACTED]"}',
-                                                    '{"Content-Type":"text/html"}')  # fmt: skip
+    assert speedups.headers_json(usual, learnt, REDACTOR) == (
+        '{"Accept":"*/*","Authorization":"[REDACTED]"}',
+        '{"Content-Type":"text/html","Location":"/a?b=1"}',
+    )
     for unusual in ({"http.request.header.accept": ("a", "b")}, {"http.request.header.accept": ("*/*",),
-                    "http.request.header.Accept": ("x",)}, {"http.request.header.accept": [1]}):  # fmt: skip
+                    "http.request.header.Accept": ("x",)}, {"http.request.header.accept": [1]},
+                    {"http.response.header.location": ("/a?Token=1",)},  # a URL that may hold a secret
+                    {"http.response.header.location": ("/caf\u00e9",)}):  # fmt: skip
         headers_json_columns(unusual, REDACTOR)
-        assert speedups.headers_json(unusual, header_attributes._FRAGMENTS[REDACTOR.headers]) is None
+        assert speedups.headers_json(unusual, header_attributes._FRAGMENTS[REDACTOR.headers], REDACTOR) is None
 
 
 def test_headers_json_refuses_bad_arguments() -> None:
     with pytest.raises(TypeError):
-        _speedups.headers_json([], {}, b"a.", b"b.")
+        _speedups.headers_json([], {}, b"a.", b"b.", ())
+    with pytest.raises(TypeError):
+        _speedups.headers_json({}, {}, b"a.", b"b.")  # no secret words
     with pytest.raises(TypeError, match="known"):
-        _speedups.headers_json({"a.x": ("v",)}, {"a.x": "not a pair"}, b"a.", b"b.")
+        _speedups.headers_json({"a.x": ("v",)}, {"a.x": "not a pair"}, b"a.", b"b.", ())
 
 
 # -- json_scan ---------------------------------------------------------------------------------
 
 KEY_WORDS = ["password", "PassWord", "api-key", "API_KEY", "user", "note", "to\u212aen", "cvv", "x", "pass\"word",
-             "tok\\en", "caf\u00e9", "items", "Authorization"]  # fmt: skip
+             "tok\\en", "caf\u00e9", "items", "Authorization", "privateKey", "card-number", "PWD", "jwt", "pass.phrase",
+             "Client Secret", "key", "Key", "access", "refresh", "x-amz-signature", "sig", "s.s.n", "monkey",
+             "pass+word", "keys", "pinned"]  # fmt: skip
 KEYS = st.sampled_from(KEY_WORDS) | st.text(max_size=10)
 DOCUMENTS = st.recursive(
     st.none()
@@ -101,29 +147,30 @@ DOCUMENTS = st.recursive(
 
 
 def _scan(text: str) -> int:
-    verdict: int = _speedups.json_scan(text, REDACTOR.scan_keys_utf8)
+    verdict: int = _speedups.json_scan(text, *REDACTOR.key_rule_utf8)
     return verdict
 
 
-def _keys(value: object) -> list[str]:
+def _keys(value: object, top: bool = True) -> list[tuple[str, bool]]:
+    """Every object key of a document, and whether it is a key of the root object."""
     if isinstance(value, dict):
-        return [key for key, item in value.items() for key in [key, *_keys(item)]]
+        return [pair for key, item in value.items() for pair in [(key, top), *_keys(item, False)]]
     if isinstance(value, list):
-        return [key for item in value for key in _keys(item)]
+        return [pair for item in value for pair in _keys(item, False)]
     return []
 
 
-def _c_must_say(key: str, ascii: bool) -> bool:
+def _c_must_say(key: str, ascii: bool, top: bool) -> bool:
     """What the C scan answers for one key: a secret, or a key it cannot judge without decoding."""
     encoded = json.dumps(key, ensure_ascii=ascii)[1:-1]
-    return REDACTOR.key_is_secret(key) or "\\" in encoded or not key.isascii() or len(key.encode()) > 256
+    return REDACTOR.key_is_secret(key, top=top) or "\\" in encoded or not key.isascii() or len(key.encode()) > 256
 
 
 @PROPERTY
 @given(DOCUMENTS, st.sampled_from([None, 1, 2]), st.booleans())
 def test_json_scan_reads_every_key_and_only_keys(document: object, indent: int | None, ascii: bool) -> None:
     text = json.dumps(document, indent=indent, ensure_ascii=ascii)
-    expected = any(_c_must_say(key, ascii) for key in _keys(document))
+    expected = any(_c_must_say(key, ascii, top) for key, top in _keys(document))
     assert _scan(text) == (speedups.JSON_MAY_HOLD_SECRET if expected else speedups.JSON_PLAIN)
     if REDACTOR.redact_value(document) != document:
         assert expected  # sound: whatever the walk would redact, the scan sends to the walk
@@ -152,7 +199,10 @@ def test_json_scan_accepts_exactly_what_msgspec_accepts(text: str) -> None:
 
 def test_json_scan_examples(tmp_path: Path) -> None:
     assert _scan('{"user": {"Pass-Word": 1, "API-Key": "k"}}') == 1  # api_key
-    assert _scan('{"user": {"Pass-Word": 1}}') == 0  # pass_word holds no secret word
+    assert _scan('{"user": {"Pass-Word": 1}}') == 1  # normalised: password
+    assert _scan('{"user": {"Pass-Port": 1, "key": 2}}') == 0  # a generic `key` below the root is data
+    assert _scan('{"key": 1}') == 1 and _scan('[{"key": 1}]') == 0  # ... and secret in the root object
+    assert _scan('{"a": {"privateKey": 1}}') == _scan('{"CARD.NUMBER": 1}') == _scan('{"X-Amz-Signature": 1}') == 1
     assert _scan('{"note": "my password is token", "list": ["secret", "cvv"]}') == 0  # values never count
     assert _scan('{"pass\\u0077ord": 1}') == 1  # an escape: decoding decides
     assert _scan('[{"a": 1}, {"b": {"refresh_token" : 2}}]') == 1
@@ -179,7 +229,8 @@ def test_json_scan_examples(tmp_path: Path) -> None:
 # -- text_holds_secret ---------------------------------------------------------------------------
 
 QUERY_PIECES = st.sampled_from(["password", "PASS-WORD", "api-key", "Api_Key", "tok", "en", "=", "&", "%", "\\u",
-                                "\\", "u", "caf\u00e9", "to\u212aen", "cvv", "-", "_"])  # fmt: skip
+                                "\\", "u", "caf\u00e9", "to\u212aen", "cvv", "-", "_", ".", " ", "+", "key", "Sig",
+                                "X-Amz-", "Signature", "pass.word", "pin", "access"])  # fmt: skip
 QUERIES = st.lists(QUERY_PIECES | st.text(max_size=6), max_size=10).map("".join)
 
 
@@ -209,23 +260,27 @@ QUERY_TEXT = st.lists(st.sampled_from(["a", "b", "tag", "=", "&", "&&", "x=1", '
 @PROPERTY
 @given(QUERY_TEXT | QUERIES)
 def test_query_json_is_what_the_python_path_writes(query: str) -> None:
-    plain = _speedups.query_json(query, REDACTOR.scan_keys_utf8)
-    python = orjson.dumps(REDACTOR.redact_value(parse_query(query))).decode()
+    plain = _speedups.query_json(query, *REDACTOR.key_rule_utf8)
+    params = parse_query(query)
+    python = orjson.dumps(REDACTOR.redact_value(params)).decode()
     if plain is not None:
         assert plain == python
-    simple = query.isascii() and not any(c in query for c in "%+;") and not REDACTOR.may_hold_secret(query)
+    secret = any(REDACTOR.key_is_secret(key, top=True) for key in params)  # every query key is top-level
+    simple = query.isascii() and not any(c in query for c in "%+;") and not secret
     assert (plain is not None) == simple  # the strategies stay below C's 64 pairs
 
 
 def test_query_json_examples() -> None:
     def plain(query: str) -> str | None:
-        result: str | None = _speedups.query_json(query, REDACTOR.scan_keys_utf8)
+        result: str | None = _speedups.query_json(query, *REDACTOR.key_rule_utf8)
         return result
 
     assert plain("page=2&tag=a&tag=b&&flag&e=") == '{"page":"2","tag":["a","b"],"flag":"","e":""}'
     assert plain("") == "{}" and plain("&") == "{}"
     assert plain("q=a=b") == '{"q":"a=b"}'
     assert plain("token=abc") is None and plain("q=%41") is None and plain("q=caf\u00e9") is None
+    assert plain("X-Amz-Signature=a") is None and plain("key=a") is None and plain("Sig=a") is None
+    assert plain("q=token&monkey=1") == '{"q":"token","monkey":"1"}'  # values and words inside names: no secret
     assert plain("&".join(f"k{n}=v" for n in range(65))) is None  # more pairs than C keeps: Python
 
 

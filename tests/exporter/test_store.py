@@ -11,8 +11,9 @@ import pytest
 
 from exporter import RequestLog, RequestLogStore, StorageError
 from exporter import store as store_module
-from exporter.row import COLUMN_NAMES
+from exporter.row import COLUMN_NAMES, row_values
 from exporter.schema import SCHEMA_VERSION, TABLE
+from exporter.store import values_to_arrow
 
 
 def row(n: int, **changes: object) -> RequestLog:
@@ -142,3 +143,48 @@ def test_cursors_are_per_thread(store: RequestLogStore) -> None:
     thread.join()
     assert seen[0] is not store.cursor()
     assert store.cursor() is store.cursor()
+
+
+def test_rows_inserted_by_hand_past_the_sequence_do_not_block_new_rows(tmp_path: Path) -> None:
+    # Before: the clash on id was skipped like a retried span; the batch stored nothing, silently.
+    store = RequestLogStore(tmp_path / "logs.duckdb")
+    try:
+        assert store.insert_values_counted([row_values(RequestLog(trace_id="a" * 32, span_id="1" * 16))]) == 1
+        store.cursor().execute("INSERT INTO request_logs (id, trace_id, span_id) VALUES (2, 'b', 'b'), (3, 'c', 'c')")
+        written = store.insert_values_counted(
+            [row_values(RequestLog(trace_id="d" * 32, span_id=f"{k:016x}")) for k in range(3)]
+        )
+        assert written == 3
+        assert store.count() == 6
+        ids = sorted(r[0] for r in store.cursor().execute("SELECT id FROM request_logs").fetchall())
+        assert ids[:3] == [1, 2, 3] and len(set(ids)) == 6 and min(ids[3:]) > 3  # a failed try may leave a gap
+    finally:
+        store.close()
+
+
+def test_opening_moves_the_sequence_past_the_largest_id(tmp_path: Path) -> None:
+    path = tmp_path / "logs.duckdb"
+    RequestLogStore(path).close()
+    con = duckdb.connect(str(path))
+    con.execute("INSERT INTO request_logs (id, trace_id, span_id) VALUES (1000, 'x', 'y')")
+    con.close()
+    store = RequestLogStore(path)
+    try:
+        assert store.sync_sequence() == 1001
+        stored = store.insert_rows([RequestLog(trace_id="e" * 32, span_id="2" * 16)])
+        assert [values[0] for values in stored] == [1001]
+    finally:
+        store.close()
+
+
+def test_an_id_clash_that_persists_is_an_error_not_a_skip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = RequestLogStore(tmp_path / "logs.duckdb")
+    try:
+        store.cursor().execute("INSERT INTO request_logs (id) SELECT range FROM range(1, 11)")
+        monkeypatch.setattr(store, "sync_sequence", lambda: 1)  # a sequence that cannot move: every try clashes
+        table = values_to_arrow([row_values(RequestLog(trace_id="f" * 32, span_id="3" * 16))])
+        with pytest.raises(StorageError, match="insert of 1 rows failed"):
+            store.insert_table(table, returning=False)
+        assert store.count() == 10
+    finally:
+        store.close()

@@ -177,7 +177,11 @@ async def test_over_the_size_limit_is_a_413(api_client, tokens: Tokens) -> None:
     big = payload(1, **{"http.request.body.content": "x" * 70_000}).SerializeToString()
     response = await post(api_client, tokens.ingest_only, big)
     assert response.status == 413
-    assert "larger than 65536 bytes" in status_pb2.Status.FromString(await response.read()).message
+    message = status_pb2.Status.FromString(await response.read()).message
+    assert "larger than 65536 bytes" in message and "REQLOG_INGEST_MAX_BYTES" in message  # what to change
+    assert api_client.server.app[INGEST_KEY].stats.too_large == 1
+    status = await (await api_client.get("/api/metrics/service", headers=auth(tokens.admin))).json()
+    assert status["ingest"]["too_large"] == 1
     assert stored_paths(api_client) == []
 
 
@@ -238,17 +242,17 @@ class BlockedWriter:
     def __init__(self, client: TestClient[Any, Any], monkeypatch: pytest.MonkeyPatch, *, fail: bool = False) -> None:
         self.entered, self.opened = threading.Event(), threading.Event()
         store = client.server.app[STORE_KEY]  # type: ignore[union-attr]
-        real = store.insert_arrow
+        real = store.insert_table
 
-        def gated(table: pa.Table, **kwargs: Any) -> list[tuple[Any, ...]]:
+        def gated(table: pa.Table, **kwargs: Any) -> tuple[int, list[tuple[Any, ...]]]:
             self.entered.set()
             assert self.opened.wait(10)
             if fail:
                 raise StorageError("disk full")
             return real(table, **kwargs)
 
-        monkeypatch.setattr(store, "insert_arrow", gated)
-        self.undo = lambda: monkeypatch.setattr(store, "insert_arrow", real)
+        monkeypatch.setattr(store, "insert_table", gated)
+        self.undo = lambda: monkeypatch.setattr(store, "insert_table", real)
 
 
 async def test_the_answer_waits_for_the_commit_and_concurrent_requests_share_it(

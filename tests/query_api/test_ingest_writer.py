@@ -35,14 +35,14 @@ class Gate:
     def __init__(self, store: RequestLogStore, monkeypatch: pytest.MonkeyPatch) -> None:
         self.entered = threading.Event()
         self.opened = threading.Event()
-        real = store.insert_arrow
+        real = store.insert_table
 
-        def gated(table: pa.Table, **kwargs: Any) -> list[tuple[Any, ...]]:
+        def gated(table: pa.Table, **kwargs: Any) -> tuple[int, list[tuple[Any, ...]]]:
             self.entered.set()
             assert self.opened.wait(10)
             return real(table, **kwargs)
 
-        monkeypatch.setattr(store, "insert_arrow", gated)
+        monkeypatch.setattr(store, "insert_table", gated)
 
     def release(self) -> None:
         self.opened.set()

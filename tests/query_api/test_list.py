@@ -26,7 +26,8 @@ def rows() -> list[RequestLog]:
         make_row(3, status_code=500, exception_type="ValueError", exception_message="bad", duration=1.5,
                  endpoint="/api/orders/7", route="/api/orders/{id}"),
         make_row(4, device_type="mobile", status_code=302, endpoint="/admin/login", user_id="42", username="alice"),
-        make_row(5, status_code=503, exception_type="TimeoutError", duration=0.75, method="DELETE"),
+        make_row(5, status_code=503, exception_type="TimeoutError", duration=0.75, method="DELETE",
+                 service_name="billing"),
     ]  # fmt: skip
 
 
@@ -66,10 +67,21 @@ async def _ids(client: TestClient[Any, Any], token: str, query: str) -> list[int
         ("started_after=2025-11-19T14:00:03Z", [6, 5, 4]),
         ("started_after=2025-11-19T15:00:03%2B01:00", [6, 5, 4]),
         ("started_before=2025-11-19T14:00:02", [2, 1]),
+        ("started_after=2025-11-19%2014:00:03%2B0000", [6, 5, 4]),  # Django's looser pattern
         ("started_after=2025-11-19T14:00:01Z&started_before=2025-11-19T14:00:03Z", [3, 2]),
         ("min_duration=0.5", [6, 4]),
+        ("max_duration=0.5", [5, 3, 2, 1]),
+        ("min_duration=0.75&max_duration=0.75", [6]),  # both bounds inclusive
+        ("min_duration=0.5&max_duration=1", [6]),
+        ("service_name=billing", [6]),
+        ("service_name=shop", [5, 4, 3, 2, 1]),
+        ("service_name=Billing", []),  # exact, case-sensitive
+        ("exception_type=ValueError", [4]),
+        ("route=/api/orders", [2]),
+        ("status_code=99999999999", []),  # any integer is valid; beyond the column it matches nothing
+        ("status_code=404.00", [3]),  # DRF's IntegerField drops a zero fraction
         ("method=GET&status=5xx", [4]),
-        ("unknown=1&format=xml", [6, 5, 4, 3, 2, 1]),  # unknown parameters are ignored
+        ("unknown=1&format=json", [6, 5, 4, 3, 2, 1]),  # unknown parameters are ignored
         ("status_code=&user=", [6, 5, 4, 3, 2, 1]),  # empty values mean no filter
         ("status_code=abc&status_code=404", [3]),  # the last value wins, as Django's QueryDict.get
     ],
@@ -82,10 +94,36 @@ async def test_filter(api_client: TestClient[Any, Any], tokens: Tokens, query: s
     ("query", "errors"),
     [
         ("status_code=abc", {"status_code": ["A valid integer is required."]}),
-        ("status_code=99999999999", {"status_code": ["A valid integer is required."]}),
+        ("status_code=12.5", {"status_code": ["A valid integer is required."]}),
         ("status=6xx", {"status": ['"6xx" is not a valid choice.']}),
         ("ip=not-an-ip", {"ip": ["Enter a valid IPv4 or IPv6 address."]}),
         ("min_duration=nan", {"min_duration": ["A valid number is required."]}),
+        ("max_duration=slow", {"max_duration": ["A valid number is required."]}),
+        ("started_after=0001-01-01T00:00%2B01:00", {"started_after": ["Datetime value out of range."]}),
+        (
+            "started_after=2025-11-19T14:00:03z",  # lower-case z: neither fromisoformat nor Django's pattern
+            {
+                "started_after": [
+                    "Datetime has wrong format. Use one of these formats instead: "
+                    "YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]."
+                ]
+            },
+        ),
+        ("max_duration=inf", {"max_duration": ["A valid number is required."]}),
+        ("min_duration=" + "1" * 1001, {"min_duration": ["String value too large."]}),
+        ("status_code=1e3", {"status_code": ["A valid integer is required."]}),
+        ("status=5XX", {"status": ['"5XX" is not a valid choice.']}),  # DRF's ChoiceField is exact
+        ("method=%20", {"method": ["This field may not be blank."]}),
+        ("service_name=a%00b", {"service_name": ["Null characters are not allowed."]}),
+        ("is_bot=%20true", {"is_bot": ["Must be a valid boolean."]}),
+        (
+            "max_duration=x&service_name=%00&min_duration=y",
+            {
+                "service_name": ["Null characters are not allowed."],
+                "min_duration": ["A valid number is required."],
+                "max_duration": ["A valid number is required."],
+            },
+        ),
         (
             "status_code=x&is_bot=maybe&started_after=yesterday&min_duration=fast&has_exception=2",
             {
@@ -115,4 +153,4 @@ async def test_results_have_the_retrieve_shape(api_client: TestClient[Any, Any],
     page = await response.json()
     detail = await api_client.get(f"{URL}/5", headers=auth(tokens.admin))
     assert page["results"] == [await detail.json()]
-    assert page["results"][0]["user"] == {"id": 42, "username": "alice", "full_name": None}
+    assert page["results"][0]["user"] == {"id": 42, "username": "alice", "full_name": ""}

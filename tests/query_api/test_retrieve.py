@@ -107,7 +107,7 @@ async def test_unknown_paths_and_methods_answer_drf_json(api_client: TestClient[
     assert (response.status, await response.json()) == (404, {"detail": "Not found."})
     response = await api_client.delete("/api/metrics/request_logs/1", headers=auth(tokens.admin))
     assert (response.status, await response.json()) == (405, {"detail": 'Method "DELETE" not allowed.'})
-    assert response.headers["Allow"] == "GET, HEAD"
+    assert response.headers["Allow"] == "GET, HEAD, OPTIONS"
     response = await api_client.post("/api/metrics/request_logs", headers=auth(tokens.admin))
     assert (response.status, await response.json()) == (405, {"detail": 'Method "POST" not allowed.'})
     # As in DRF, authentication and permission come before the method check.

@@ -21,7 +21,16 @@ async def _status(client: TestClient[Any, Any], token: str) -> dict[str, Any]:
 
 async def test_counters_follow_ingest_and_reads(api_client: TestClient[Any, Any], tokens: Tokens) -> None:
     before = await _status(api_client, tokens.admin)
-    assert before["ingest"] == {"requests": 0, "spans": 0, "rows": 0, "ignored": 0, "rejected": 0, "refused": 0}
+    assert before["ingest"] == {
+        "requests": 0,
+        "spans": 0,
+        "rows": 0,
+        "ignored": 0,
+        "rejected": 0,
+        "refused": 0,
+        "over_budget": 0,
+        "too_large": 0,
+    }
     assert before["uptime_seconds"] >= 0 and before["started_at"].endswith("Z")
     spans = [pb_span({"http.request.method": "GET"}, span_id=i.to_bytes(8, "big")) for i in range(1, 4)]
     spans.append(pb_span({"db.system": "sqlite"}, span_id=(9).to_bytes(8, "big")))  # no HTTP method: ignored
@@ -34,7 +43,16 @@ async def test_counters_follow_ingest_and_reads(api_client: TestClient[Any, Any]
     retrieved = await api_client.get("/api/metrics/request_logs/1", headers=auth(tokens.admin))
     assert retrieved.status == 200
     after = await _status(api_client, tokens.staff_viewer)
-    assert after["ingest"] == {"requests": 1, "spans": 4, "rows": 3, "ignored": 1, "rejected": 0, "refused": 0}
+    assert after["ingest"] == {
+        "requests": 1,
+        "spans": 4,
+        "rows": 3,
+        "ignored": 1,
+        "rejected": 0,
+        "refused": 0,
+        "over_budget": 0,
+        "too_large": 0,
+    }
     assert after["writer"]["rows_written"] == 3 and after["writer"]["transactions"] >= 1
     assert after["writer"]["pending_rows"] == 0 and after["writer"]["failures"] == 0
     assert after["recent_cache"]["rows"] == 3 and after["recent_cache"]["hits"] == 1

@@ -1,0 +1,166 @@
+"""`CaptureCore`: what the ASGI and the WSGI middleware share, so each capture rule is written once.
+
+The two middlewares are thin adapters: each turns its protocol's request (an ASGI scope, a WSGI
+environ) into decoded header pairs and hands them here. The core decides everything else: the
+order of the request attributes (the SDK drops the oldest past its attribute limit, so method and
+URL go first), the client address behind trusted proxies, header sanitising, excluded URLs, the
+parent context, which bodies are captured and how, and the span itself. The per-request state and
+the response side live in `exchange.Exchange`.
+
+Built on OTel's own pieces, as its ASGI and WSGI instrumentations are: the SDK tracer, the global
+propagator, `opentelemetry.util.http`'s `ExcludeList` and `SanitizeValue` and the
+instrumentation-suppression switch.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from contextvars import Token
+from typing import Any
+
+from opentelemetry import context, trace
+from opentelemetry.context import Context
+from opentelemetry.propagate import extract
+from opentelemetry.propagators.textmap import Getter
+from opentelemetry.trace import Span, SpanKind
+from opentelemetry.util.http import ExcludeList, SanitizeValue
+
+from . import attributes as attr
+from .capture import SIZE, BodyCapture, choose_mode, declared_length
+from .client import ClientResolver
+from .options import Options, UserResolver, parse_networks
+
+TRACER_NAME = "reqlog.instrumentation"
+REQ = attr.REQUEST_HEADER_PREFIX
+CONTENT_TYPE = REQ + "content-type"
+CONTENT_ENCODING = REQ + "content-encoding"
+CONTENT_LENGTH = REQ + "content-length"
+TRANSFER_ENCODING = REQ + "transfer-encoding"
+EXPECT = REQ + "expect"
+_USER_AGENT = REQ + "user-agent"
+_FORWARDED_FOR = REQ + "x-forwarded-for"
+_FORWARDED = REQ + "forwarded"
+_REAL_IP = REQ + "x-real-ip"
+_HEADER_PREFIXES = (attr.REQUEST_HEADER_PREFIX, attr.RESPONSE_HEADER_PREFIX)
+_REDACTED = "[REDACTED]"  # what OTel's SanitizeValue writes
+NAME_CACHE_SIZE = 512  # header names seen; bounded so hostile clients cannot grow it
+
+
+class CaptureCore:
+    """Options and caches shared by every request of one middleware; no per-request state."""
+
+    def __init__(
+        self,
+        *,
+        tracer_provider: trace.TracerProvider | None,
+        user_resolver: UserResolver | None,
+        options: Options | None,
+        option_values: dict[str, Any],
+    ) -> None:
+        self.options = options if options is not None else Options.from_env(os.environ, **option_values)
+        self.user_resolver = user_resolver
+        self._tracer = trace.get_tracer(TRACER_NAME, tracer_provider=tracer_provider)
+        # OTel's own classes, so `excluded_urls` and header sanitising mean what they mean there.
+        self._excluded = ExcludeList(self.options.excluded_urls) if self.options.excluded_urls else None
+        self.sanitizer = SanitizeValue(self.options.sanitize_headers) if self.options.sanitize_headers else None
+        self._secret_keys: dict[str, bool] = {}
+        self._clients = ClientResolver(parse_networks(self.options.trusted_proxies))
+        self._allowed = self.options.content_type_matcher()
+        self.response_keys: dict[Any, str] = {}
+        self._modes: dict[tuple[str | None, str | None], int] = {}
+        self.methods = frozenset(self.options.methods) or None
+        self.status_logged = self.options.status_matcher()
+        if "django" in sys.modules:
+            # Django turns view exceptions into 500 responses itself; its signal is how we see them.
+            from .django_hooks import connect_signals
+
+            connect_signals()
+
+    def excluded(self, url: str) -> bool:
+        return self._excluded is not None and self._excluded.url_disabled(url)
+
+    def client_and_version(self, attributes: dict[str, Any], peer: str | None, version: str | None) -> None:
+        """Add the user agent, the client address (behind trusted proxies) and the HTTP version."""
+        user_agent = attributes.get(_USER_AGENT)
+        if user_agent is not None:
+            attributes[attr.USER_AGENT_ORIGINAL] = user_agent[0]
+        if self._clients.enabled:
+            peer = self._clients.resolve(
+                peer,
+                attributes.get(_FORWARDED_FOR, ()),
+                attributes.get(_FORWARDED, ()),
+                attributes.get(_REAL_IP, ()),
+            )
+        if peer is not None:
+            attributes[attr.CLIENT_ADDRESS] = peer
+        if version:
+            attributes[attr.NETWORK_PROTOCOL_VERSION] = version
+
+    def parent(self, carrier: Any, getter: Getter[Any]) -> Context:
+        """As OTel's middlewares: a span already current is the parent; else the incoming `traceparent`."""
+        parent = context.get_current()
+        if not trace.get_current_span(parent).get_span_context().is_valid:
+            parent = extract(carrier, getter=getter)
+        return parent
+
+    def start_span(self, attributes: dict[str, Any], parent: Context | None) -> tuple[Span, Token[Context]]:
+        """Start the SERVER span with every request attribute at once, and make it current."""
+        method = attributes.get(attr.HTTP_REQUEST_METHOD) or "HTTP"
+        span = self._tracer.start_span(method, context=parent, kind=SpanKind.SERVER, attributes=attributes)
+        return span, context.attach(trace.set_span_in_context(span, parent))
+
+    def sanitize(self, attributes: dict[str, Any]) -> None:
+        """Replace the values of headers matching `sanitize_headers` with `[REDACTED]`, in place."""
+        assert self.sanitizer is not None
+        secret = self._secret_keys
+        for key, value in attributes.items():
+            if not key.startswith(_HEADER_PREFIXES):
+                continue
+            hidden = secret.get(key)
+            if hidden is None:
+                name = key[len(REQ) :] if key.startswith(REQ) else key[len(attr.RESPONSE_HEADER_PREFIX) :]
+                hidden = self.sanitizer.sanitize_header_value(name, "") == _REDACTED
+                if len(secret) < NAME_CACHE_SIZE:
+                    secret[key] = hidden
+            if hidden:
+                attributes[key] = (_REDACTED,) * len(value)
+
+    def request_body(self, attributes: dict[str, Any]) -> BodyCapture | None:
+        """The capture of the request body, or `None` when the request declares none."""
+        if CONTENT_LENGTH not in attributes and TRANSFER_ENCODING not in attributes:
+            return None
+        content_type = attributes.get(CONTENT_TYPE)
+        encoding = attributes.get(CONTENT_ENCODING)
+        length = attributes.get(CONTENT_LENGTH)
+        body = self.body_capture(
+            content_type[0] if content_type else None,
+            encoding[0] if encoding else None,
+            capture=self.options.capture_request_body,
+            declared=declared_length(length[0]) if length else None,
+        )
+        if body.declared == 0:
+            body.end()
+        return body
+
+    def body_capture(
+        self, content_type: str | None, encoding: str | None, *, capture: bool, declared: int | None = None
+    ) -> BodyCapture:
+        """A capture for a body with these headers; size and type only when `capture` is off."""
+        if not capture:
+            return BodyCapture(SIZE, content_type, 0, declared)
+        key = (content_type, encoding)
+        mode = self._modes.get(key)
+        if mode is None:
+            mode = choose_mode(
+                content_type, encoding, allowed=self._allowed, summarize_multipart=self.options.summarize_multipart
+            )
+            if len(self._modes) < NAME_CACHE_SIZE:  # bounded: content types come from clients too
+                self._modes[key] = mode
+        return BodyCapture(mode, content_type, self.options.max_body_bytes, declared)
+
+
+def add_header(attributes: dict[str, Any], key: str, text: str) -> None:
+    """One header line: repeated headers keep every value, in order."""
+    previous = attributes.get(key)
+    attributes[key] = (text,) if previous is None else (*previous, text)

@@ -1,0 +1,242 @@
+"""`RequestLogWSGIMiddleware`: the WSGI adapter over `CaptureCore`, one SERVER span per HTTP request.
+
+The same options, span contract and capture rules as the ASGI `RequestLogMiddleware`: both feed one
+`CaptureCore` and one `Exchange`; this module only speaks PEP 3333. The incoming trace context is
+read with `opentelemetry-instrumentation-wsgi`'s environ getter. Its `collect_request_attributes`
+is not used: it switches attribute names with `OTEL_SEMCONV_STABILITY_OPT_IN` and re-parses the
+URL, while a request-log span has one fixed contract, built by the core for both protocols.
+
+WSGI ordering, and where the span ends: the app returns an iterable, the server writes each chunk,
+then calls `close()` (PEP 3333 requires it, even after an error). The span ends in that `close()`,
+with the end time of the last chunk, so the exception of a failing stream is on it. A body the app
+never read (an early 401 or 413) is read in `close()` too: the server has already sent the answer,
+so the app's response is not delayed and the app received exactly what it read. It is read only up
+to what the capture keeps, only when the length is known (`Content-Length`, or a server that marks
+`wsgi.input_terminated`), and never when the client waits for `100 Continue`.
+
+Streaming responses pass chunk by chunk; a `wsgi.file_wrapper` response is returned to the server
+as it is (so it can still `sendfile`), with its `close()` chained to end the span.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from opentelemetry import context, trace
+from opentelemetry.instrumentation.utils import is_http_instrumentation_enabled
+from opentelemetry.instrumentation.wsgi import wsgi_getter
+
+from . import attributes as attr
+from .capture import may_read_unread
+from .core import EXPECT, NAME_CACHE_SIZE, REQ, CaptureCore, add_header
+from .exchange import Exchange
+from .options import Options, UserResolver
+from .url_path import wsgi_span_path
+from .user import current_exchange
+from .wsgi_streams import Body, Input
+
+Environ = dict[str, Any]
+StartResponse = Callable[..., Callable[[bytes], object]]
+WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
+
+_RESP = attr.RESPONSE_HEADER_PREFIX
+_CONTENT_KEYS = {"CONTENT_TYPE": REQ + "content-type", "CONTENT_LENGTH": REQ + "content-length"}
+_DRAIN_CHUNK = 64 * 1024
+
+
+class RequestLogWSGIMiddleware(CaptureCore):
+    """WSGI middleware recording each HTTP request as one SERVER span for reqlog.
+
+    Wrap the whole app: `application = RequestLogWSGIMiddleware(get_wsgi_application())` for
+    Django, `app.wsgi_app = RequestLogWSGIMiddleware(app.wsgi_app)` for Flask. Options as for
+    `RequestLogMiddleware`; `user_resolver(environ)` gets the WSGI environ.
+    Raises `OptionError` (a `ValueError`) for a bad option, at construction.
+    """
+
+    def __init__(
+        self,
+        app: WSGIApp,
+        *,
+        tracer_provider: trace.TracerProvider | None = None,
+        user_resolver: UserResolver | None = None,
+        options: Options | None = None,
+        **option_values: Any,
+    ) -> None:
+        super().__init__(
+            tracer_provider=tracer_provider, user_resolver=user_resolver, options=options, option_values=option_values
+        )
+        self.app = app
+        self._request_keys: dict[str, str] = {}  # environ key -> attribute key ("" for not a header)
+        if "flask" in sys.modules:
+            # Flask answers a view's exception with its own 500; its signals carry it, the rule and the user.
+            from .flask_hooks import connect_signals
+
+            connect_signals()
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        if (
+            not is_http_instrumentation_enabled()
+            or (self._excluded is not None and self.excluded(_url(environ)))
+            or (self.methods is not None and environ.get("REQUEST_METHOD") not in self.methods)
+        ):
+            return self.app(environ, start_response)
+        failure: Exception | None = None
+        try:
+            attributes = self._request_attributes(environ)
+            parent = self.parent(environ, wsgi_getter)
+            if self.sanitizer is not None:
+                self.sanitize(attributes)
+        except Exception as exc:  # capture must never break the request
+            attributes, parent, failure = {}, None, exc
+        span, token = self.start_span(attributes, parent)
+        try:
+            if not span.is_recording():  # sampled out: nothing to capture, only propagate the context
+                return self.app(environ, start_response)
+            exchange = _WsgiExchange(self, environ, span, attributes, start_response)
+            if failure is not None:
+                exchange.capture_failed(failure)
+            try:
+                exchange.request_body = self.request_body(attributes)
+                if exchange.request_body is not None and "wsgi.input" in environ:
+                    exchange.raw_input = environ["wsgi.input"]
+                    environ["wsgi.input"] = Input(exchange, exchange.raw_input)
+                    expect = attributes.get(EXPECT)
+                    exchange.may_drain = may_read_unread(expect[0] if expect else None)
+            except Exception as exc:
+                exchange.capture_failed(exc)
+            exchange_token = current_exchange.set(exchange)
+            try:
+                result = self.app(environ, exchange.start_response)
+            except Exception as exc:
+                exchange.record_exception(exc)
+                exchange.finish()
+                raise
+            finally:
+                current_exchange.reset(exchange_token)
+            return exchange.wrap(result)
+        finally:
+            context.detach(token)
+
+    def _request_attributes(self, environ: Environ) -> dict[str, Any]:
+        """The same attributes, in the same order, as the ASGI side builds from a scope."""
+        path = wsgi_span_path(environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""))
+        attributes: dict[str, Any] = {
+            attr.HTTP_REQUEST_METHOD: environ.get("REQUEST_METHOD") or "HTTP",
+            attr.URL_SCHEME: environ.get("wsgi.url_scheme") or "http",
+            attr.URL_PATH: path or "/",
+        }
+        query = environ.get("QUERY_STRING")
+        if query:
+            attributes[attr.URL_QUERY] = _text(query)
+        keys = self._request_keys
+        for name, value in environ.items():
+            key = keys.get(name)
+            if key is None:
+                if name.startswith("HTTP_"):
+                    key = REQ + name[5:].lower().replace("_", "-")
+                else:
+                    key = _CONTENT_KEYS.get(name, "")
+                if len(keys) < NAME_CACHE_SIZE:
+                    keys[name] = key
+            if key and isinstance(value, str) and (value or not name.startswith("CONTENT_")):
+                add_header(attributes, key, _text(value))
+        protocol = environ.get("SERVER_PROTOCOL") or ""
+        self.client_and_version(attributes, environ.get("REMOTE_ADDR") or None, protocol.partition("/")[2] or None)
+        return attributes
+
+
+class _WsgiExchange(Exchange):
+    """The WSGI side of one exchange: wraps `start_response`, `wsgi.input` and the response iterable."""
+
+    __slots__ = ("_start_response", "raw_input", "may_drain")
+
+    def __init__(
+        self,
+        middleware: RequestLogWSGIMiddleware,
+        environ: Environ,
+        span: Any,
+        attributes: dict[str, Any],
+        start_response: StartResponse,
+    ) -> None:
+        super().__init__(middleware, environ, span, attributes)
+        self._start_response = start_response
+        self.raw_input: Any = None
+        self.may_drain = True
+
+    def start_response(self, status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        try:
+            code = int(status.split(None, 1)[0])
+            self.response_started(code, [(_RESP + name.lower(), _text(value)) for name, value in headers])
+        except Exception as exc:
+            self.capture_failed(exc)
+        write = self._start_response(status, headers, exc_info)
+
+        def write_and_capture(data: bytes) -> object:  # PEP 3333's legacy `write()` callable
+            self.response_chunk(data)
+            return write(data)
+
+        return write_and_capture
+
+    def wrap(self, result: Iterable[bytes]) -> Iterable[bytes]:
+        file_wrapper = self.carrier.get("wsgi.file_wrapper")
+        if isinstance(file_wrapper, type) and isinstance(result, file_wrapper):
+            original = getattr(result, "close", None)
+
+            def close() -> None:
+                try:
+                    if original is not None:
+                        original()
+                finally:
+                    self.close()
+
+            try:
+                result.close = close  # type: ignore[attr-defined]
+                return result  # the server's own object: it may still sendfile
+            except (AttributeError, TypeError):
+                pass  # a wrapper with slots: pass it through our iterator instead
+        return Body(self, result)
+
+    def close(self) -> None:
+        """The server is done with the response: read what the app left unread, then end the span."""
+        try:
+            if self.may_drain and self.raw_input is not None and self.unread_wanted() > 0:
+                self._drain()
+        except Exception as exc:
+            self.capture_failed(exc)
+        self.finish()
+
+    def _drain(self) -> None:
+        body = self.request_body
+        assert body is not None
+        if body.declared is None and not self.carrier.get("wsgi.input_terminated"):
+            return  # no length and no end marker: reading could block until the client gives up
+        while (wanted := self.unread_wanted()) > 0:
+            if body.declared is not None:
+                wanted = min(wanted, body.declared - body.size)
+            data = self.raw_input.read(min(wanted, _DRAIN_CHUNK))
+            if not data:
+                self.request_ended()
+                return
+            self.request_chunk(data)
+
+
+def _text(value: str) -> str:
+    """PEP 3333 strings hold the raw bytes as latin-1: decode them as UTF-8 (as the ASGI side does)."""
+    if value.isascii():
+        return value
+    try:
+        return value.encode("latin-1").decode()
+    except (UnicodeEncodeError, UnicodeDecodeError):  # not latin-1 bytes, or not UTF-8: keep as is
+        return value
+
+
+def _url(environ: Environ) -> str:
+    """`scheme://host/path` as OTel's `excluded_urls` sees it (Host header, else the server)."""
+    host = environ.get("HTTP_HOST")
+    if not host:
+        name, port = environ.get("SERVER_NAME", "0.0.0.0"), str(environ.get("SERVER_PORT", "80"))
+        host = name if port == "80" else f"{name}:{port}"
+    path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+    return f"{environ.get('wsgi.url_scheme', 'http')}://{host}{path}"
