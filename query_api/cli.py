@@ -69,7 +69,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args, **overrides)
     token = ensure_first_admin(settings)
     if token is not None:
-        print(_first_start_message(token, f"http://{settings.host}:{settings.port}"), file=sys.stderr, flush=True)
+        # On stdout, never through logging: the log (stderr) is often collected and kept, stdout is the
+        # terminal of whoever started the service.
+        print(_first_start_message(token, f"http://{settings.host}:{settings.port}"), flush=True)
     else:
         print(f"reqlog: accounts exist; `reqlog token create {FIRST_ADMIN}` makes a new token", file=sys.stderr)
     app = create_app(settings)
@@ -203,10 +205,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `reqlog` console script; returns the exit status."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Request logs and the accounts database hold secrets: every file reqlog creates (the DuckDB file,
+    # its WAL, which DuckDB creates later, the accounts database, the service file, exports) is readable
+    # by its owner only, and every directory it creates 0700. A umask covers files made by DuckDB and
+    # SQLite, which take no mode.
+    os.umask(0o077)
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except ConfigError as exc:
+    except (ConfigError, sql_cli.UsageError) as exc:
         print(f"reqlog: error: {exc}", file=sys.stderr)
         return 2
     except (StorageError, RequestLogError) as exc:

@@ -31,9 +31,12 @@ def sql(url: str, token: str, query: str) -> dict[str, Any]:
         return dict(orjson.loads(response.read()))
 
 
-def prune(url: str, token: str, older_than: str) -> dict[str, Any]:
-    """Ask the service to delete rows older than `older_than` (admin only); its JSON answer."""
-    body = orjson.dumps({"older_than": older_than})
+def prune(url: str, token: str, older_than: str, *, dry_run: bool = False) -> dict[str, Any]:
+    """Ask the service to delete rows older than `older_than` (admin only); its JSON answer.
+
+    With `dry_run` the service only counts them: `would_delete`, `oldest`, `newest`, `cutoff`.
+    """
+    body = orjson.dumps({"older_than": older_than, "dry_run": dry_run})
     with _open(url, "/api/metrics/request_logs/prune", token, data=body) as response:
         return dict(orjson.loads(response.read()))
 

@@ -27,8 +27,34 @@ from exporter.schema import TABLE
 logger = logging.getLogger("reqlog.retention")
 
 BATCH_ROWS = 50_000
-_AGE = re.compile(r"^\s*(\d+)\s*([dhwm]?)\s*$", re.IGNORECASE)
-_UNITS = {"": "days", "d": "days", "h": "hours", "w": "weeks", "m": "minutes"}
+_AGE = re.compile(r"^\s*(\d{1,12})\s*([a-z]*)\s*$", re.IGNORECASE)
+# Unambiguous spellings only: a lone `m` (minutes or months?) is refused, as is `M`. A month is 30 days
+# and a year 365: retention needs a plain length of time, not a calendar.
+_UNITS: dict[str, tuple[str, int]] = {
+    "": ("days", 1),
+    "d": ("days", 1),
+    "day": ("days", 1),
+    "days": ("days", 1),
+    "h": ("hours", 1),
+    "hour": ("hours", 1),
+    "hours": ("hours", 1),
+    "min": ("minutes", 1),
+    "mins": ("minutes", 1),
+    "minute": ("minutes", 1),
+    "minutes": ("minutes", 1),
+    "w": ("weeks", 1),
+    "week": ("weeks", 1),
+    "weeks": ("weeks", 1),
+    "mo": ("days", 30),
+    "month": ("days", 30),
+    "months": ("days", 30),
+    "y": ("days", 365),
+    "year": ("days", 365),
+    "years": ("days", 365),
+}
+UNITS_HELP = "min (minutes), h (hours), d (days, also a bare number), w (weeks), mo (30-day months), y (365-day years)"
+_PER_DAY = {"minutes": 24 * 60, "hours": 24, "days": 1, "weeks": 1 / 7}
+MAX_AGE = timedelta(days=100 * 365)  # past this the cutoff would be before any request log (and near datetime.min)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,17 +67,54 @@ class PruneResult:
 
 
 def parse_age(text: str) -> timedelta:
-    """`30d`, `12h`, `2w`, `90m` or a bare number of days as a `timedelta`; raises `ValueError`."""
+    """`30d`, `12h`, `2w`, `90min`, `6mo`, `1y` or a bare number of days as a `timedelta`.
+
+    Raises `ValueError` (its message lists the units) for anything else: an unknown or ambiguous
+    unit such as `6m`, zero, or an age over `MAX_AGE`.
+    """
     match = _AGE.match(text)
-    if not match or int(match.group(1)) <= 0:
-        raise ValueError(f"expected an age such as 30d, 12h or 2w, got {text!r}")
-    return timedelta(**{_UNITS[match.group(2).lower()]: int(match.group(1))})
+    unit = _UNITS.get(match.group(2).lower()) if match else None
+    if match is None or unit is None or int(match.group(1)) <= 0:
+        raise ValueError(f"expected an age such as 30d, 12h, 2w or 6mo, got {text!r}; units: {UNITS_HELP}")
+    name, factor = unit
+    number = int(match.group(1)) * factor
+    # Compare before building the timedelta: timedelta(days=10**12) raises OverflowError.
+    if number / _PER_DAY[name] > MAX_AGE.days:
+        raise ValueError(f"{text!r} is longer than the longest age allowed ({MAX_AGE.days // 365} years)")
+    return timedelta(**{name: number})
 
 
 def cutoff_for(age: timedelta, *, now: datetime | None = None) -> datetime:
     """The naive-UTC moment `age` before `now` (default: the current time)."""
     current = now or datetime.now(UTC).replace(tzinfo=None)
     return current - age
+
+
+@dataclass(frozen=True, slots=True)
+class PrunePreview:
+    """What a prune before `cutoff` would delete: how many rows, and the first and last `started_at` among them."""
+
+    cutoff: datetime
+    count: int
+    oldest: datetime | None
+    newest: datetime | None
+
+    def describe(self) -> str:
+        """`12 rows, started 2025-01-02T... to 2025-03-04T..., before the cutoff 2025-...Z`."""
+        span = f", started {_iso(self.oldest)} to {_iso(self.newest)}" if self.count else ""
+        return f"{self.count:,} row{'s' if self.count != 1 else ''}{span} (before {_iso(self.cutoff)})"
+
+
+def preview(con: duckdb.DuckDBPyConnection, cutoff: datetime) -> PrunePreview:
+    """Count the rows a prune before `cutoff` would delete, and their date range; deletes nothing."""
+    count, oldest, newest = con.execute(
+        f"SELECT count(*), min(started_at), max(started_at) FROM {TABLE} WHERE started_at < ?", [cutoff]
+    ).fetchall()[0]
+    return PrunePreview(cutoff=cutoff, count=int(count), oldest=oldest, newest=newest)
+
+
+def _iso(moment: datetime | None) -> str:
+    return "-" if moment is None else moment.isoformat() + "Z"
 
 
 def prune(

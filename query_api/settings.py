@@ -42,6 +42,8 @@ class ServiceSettings:
     - `account_refresh_interval`: seconds between checks for changed credentials, default 0.25.
     - `sql_timeout`: seconds an analyst query may run before it is interrupted, default 5.
     - `sql_row_limit`: rows an analyst query may return (more are cut off and flagged), default 10,000.
+    - `sql_stall_timeout`: seconds an export may wait for a client that stops reading before it is cut
+      off and its SQL slot freed, default 30.
     - `retention_days`: delete rows that started more than this many days ago, once a day; `None` keeps all.
     - `ingest_max_bytes`: the largest OTLP request on `POST /v1/traces` after decompression, default
       128 MiB (a stock SDK batch of 512 spans with two 64 KiB bodies each is ~65 MiB in protobuf,
@@ -74,6 +76,7 @@ class ServiceSettings:
     account_refresh_interval: float = 0.25
     sql_timeout: float = 5.0
     sql_row_limit: int = 10_000
+    sql_stall_timeout: float = 30.0
     retention_days: int | None = None
     ingest_max_bytes: int = 128 * 1024 * 1024
     ingest_inflight_bytes: int = 256 * 1024 * 1024
@@ -162,6 +165,8 @@ def _validate(settings: ServiceSettings) -> None:
         raise ConfigError("account_refresh_interval", "must be more than 0 and at most 1 second")
     if not settings.sql_timeout > 0:
         raise ConfigError("sql_timeout", "must be more than 0 seconds")
+    if not settings.sql_stall_timeout > 0:
+        raise ConfigError("sql_stall_timeout", "must be more than 0 seconds")
     if settings.sql_row_limit < 1:
         raise ConfigError("sql_row_limit", "must be at least 1")
     for name in ("ingest_max_bytes", "ingest_queue_rows", "ingest_batch_rows", "ingest_retry_after"):

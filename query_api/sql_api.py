@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -37,8 +38,11 @@ from .filters import PARAMETERS
 from .keys import SETTINGS_KEY, STORE_KEY
 from .readpool import ReadPool
 from .retention import cutoff_for, parse_age
+from .retention import preview as preview_prune
 from .sql_result import SqlResult
 from .sqlsandbox import SqlError, run_sql, run_with_deadline
+
+logger = logging.getLogger("reqlog.sql")
 
 SQL_PATH = "/api/metrics/sql"
 STATS_PATH = "/api/metrics/request_logs/stats"
@@ -108,7 +112,10 @@ async def sql_query(request: web.Request) -> web.StreamResponse:
             raise ApiError(400, exc.message) from None
     headers = {"X-Reqlog-Truncated": "true" if result.truncated else "false"}
     if output == "csv":
-        return web.Response(body=result.to_csv().encode(), content_type=CSV, charset="utf-8", headers=headers)
+        # Spreadsheet-safe unless the caller asks for raw cells (`?csv_raw=true`), for programs.
+        raw = request.query.get("csv_raw", "").lower() in ("1", "true", "yes")
+        body = result.to_csv(spreadsheet_safe=not raw).encode()
+        return web.Response(body=body, content_type=CSV, charset="utf-8", headers=headers)
     return web.Response(body=result.to_json(), content_type=JSON, headers=headers)
 
 
@@ -247,17 +254,36 @@ async def export_logs(request: web.Request) -> web.StreamResponse:
             await response.prepare(request)
             sink = io.BytesIO()
             writer = pa.ipc.new_stream(sink, reader.schema)
+            stall = request.app[SETTINGS_KEY].sql_stall_timeout
             while True:
                 chunk = await pool.run(_next_chunk, reader, writer, sink)
                 if chunk is None:
                     break
-                await response.write(chunk)
+                # A client that stops reading would hold this SQL slot (and its DuckDB cursor) for ever:
+                # past the stall timeout the download is cut off, and the `finally` frees both.
+                try:
+                    await asyncio.wait_for(response.write(chunk), stall)
+                except TimeoutError:
+                    logger.warning("export: the client read nothing for %g s; download cut off", stall)
+                    if request.transport is not None:
+                        request.transport.abort()
+                    return response
             writer.close()
             await response.write(sink.getvalue())
             await response.write_eof()
             return response
         finally:
             await pool.run(cursor.close)
+
+
+def _preview(store: RequestLogStore, cutoff: Any, timeout: float) -> dict[str, Any]:
+    planned = preview_prune(store.cursor(), cutoff)
+    return {
+        "would_delete": planned.count,
+        "oldest": None if planned.oldest is None else format_timestamp(planned.oldest),
+        "newest": None if planned.newest is None else format_timestamp(planned.newest),
+        "cutoff": format_timestamp(planned.cutoff),
+    }
 
 
 def _next_chunk(reader: pa.RecordBatchReader, writer: pa.ipc.RecordBatchStreamWriter, sink: io.BytesIO) -> bytes | None:
@@ -291,6 +317,17 @@ async def prune_logs(request: web.Request) -> web.Response:
         age = parse_age(text)
     except ValueError as exc:
         raise ValidationError({"older_than": [str(exc)]}) from None
+    dry_run = data.get("dry_run", False)
+    if not isinstance(dry_run, bool):
+        raise ValidationError({"dry_run": ["Must be a valid boolean."]})
+    if dry_run:
+        store, timeout = request.app[STORE_KEY], request.app[SETTINGS_KEY].sql_timeout
+        async with _sql_slot(request.app) as pool:
+            try:
+                planned = await pool.run(_preview, store, cutoff_for(age), timeout)
+            except SqlError as exc:
+                raise ApiError(400, exc.message) from None
+        return web.Response(body=orjson.dumps(planned), content_type=JSON)
     result = await retention_task.run_retention(request.app, cutoff=cutoff_for(age))
     body = {"deleted": result.deleted, "cutoff": format_timestamp(result.cutoff), "checkpointed": result.checkpointed}
     return web.Response(body=orjson.dumps(body), content_type=JSON)

@@ -4,7 +4,8 @@ Each works two ways. With `--url` (or `$REQLOG_URL`) and a token (`--token` or `
 it goes through the running service. Without, it opens the database file itself, which DuckDB
 allows only while no other process holds it: when the service holds it, the command says so and
 prints the `--url` form that works. A local `sql` opens the file read-only, with the same sandbox
-as the service.
+as the service. An explicit `--db` wins over `$REQLOG_URL` (a variable left in a shell must never
+send a `prune` meant for one file to another database); `--db` and `--url` together are refused.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import argparse
 import os
 import shutil
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +25,7 @@ from exporter.errors import RequestLogError
 from . import remote, service_file
 from .export import export_from, parse_bound, write_parquet
 from .local_db import DatabaseBusy, open_local
-from .retention import compact, cutoff_for, parse_age, prune
+from .retention import UNITS_HELP, PrunePreview, compact, cutoff_for, parse_age, preview, prune
 from .settings import ServiceSettings
 from .sql_output import format_csv, format_json, format_table
 from .sqlsandbox import DEFAULT_ROW_LIMIT, DEFAULT_TIMEOUT, SqlError, run_sql
@@ -34,6 +36,11 @@ def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
     sql = subparsers.add_parser("sql", help="run one read-only SQL query (file or service)")
     sql.add_argument("query", help='the SQL, e.g. "SELECT * FROM route_latency"; "-" reads it from stdin')
     sql.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output (default: table)")
+    sql.add_argument(
+        "--csv-raw",
+        action="store_true",
+        help="CSV for programs: keep cells starting with = + - @ as they are (default: neutralised for spreadsheets)",
+    )
     sql.add_argument("--max-rows", type=int, default=DEFAULT_ROW_LIMIT, help="row cap for a local query")
     sql.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="local time limit, s (0: none)")
     _access_options(sql)
@@ -47,8 +54,11 @@ def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
     export.set_defaults(func=cmd_export)
 
     prune_cmd = subparsers.add_parser("prune", help="delete request logs older than an age")
-    prune_cmd.add_argument("--older-than", required=True, type=_age, help="an age: 30d, 12h, 2w (a bare number: days)")
-    prune_cmd.add_argument("--dry-run", action="store_true", help="count what would go, delete nothing (local)")
+    prune_cmd.add_argument("--older-than", required=True, type=_age, help=f"an age such as 30d; units: {UNITS_HELP}")
+    prune_cmd.add_argument(
+        "--dry-run", action="store_true", help="say what would go (rows, date range), delete nothing"
+    )
+    prune_cmd.add_argument("--yes", action="store_true", help="do not ask for confirmation (needed off a terminal)")
     prune_cmd.add_argument("--compact", action="store_true", help="then rewrite the file smaller (local only)")
     _access_options(prune_cmd)
     prune_cmd.set_defaults(func=cmd_prune)
@@ -56,8 +66,20 @@ def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 def _access_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", help="the DuckDB file (default: $REQLOG_DB or ./data/reqlog.duckdb)")
-    parser.add_argument("--url", default=os.environ.get("REQLOG_URL"), help="the service, e.g. http://127.0.0.1:8000")
+    parser.add_argument("--url", help="the service, e.g. http://127.0.0.1:8000 (or $REQLOG_URL, unless --db is given)")
     parser.add_argument("--token", default=os.environ.get("REQLOG_TOKEN"), help="API token (or $REQLOG_TOKEN)")
+
+
+def _resolve_target(args: argparse.Namespace) -> None:
+    """Settle `args.url`: explicit `--url`, else `$REQLOG_URL` unless `--db` was given; `None` means the file."""
+    if args.url and args.db:
+        raise UsageError("give either --db (the file) or --url (the service), not both")
+    if not args.url and not args.db:
+        args.url = os.environ.get("REQLOG_URL") or None
+
+
+class UsageError(RequestLogError):
+    """The command line asks for something contradictory or unsafe; exit status 2."""
 
 
 def _age(text: str) -> str:
@@ -90,6 +112,7 @@ def _busy(args: argparse.Namespace, exc: DatabaseBusy, command: str) -> int:
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
+    _resolve_target(args)
     query = sys.stdin.read() if args.query == "-" else args.query
     try:
         if args.url:
@@ -106,7 +129,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
     if args.format == "json":
         sys.stdout.write(format_json(answer))
     elif args.format == "csv":
-        sys.stdout.write(format_csv(columns, rows))
+        sys.stdout.write(format_csv(columns, rows, spreadsheet_safe=not args.csv_raw))
     else:
         sys.stdout.write(format_table(columns, rows, width=shutil.get_terminal_size((120, 24)).columns))
     if answer["truncated"]:
@@ -131,6 +154,7 @@ def _quote(query: str) -> str:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    _resolve_target(args)
     try:
         since, until = parse_bound(args.since), parse_bound(args.until, end=True)
     except ValueError as exc:
@@ -187,21 +211,26 @@ class ProgressBar:
 
 
 def cmd_prune(args: argparse.Namespace) -> int:
+    _resolve_target(args)
     cutoff = cutoff_for(parse_age(args.older_than))
     try:
         if args.url:
-            if args.compact or args.dry_run:
-                raise remote.RemoteError("--compact and --dry-run work on the file only (stop the service first)")
-            result = remote.prune(args.url, _token(args), args.older_than)
+            if args.compact:
+                raise remote.RemoteError("--compact works on the file only (stop the service first)")
+            token = _token(args)
+            planned = _remote_preview(remote.prune(args.url, token, args.older_than, dry_run=True))
+            if not _go_ahead(args, planned, f"the service at {args.url}"):
+                return 0 if args.dry_run else 2
+            result = remote.prune(args.url, token, args.older_than)
             print(f"deleted {result['deleted']:,} rows that started before {result['cutoff']}", file=sys.stderr)
             return 0
         path = _db_path(args)
-        with open_local(path, read_only=args.dry_run) as con:
-            if args.dry_run:
-                count = con.execute("SELECT count(*) FROM request_logs WHERE started_at < ?", [cutoff]).fetchall()[0][0]
-                print(f"would delete {count:,} rows that started before {cutoff.isoformat()}Z", file=sys.stderr)
-                return 0
-            outcome = prune(con, cutoff)
+        with open_local(path, read_only=True) as con:
+            planned = preview(con, cutoff)
+        if not _go_ahead(args, planned, str(path)):
+            return 0 if args.dry_run else 2
+        with open_local(path, read_only=False) as con:
+            outcome = prune(con, planned.cutoff)
         print(f"deleted {outcome.deleted:,} rows that started before {cutoff.isoformat()}Z", file=sys.stderr)
         if args.compact:
             before, after = compact(path)
@@ -212,3 +241,39 @@ def cmd_prune(args: argparse.Namespace) -> int:
         print(f"reqlog: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _go_ahead(args: argparse.Namespace, planned: PrunePreview, where: str) -> bool:
+    """Say what the prune deletes; True when it may go on (`--yes`, or a "y" typed on a terminal)."""
+    if args.dry_run:
+        print(f"would delete {planned.describe()} from {where}", file=sys.stderr)
+        return False
+    if planned.count == 0 or args.yes:
+        return True
+    if not sys.stdin.isatty():
+        print(
+            f"reqlog: prune would delete {planned.describe()} from {where}; standard input is not a terminal, "
+            "so nobody can confirm: add --yes to delete, or --dry-run to only look",
+            file=sys.stderr,
+        )
+        return False
+    sys.stderr.write(f"Delete {planned.describe()} from {where}? [y/N] ")
+    sys.stderr.flush()
+    if sys.stdin.readline().strip().lower() in ("y", "yes"):
+        return True
+    print("nothing deleted", file=sys.stderr)
+    return False
+
+
+def _remote_preview(answer: dict[str, Any]) -> PrunePreview:
+    def moment(value: Any) -> datetime | None:
+        return None if value is None else datetime.fromisoformat(str(value).removesuffix("Z"))
+
+    cutoff = moment(answer["cutoff"])
+    assert cutoff is not None
+    return PrunePreview(
+        cutoff=cutoff,
+        count=int(answer["would_delete"]),
+        oldest=moment(answer["oldest"]),
+        newest=moment(answer["newest"]),
+    )

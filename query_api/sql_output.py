@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,6 +20,14 @@ from .sql_result import csv_cell
 NULL = "NULL"
 MIN_WIDTH = 8
 _ELLIPSIS = "…"
+# What a client can plant to drive a terminal: C0 controls (ESC, BEL, CR...), DEL, C1 controls, and
+# the bidirectional overrides that reorder what is shown. Each is printed as a visible escape.
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def cell_text(value: Any) -> str:
@@ -34,7 +43,7 @@ def cell_text(value: Any) -> str:
         text = f"{value:.6f}".rstrip("0").rstrip(".") if abs(value) >= 1e-4 or value == 0 else format(value, ".3g")
     else:
         text = str(value)
-    return text.replace("\r\n", "↵").replace("\n", "↵").replace("\t", " ")
+    return _UNSAFE.sub(_escape, text.replace("\r\n", "↵").replace("\n", "↵").replace("\t", " "))
 
 
 def format_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], *, width: int = 120) -> str:
@@ -44,6 +53,7 @@ def format_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], *, width
     """
     if not columns:
         return "(no columns)\n"
+    columns = [cell_text(name) for name in columns]
     texts = [[cell_text(v) for v in row] for row in rows]
     numeric = [_is_numeric([row[i] for row in rows]) for i in range(len(columns))]
     widths = [max([len(name), *(len(row[i]) for row in texts)]) for i, name in enumerate(columns)]
@@ -65,13 +75,16 @@ def format_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], *, width
     return "\n".join(lines) + "\n"
 
 
-def format_csv(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """CSV with a header row (NULL as an empty field, objects as JSON text), as the endpoint writes it."""
+def format_csv(columns: Sequence[str], rows: Sequence[Sequence[Any]], *, spreadsheet_safe: bool = True) -> str:
+    """CSV with a header row (NULL as an empty field, objects as JSON text), as the endpoint writes it.
+
+    `spreadsheet_safe` (the default) neutralises text cells a spreadsheet would run as a formula.
+    """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(columns)
+    writer.writerow([csv_cell(name, spreadsheet_safe=spreadsheet_safe) for name in columns])
     for row in rows:
-        writer.writerow([csv_cell(v) for v in row])
+        writer.writerow([csv_cell(v, spreadsheet_safe=spreadsheet_safe) for v in row])
     return out.getvalue()
 
 

@@ -40,37 +40,84 @@ class SqlResult:
             option=orjson.OPT_PASSTHROUGH_DATETIME,
         )
 
-    def to_csv(self) -> str:
-        """The answer as CSV with a header row: NULL as an empty field, nested values as JSON, times ISO 8601."""
+    def to_csv(self, *, spreadsheet_safe: bool = True) -> str:
+        """The answer as CSV with a header row: NULL as an empty field, nested values as JSON, times ISO 8601.
+
+        `spreadsheet_safe` (the default) neutralises cells a spreadsheet would run as a formula.
+        """
         rows = orjson.loads(self.to_json())["rows"]
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\r\n")
-        writer.writerow(self.columns)
+        writer.writerow([csv_cell(name, spreadsheet_safe=spreadsheet_safe) for name in self.columns])
         for row in rows:
-            writer.writerow([csv_cell(value) for value in row])
+            writer.writerow([csv_cell(value, spreadsheet_safe=spreadsheet_safe) for value in row])
         return out.getvalue()
 
 
-def csv_cell(value: Any) -> Any:
-    """One JSON value as a CSV field: NULL empty, booleans lowercase, objects and arrays as JSON text."""
+# OWASP's CSV-injection rule: a text cell starting with one of these is run as a formula by spreadsheets.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any, *, spreadsheet_safe: bool = True) -> Any:
+    """One JSON value as a CSV field: NULL empty, booleans lowercase, objects and arrays as JSON text.
+
+    With `spreadsheet_safe`, text starting with `=`, `+`, `-`, `@`, tab or CR gets a leading `'` so a
+    spreadsheet shows it instead of running it. Numbers are numbers and stay as they are (`-5`).
+    """
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, dict | list):
-        return orjson.dumps(value).decode()
+        value = orjson.dumps(value).decode()
+    if spreadsheet_safe and isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
     return value
 
 
 def _jsonable_row(row: tuple[Any, ...], json_columns: list[int]) -> list[Any]:
-    out = list(row)
+    out = [_jsonable(value) for value in row]
     for i in json_columns:
-        if isinstance(out[i], str):
-            out[i] = orjson.Fragment(out[i])
-    for i, value in enumerate(out):
-        if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**64:
-            out[i] = str(value)  # HUGEINT past what JSON numbers carry safely
+        if isinstance(row[i], str):
+            out[i] = _json_text(row[i])
     return out
+
+
+def _json_text(text: str) -> Any:
+    # A JSON column is spliced in unparsed only when it is valid JSON that any parser reads back:
+    # DuckDB's JSON type lets `'[1,]'` through, and a stored body may hold `1e999` (infinity).
+    try:
+        orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return text  # served as a string, so the answer stays valid JSON
+    return orjson.Fragment(text)
+
+
+def _jsonable(value: Any) -> Any:
+    """`value` with what orjson or JSON cannot carry made plain, at any depth (lists, structs, maps)."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return value if -(2**63) <= value < 2**64 else str(value)  # HUGEINT past what JSON numbers carry
+    if isinstance(value, float):
+        if value != value:
+            return "NaN"
+        if value in (float("inf"), float("-inf")):
+            return "Infinity" if value > 0 else "-Infinity"
+        return value
+    if isinstance(value, dict):
+        # MAP keys may be integers, dates or NULL (histogram()): JSON keys are strings.
+        return {_key(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _key(key: Any) -> str:
+    if isinstance(key, str):
+        return key
+    plain = _jsonable(key)
+    return plain if isinstance(plain, str) else orjson.dumps(plain, default=_json_default).decode()
 
 
 def _json_default(value: Any) -> Any:

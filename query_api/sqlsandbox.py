@@ -68,6 +68,26 @@ ALLOWED_TABLE_FUNCTIONS = frozenset(
         "show_tables_expanded",
     }
 )
+# Built-in views and scalar functions that reveal absolute paths or the instance's settings.
+REFUSED_RELATIONS = frozenset(
+    {
+        "duckdb_databases",
+        "duckdb_settings",
+        "duckdb_extensions",
+        "duckdb_secrets",
+        "duckdb_temporary_files",
+        "duckdb_memory",
+        "pragma_database_list",
+        "pg_settings",
+        "pg_database",
+        "pg_file_settings",
+    }
+)
+REFUSED_FUNCTIONS = frozenset({"current_setting", "getenv", "getvariable", "current_database_path"})
+# Planning is not interruptible: a 20,000-branch UNION ALL planned for ~2 minutes against a 5 s limit,
+# 1,000 branches in ~0.5 s (docs/sql.md). So the statement's size and its set operations are bounded.
+MAX_SQL_CHARS = 100_000
+MAX_SET_OPERATIONS = 1_000
 _FILE_FUNCTIONS = re.compile(r"^(read_|parquet_|sniff_|glob$|import_|copy_|iceberg|delta)")
 # PRAGMAs that only describe; any other PRAGMA changes a setting or does work (force_checkpoint).
 ALLOWED_PRAGMAS = frozenset(
@@ -111,14 +131,21 @@ def check_sql(con: duckdb.DuckDBPyConnection, sql: str) -> str:
     """
     if not sql or not sql.strip():
         raise SqlRefused("No SQL statement was given.")
+    if len(sql) > MAX_SQL_CHARS:
+        raise SqlRefused(f"The statement is too long: at most {MAX_SQL_CHARS:,} characters are allowed.")
     try:
         statements = con.extract_statements(sql)
     except duckdb.Error as exc:
         raise SqlFailed(_clean(exc)) from exc
+    except ValueError as exc:  # a statement type this duckdb module has no name for (UPDATE EXTENSIONS)
+        raise SqlRefused("Only read-only queries (SELECT) are allowed.") from exc
     if len(statements) != 1:
         raise SqlRefused(f"Exactly one SQL statement is allowed; got {len(statements)}.")
     statement = statements[0]
-    kind = statement.type
+    try:
+        kind = statement.type
+    except ValueError as exc:  # a statement type this duckdb module has no name for (UPDATE EXTENSIONS)
+        raise SqlRefused("Only read-only queries (SELECT) are allowed.") from exc
     text = statement.query
     if kind == duckdb.StatementType.PRAGMA:
         match = _PRAGMA_NAME.match(text)
@@ -132,6 +159,8 @@ def check_sql(con: duckdb.DuckDBPyConnection, sql: str) -> str:
             inner_statements = con.extract_statements(inner)
         except duckdb.Error as exc:
             raise SqlFailed(_clean(exc)) from exc
+        except ValueError as exc:
+            raise SqlRefused("EXPLAIN is allowed only for a SELECT query.") from exc
         if len(inner_statements) != 1 or inner_statements[0].type != duckdb.StatementType.SELECT:
             raise SqlRefused("EXPLAIN is allowed only for a SELECT query.")
         _check_tree(con, inner)
@@ -157,8 +186,9 @@ def run_sql(
     start = time.perf_counter()
     cursor = con.cursor()
     try:
-        statement = check_sql(cursor, sql)
+        # The timer starts before the check and the prepare, so parsing counts against the limit too.
         with _deadline(cursor, timeout):
+            statement = check_sql(cursor, sql)
             cursor.execute(statement)
             description = cursor.description or []
             # One row past the cap tells whether the answer was truncated; the rest is never produced.
@@ -234,11 +264,22 @@ class _Deadline:
 
 def _check_tree(con: duckdb.DuckDBPyConnection, query: str) -> None:
     row = con.execute("SELECT json_serialize_sql($1)", [query]).fetchone()
-    tree = orjson.loads(row[0]) if row else {"error": True, "error_message": "cannot parse"}
+    try:
+        tree = orjson.loads(row[0]) if row else {"error": True, "error_message": "cannot parse"}
+    except orjson.JSONDecodeError:  # deeper than orjson's 1,024 levels: hundreds of nested subqueries
+        raise SqlRefused("The query is nested too deeply.") from None
     if tree.get("error"):
         raise SqlFailed(str(tree.get("error_message", "The query could not be parsed.")))
+    set_operations = 0
     for node in _walk(tree):
         node_type = node.get("type")
+        if node_type == "SET_OPERATION_NODE":
+            # DuckDB flattens a chain of UNION ALLs into one node with many children.
+            set_operations += max(1, len(node.get("children") or []) - 1)
+            if set_operations > MAX_SET_OPERATIONS:
+                raise SqlRefused(f"Too many UNION/INTERSECT/EXCEPT branches: at most {MAX_SET_OPERATIONS:,}.")
+        if node.get("class") == "FUNCTION" and str(node.get("function_name", "")).lower() in REFUSED_FUNCTIONS:
+            raise SqlRefused(f"{node['function_name']}() is not allowed: it reveals the service's settings.")
         if node_type == "TABLE_FUNCTION":
             name = str((node.get("function") or {}).get("function_name", "")).lower()
             if _FILE_FUNCTIONS.match(name):
@@ -247,6 +288,8 @@ def _check_tree(con: duckdb.DuckDBPyConnection, query: str) -> None:
                 raise SqlRefused(f"The table function {name}() is not allowed here.")
         elif node_type == "BASE_TABLE" and _PATHLIKE.search(str(node.get("table_name", ""))):
             raise SqlRefused(f"Reading {node['table_name']!r}: file and network access is not allowed.")
+        elif node_type == "BASE_TABLE" and str(node.get("table_name", "")).lower() in REFUSED_RELATIONS:
+            raise SqlRefused(f"{node['table_name']} is not allowed: it reveals paths or settings of the service.")
 
 
 def _walk(value: Any) -> Iterator[dict[str, Any]]:

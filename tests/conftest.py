@@ -1,4 +1,4 @@
-"""Shared fixtures: the real OTel SDK with a local provider, and real DuckDB files."""
+"""Shared fixtures: a hermetic environment, the real OTel SDK with a local provider, and real DuckDB files."""
 
 from __future__ import annotations
 
@@ -11,6 +11,27 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from .hermetic import is_ours
+
+
+def _strip(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [name for name in os.environ if is_ours(name)]:
+        monkeypatch.delenv(name)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _hermetic_session() -> Iterator[None]:
+    """No `REQLOG_*`/`OTEL_*` from the developer's shell or CI while session fixtures start servers."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _strip(monkeypatch)
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _hermetic(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test starts without `REQLOG_*`/`OTEL_*` variables (a test sets its own with `monkeypatch`)."""
+    _strip(monkeypatch)
 
 
 @pytest.fixture(autouse=True)

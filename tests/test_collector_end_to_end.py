@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import http.client
-import os
 import signal
 import socket
 import subprocess
@@ -18,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+from tests.hermetic import clean_environ
 from tests.query_api.harness import Service, reqlog
 
 REQUESTS = 24
@@ -79,7 +79,7 @@ def test_uvicorn_workers_export_over_otlp_to_reqlog_serve(tmp_path: Path) -> Non
     (tmp_path / "e2e_app.py").write_text(APP)
     port = free_port()
     env = {
-        **os.environ,
+        **clean_environ(),
         "OTEL_SERVICE_NAME": "e2e-shop",
         "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{service.port}",
         "OTEL_EXPORTER_OTLP_HEADERS": f"Authorization=Token%20{ingest_token}",

@@ -5,7 +5,6 @@ logs: in-process into a DuckDB file, and over OTLP to a running `reqlog serve`.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import signal
 import socket
@@ -20,6 +19,7 @@ import httpx
 import pytest
 
 from exporter import RequestLogStore
+from tests.hermetic import clean_environ
 
 ROOT = Path(__file__).resolve().parents[1]
 FIREFOX = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:145.0) Gecko/20100101 Firefox/145.0"
@@ -98,7 +98,7 @@ def stop(process: subprocess.Popen[str]) -> None:
 def running(example: Example, env: dict[str, str]) -> Iterator[int]:
     port = free_port()
     command = [sys.executable, *(part.replace("{port}", str(port)) for part in example.command)]
-    environ = {**os.environ, **env, "PORT": str(port)}
+    environ = clean_environ({**env, "PORT": str(port)})
     process = subprocess.Popen(command, cwd=ROOT, env=environ, text=True, stderr=subprocess.PIPE)
     try:
         wait_for_port(port, process)
@@ -143,21 +143,21 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str
     data = tmp_path_factory.mktemp("service")
     port = free_port()
     command = [sys.executable, "-m", "query_api.cli", "serve", "--db", str(data / "reqlog.duckdb"), "--port", str(port)]
-    process = subprocess.Popen(command, cwd=ROOT, text=True, stderr=subprocess.PIPE)
+    process = subprocess.Popen(command, cwd=ROOT, env=clean_environ(), text=True, stdout=subprocess.PIPE)
     try:
         wait_for_port(port, process)
-        assert process.stderr is not None
+        assert process.stdout is not None
         token = ""
         deadline = time.monotonic() + 10
         while not token and time.monotonic() < deadline:
-            match = re.search(r"\b([0-9a-f]{40})\b", process.stderr.readline())
+            match = re.search(r"\b([0-9a-f]{40})\b", process.stdout.readline())
             token = match.group(1) if match else ""
         assert token, "the first start printed no admin token"
         yield f"http://127.0.0.1:{port}", token
     finally:
         stop(process)
-        if process.stderr:
-            process.stderr.close()
+        if process.stdout:
+            process.stdout.close()
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda e: e.name)

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.hermetic import clean_environ
+
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = re.compile(r"^\s+([0-9a-f]{40})$", re.MULTILINE)
 
@@ -28,16 +30,17 @@ def make_run(db: Path, port: int) -> tuple[str, int]:
     process = subprocess.Popen(
         ["make", "-s", "run", f"PORT={port}"],
         cwd=ROOT,
-        env={**os.environ, "REQLOG_DB": str(db)},
-        stderr=subprocess.PIPE,
+        env=clean_environ({"REQLOG_DB": str(db)}),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,  # as a terminal shows them: the token (stdout) and the log (stderr)
         text=True,
         start_new_session=True,  # so Ctrl-C reaches make and the service, as in a terminal
     )
-    assert process.stderr is not None
+    assert process.stdout is not None
     lines: list[str] = []
-    # A thread reads stderr line by line: select() on a buffered text pipe misses lines that came
+    # A thread reads the output line by line: select() on a buffered text pipe misses lines that came
     # in one burst and sit in Python's buffer.
-    reader = threading.Thread(target=lambda: lines.extend(iter(process.stderr.readline, "")), daemon=True)  # type: ignore[union-attr]
+    reader = threading.Thread(target=lambda: lines.extend(iter(process.stdout.readline, "")), daemon=True)  # type: ignore[union-attr]
     reader.start()
     try:
         deadline = time.monotonic() + 60
@@ -63,7 +66,7 @@ def make_run(db: Path, port: int) -> tuple[str, int]:
         os.killpg(process.pid, signal.SIGINT)
         code = process.wait(timeout=30)
         reader.join(timeout=10)
-        process.stderr.close()
+        process.stdout.close()
     return "".join(lines), code
 
 

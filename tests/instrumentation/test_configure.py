@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from exporter import RequestLogStore
 from instrumentation import OptionError, RequestLogMiddleware, configure
+from tests.hermetic import clean_environ
 
 from .helpers import request
 from .test_raw_asgi import raw_app
@@ -127,8 +127,7 @@ trace.get_tracer_provider().shutdown()
 
 
 async def _run_child(config: Path, env: dict[str, str]) -> None:
-    child_env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "REQLOG_"))}
-    child_env.update(env, OTEL_CONFIG_FILE=str(config), PYTHONPATH=str(ROOT))
+    child_env = clean_environ({**env, "OTEL_CONFIG_FILE": str(config), "PYTHONPATH": str(ROOT)})
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",

@@ -22,9 +22,10 @@ from exporter.row import RequestLog
 from exporter.store import RequestLogStore
 from query_api.accounts import AccountDB
 from query_api.auth import PERM_INGEST, PERM_SQL, PERM_VIEW_LOGS
+from tests.hermetic import clean_environ
 
 START_TIMEOUT = 30.0
-TOKEN_LINE = re.compile(r"^\s+([0-9a-f]{40})$", re.MULTILINE)  # the first-start admin token on stderr
+TOKEN_LINE = re.compile(r"^\s+([0-9a-f]{40})$", re.MULTILINE)  # the first-start admin token on stdout
 BASE_TIME = datetime(2025, 11, 19, 14, 0, 0)
 
 
@@ -113,22 +114,29 @@ def _free_port() -> int:
 def reqlog(*args: str, db: Path) -> subprocess.CompletedProcess[str]:
     """Run a `reqlog` command to completion; fail the test on a non-zero exit."""
     done = subprocess.run(
-        [sys.executable, "-m", "query_api.cli", *args, "--db", str(db)], capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "query_api.cli", *args, "--db", str(db)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=clean_environ(),
     )
     assert done.returncode == 0, done.stderr
     return done
 
 
 class Service:
-    """A running `reqlog serve`; its stderr goes to a file the test can read."""
+    """A running `reqlog serve`; its stderr (the log) and stdout (the first token) go to files the test can read."""
 
-    def __init__(self, db: Path, log: Path) -> None:
+    def __init__(self, db: Path, log: Path, *, env: dict[str, str] | None = None) -> None:
         self.db, self.log_path, self.port = db, log, _free_port()
+        self.out_path = log.with_name(log.name + ".stdout")
         self._log = log.open("w")
+        self._out = self.out_path.open("w")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "query_api.cli", "serve", "--db", str(db), "--port", str(self.port)],
-            stdout=subprocess.DEVNULL,
+            stdout=self._out,
             stderr=self._log,
+            env=clean_environ(env),
         )
         try:
             deadline = time.monotonic() + START_TIMEOUT
@@ -142,6 +150,9 @@ class Service:
 
     def stderr(self) -> str:
         return self.log_path.read_text()
+
+    def stdout(self) -> str:
+        return self.out_path.read_text()
 
     def get(self, path: str, token: str | None = None) -> tuple[int, Any]:
         request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}")
@@ -163,3 +174,4 @@ class Service:
             return self.process.wait(timeout=30)
         finally:
             self._log.close()
+            self._out.close()

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from exporter.store import RequestLogStore
+from tests.hermetic import clean_environ
 from tests.otlp_payloads import pb_request, pb_span
 
 from .harness import TOKEN_LINE, Service, make_row, reqlog, seed
@@ -42,8 +43,9 @@ def service(data_dir: Path) -> Iterator[Service]:
 
 
 def _first_token(service: Service) -> str:
-    found = TOKEN_LINE.findall(service.stderr())
-    assert len(found) == 1, service.stderr()
+    found = TOKEN_LINE.findall(service.stdout())
+    assert len(found) == 1, service.stdout()
+    assert found[0] not in service.stderr()  # the log never holds the token
     return str(found[0])
 
 
@@ -54,7 +56,7 @@ def test_first_start_creates_an_admin_and_prints_its_token_once(service: Service
     assert service.stop() == 0
     again = Service(service.db, service.log_path.with_name("serve2.log"))
     try:
-        assert TOKEN_LINE.findall(again.stderr()) == []  # accounts exist: no new admin, no token printed
+        assert TOKEN_LINE.findall(again.stdout()) == []  # accounts exist: no new admin, no token printed
         assert again.get("/api/metrics/request_logs/1", token)[0] == 200
     finally:
         assert again.stop() == 0
@@ -175,5 +177,6 @@ def test_command_errors_exit_non_zero(data_dir: Path) -> None:
         capture_output=True,
         text=True,
         timeout=60,
+        env=clean_environ(),
     )
     assert done.returncode == 2 and "no account named 'nobody'" in done.stderr and done.stdout == ""

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from exporter import REDACTED, RequestLogStore
+from tests.hermetic import clean_environ
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,7 +27,14 @@ def demo_command(data: Path, *extra: str) -> list[str]:
 
 
 def test_demo_stores_every_request_redacted(tmp_path: Path) -> None:
-    done = subprocess.run(demo_command(tmp_path, "--no-wait"), cwd=ROOT, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        demo_command(tmp_path, "--no-wait"),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=clean_environ(),
+    )
     assert done.returncode == 0, done.stderr
     assert "20 requests sent, 20 request logs stored." in done.stdout
     for title in ("Requests by status", "Requests by device type", "Slowest routes"):
@@ -58,7 +66,7 @@ def test_demo_stores_every_request_redacted(tmp_path: Path) -> None:
 
 
 def test_demo_waits_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
-    process = subprocess.Popen(demo_command(tmp_path), cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(demo_command(tmp_path), cwd=ROOT, stdout=subprocess.PIPE, text=True, env=clean_environ())
     assert process.stdout is not None
     for line in process.stdout:
         if "Press Ctrl-C" in line:

@@ -96,7 +96,7 @@ def live_service(tmp_path: Path) -> Iterator[tuple[Service, str]]:
     seed(db, [make_row(i, status_code=[200, 302, 404, 500][i % 4]) for i in range(20)])
     service = Service(db, tmp_path / "serve.log")
     try:
-        token = TOKEN_LINE.findall(service.stderr())[0]
+        token = TOKEN_LINE.findall(service.stdout())[0]
         yield service, token
     finally:
         service.stop(signal.SIGTERM)

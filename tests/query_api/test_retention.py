@@ -73,13 +73,22 @@ def test_compaction_shrinks_the_file_and_keeps_ids(db_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("30d", timedelta(days=30)), ("30", timedelta(days=30)), ("12h", timedelta(hours=12)), ("2w", timedelta(weeks=2))],
+    [
+        ("30d", timedelta(days=30)),
+        ("30", timedelta(days=30)),
+        ("12h", timedelta(hours=12)),
+        ("2w", timedelta(weeks=2)),
+        ("90min", timedelta(minutes=90)),
+        ("6mo", timedelta(days=180)),
+        ("1y", timedelta(days=365)),
+        ("30 days", timedelta(days=30)),
+    ],
 )
 def test_parse_age(text: str, expected: timedelta) -> None:
     assert parse_age(text) == expected
 
 
-@pytest.mark.parametrize("text", ["", "0d", "-3d", "30 days", "d"])
+@pytest.mark.parametrize("text", ["", "0d", "-3d", "30 dayz", "d", "6m", "6M", "36501d", "9" * 40])
 def test_parse_age_rejects(text: str) -> None:
     with pytest.raises(ValueError):
         parse_age(text)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import os
+import pty
 import signal
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from query_api.cli import main
 from query_api.sql_cli import ProgressBar
 from query_api.sql_output import cell_text, format_table
 
+from ..hermetic import clean_environ
 from .harness import TOKEN_LINE, Service, Tokens, seed
 from .sqldata import make_row, service_store
 
@@ -109,7 +111,12 @@ def held(local_db: Path) -> Iterator[subprocess.Popen[str]]:
         """
     )
     process = subprocess.Popen(
-        [sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=Path.cwd()
+        [sys.executable, "-c", script],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path.cwd(),
+        env=clean_environ(),
     )
     assert process.stdout is not None and process.stdout.readline().strip() == "ready"
     yield process
@@ -148,20 +155,117 @@ def test_export_from_the_file(local_db: Path, tmp_path: Path, capsys: pytest.Cap
     assert f"exported {expected} rows into 1 day file(s)" in err
 
 
-def test_prune_the_file(db_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def _aged(db_path: Path) -> None:
     with service_store(db_path) as store:
         store.insert_rows(
             [make_row(i, started_at=NOW - timedelta(days=40 - i) + timedelta(hours=12)) for i in range(20)]
         )
+
+
+def _count(db_path: Path) -> int:
+    with service_store(db_path) as store:
+        return store.count()
+
+
+def test_prune_the_file(db_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _aged(db_path)
     code, _, err = _run(capsys, "prune", "--db", str(db_path), "--older-than", "30d", "--dry-run")
-    assert code == 0 and "would delete 10 rows" in err
-    code, _, err = _run(capsys, "prune", "--db", str(db_path), "--older-than", "30d", "--compact")
+    oldest = (NOW - timedelta(days=40) + timedelta(hours=12)).isoformat()
+    assert code == 0 and "would delete 10 rows, started " in err and oldest in err, err
+    assert _count(db_path) == 20
+    # Off a terminal (pytest's stdin is not one) nobody can confirm: refused without --yes, nothing deleted.
+    code, _, err = _run(capsys, "prune", "--db", str(db_path), "--older-than", "30d")
+    assert code == 2 and "add --yes" in err and "10 rows" in err
+    assert _count(db_path) == 20
+    code, _, err = _run(capsys, "prune", "--db", str(db_path), "--older-than", "30d", "--yes", "--compact")
     assert code == 0 and "deleted 10 rows" in err and "compacted" in err
     with service_store(db_path) as store:
         assert store.count() == 10
         assert store.cursor().execute(
             "SELECT min(started_at) >= ? FROM request_logs", [NOW - timedelta(days=30)]
         ).fetchall() == [(True,)]
+
+
+@pytest.mark.parametrize(("answer", "left"), [("y\n", 10), ("n\n", 20), ("\n", 20)])
+def test_prune_asks_on_a_terminal(db_path: Path, answer: str, left: int) -> None:
+    _aged(db_path)
+    controller, terminal = pty.openpty()
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "query_api.cli", "prune", "--db", str(db_path), "--older-than", "30d"],
+            stdin=terminal,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=clean_environ(),
+        )
+        os.write(controller, answer.encode())
+        _, err = process.communicate(timeout=60)
+    finally:
+        os.close(controller)
+        os.close(terminal)
+    assert "Delete 10 rows, started " in err and "[y/N]" in err
+    assert process.returncode == (0 if left == 10 else 2)
+    assert _count(db_path) == left
+
+
+@pytest.mark.parametrize("command", ["sql", "export", "prune"])
+def test_an_explicit_db_wins_over_reqlog_url(
+    local_db: Path, tmp_path: Path, command: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Port 9 (discard) has no reqlog: before the fix every command went there and failed ("cannot reach").
+    monkeypatch.setenv("REQLOG_URL", "http://127.0.0.1:9/")
+    monkeypatch.setenv("REQLOG_TOKEN", "not-a-token")
+    argv = {
+        "sql": ["sql", "SELECT count(*) AS n FROM request_logs"],
+        "export": ["export", "--out", str(tmp_path / "out")],
+        "prune": ["prune", "--older-than", "1d", "--yes"],
+    }[command]
+    code, out, err = _run(capsys, *argv, "--db", str(local_db))
+    assert code == 0, err
+    assert "cannot reach" not in err
+    if command == "prune":
+        assert f"deleted {N} rows" in err and _count(local_db) == 0
+    elif command == "sql":
+        assert out.splitlines()[2] == f" {N}"
+
+
+async def test_prune_db_never_deletes_from_the_service_in_reqlog_url(
+    api_client: TestClient[Any, Any],
+    tokens: Tokens,
+    settings: ServiceSettings,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The attack of the issue: REQLOG_URL names a live service, --db names another file.
+    other = tmp_path / "other" / "logs.duckdb"
+    _aged(other)
+    monkeypatch.setenv("REQLOG_URL", str(api_client.make_url("")).rstrip("/"))
+    monkeypatch.setenv("REQLOG_TOKEN", tokens.admin)
+    code = await asyncio.to_thread(main, ["prune", "--db", str(other), "--older-than", "30d", "--yes"])
+    assert code == 0, capsys.readouterr().err
+    assert _count(other) == 10
+    answer = await api_client.post(
+        "/api/metrics/sql",
+        json={"sql": "SELECT count(*) FROM request_logs"},
+        headers={"Authorization": f"Token {tokens.admin}"},
+    )
+    assert (await answer.json())["rows"] == [[N]]  # the service's rows are all there
+
+
+def test_db_and_url_together_are_refused(local_db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run(capsys, "prune", "--db", str(local_db), "--url", "http://127.0.0.1:9", "--older-than", "1d")
+    assert code == 2 and "not both" in err
+
+
+@pytest.mark.parametrize("age", ["6m", "6M", "3 mon", "10s", "36501d", "999999999999999d"])
+def test_ambiguous_or_absurd_ages_are_refused(local_db: Path, age: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["prune", "--db", str(local_db), "--older-than", age, "--yes"])
+    assert caught.value.code == 2
+    err = capsys.readouterr().err
+    assert ("units: min (minutes)" in err and "mo (30-day months)" in err) or "longest age allowed" in err
+    assert _count(local_db) == N
 
 
 def test_bad_age_is_a_usage_error(local_db: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -203,7 +307,13 @@ async def test_through_the_service(
 
     code, _, err = await run("prune", "--url", url, "--token", tokens.ingest_only, "--older-than", "30d")
     assert code == 1 and "403" in err  # pruning by hand is for admins
+    code, _, err = await run("prune", "--url", url, "--token", tokens.admin, "--older-than", "30d", "--dry-run")
+    assert code == 0 and f"would delete {N} rows, started 2025-11-19T14:00:00.123456Z to " in err
     code, _, err = await run("prune", "--url", url, "--token", tokens.admin, "--older-than", "30d")
+    assert code == 2 and "add --yes" in err
+    code, out, _ = await run("sql", "--url", url, "--token", tokens.admin, "SELECT count(*) AS n FROM request_logs")
+    assert out.splitlines()[2] == f" {N}"  # neither the dry run nor the refusal deleted anything
+    code, _, err = await run("prune", "--url", url, "--token", tokens.admin, "--older-than", "30d", "--yes")
     assert code == 0 and f"deleted {N} rows" in err  # the seeded rows are from 2025
 
 
@@ -249,7 +359,7 @@ def test_a_running_service_is_named_and_its_url_works(tmp_path: Path, capsys: py
         assert f"is held by another process (PID {service.process.pid}), most likely a running `reqlog serve`" in err
         url = f"http://127.0.0.1:{service.port}"
         assert f"--url {url} " in err  # the port it really serves on, which $REQLOG_PORT does not say
-        token = TOKEN_LINE.findall(service.stderr())[0]
+        token = TOKEN_LINE.findall(service.stdout())[0]
         code, out, err = _run(capsys, "sql", "--url", url, "--token", token, "SELECT count(*) AS n FROM request_logs")
         assert code == 0, err
         assert out.splitlines()[2] == " 5"

@@ -27,7 +27,7 @@ def live_service(tmp_path: Path) -> Iterator[tuple[Service, str]]:
     seed(db, [make_row(i) for i in range(40)])
     service = Service(db, tmp_path / "serve.log")
     try:
-        yield service, TOKEN_LINE.findall(service.stderr())[0]
+        yield service, TOKEN_LINE.findall(service.stdout())[0]
     finally:
         service.stop(signal.SIGTERM)
 
