@@ -14,32 +14,17 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from .hermetic import is_ours
 
-
-def _strip(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in [name for name in os.environ if is_ours(name)]:
-        monkeypatch.delenv(name)
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _hermetic_session() -> Iterator[None]:
-    """No `REQLOG_*`/`OTEL_*` from the developer's shell or CI while session fixtures start servers."""
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        _strip(monkeypatch)
-        yield
+# Removed as the suite starts, before any test module is imported: some build OTel SDK objects at
+# import time, and the SDK reads `OTEL_*` (`OTEL_SDK_DISABLED`, limits, endpoints) when constructed.
+for _name in [name for name in os.environ if is_ours(name)]:
+    del os.environ[_name]
 
 
 @pytest.fixture(autouse=True)
 def _hermetic(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test starts without `REQLOG_*`/`OTEL_*` variables (a test sets its own with `monkeypatch`)."""
-    _strip(monkeypatch)
-
-
-@pytest.fixture(autouse=True)
-def _hermetic_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test reads the developer's (or CI's) REQLOG_* and OTEL_* variables; a test sets its own."""
-    for name in list(os.environ):
-        if name.startswith(("REQLOG_", "OTEL_")):
-            monkeypatch.delenv(name)
+    for name in [name for name in os.environ if is_ours(name)]:
+        monkeypatch.delenv(name)
 
 
 @pytest.fixture
