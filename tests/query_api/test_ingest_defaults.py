@@ -52,8 +52,10 @@ async def live(db_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[t
 
 
 def _provider(server: TestServer, token: str) -> tuple[TracerProvider, OTLPSpanExporter]:
+    # The stock exporter with its defaults, but for the time it waits: its 10 s cover sending ~64 MiB and
+    # the service's decode and commit, which a test machine shared with other jobs can take longer than.
     exporter = OTLPSpanExporter(
-        endpoint=str(server.make_url("/v1/traces")), headers={"Authorization": f"Token {token}"}
+        endpoint=str(server.make_url("/v1/traces")), headers={"Authorization": f"Token {token}"}, timeout=60
     )
     provider = TracerProvider(resource=Resource.create({"service.name": "shop"}))
     return provider, exporter
