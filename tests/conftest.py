@@ -20,12 +20,18 @@ def _strip(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name)
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _hermetic_session() -> Iterator[None]:
-    """No `REQLOG_*`/`OTEL_*` from the developer's shell or CI while session fixtures start servers."""
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        _strip(monkeypatch)
-        yield
+_SAVED: dict[str, str] = {}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Strip `REQLOG_*`/`OTEL_*` before collection: test modules build OTel objects at import
+    (a module-level `TracerProvider()` reads `OTEL_SDK_DISABLED`), and session fixtures start servers."""
+    for name in [name for name in os.environ if is_ours(name)]:
+        _SAVED[name] = os.environ.pop(name)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    os.environ.update(_SAVED)
 
 
 @pytest.fixture(autouse=True)
