@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl
 
 import orjson
 
+from .bounded_cache import BoundedCache
 from .redaction import Redactor
 from .scrub import scrub_form_text, scrub_json_text
 from .speedups import JSON_INVALID, JSON_PLAIN, scan_json, text_holds_secret
@@ -56,15 +57,14 @@ def _mime(content_type: str | None) -> str:
     if not content_type:
         return ""
     # A service sends a handful of content types: each is parsed once.
-    mime = _MIMES.get(content_type)
+    mime = _MIMES.data.get(content_type)
     if mime is None:
-        mime = content_type.split(";", 1)[0].strip().lower()
-        if len(_MIMES) < 1024:  # bounded: the header comes from clients
-            _MIMES[content_type] = mime
+        mime = _MIMES.put(content_type, content_type.split(";", 1)[0].strip().lower())
     return mime
 
 
-_MIMES: dict[str, str] = {}
+# Bounded by bytes, and long values never kept: the header comes from clients.
+_MIMES: BoundedCache[str, str] = BoundedCache("content types", max_bytes=512 * 1024, max_key_chars=256)
 
 
 def _is_json(mime: str) -> bool:

@@ -26,7 +26,10 @@ from .speedups import headers_json, text_holds_secret
 
 _REQUEST_PREFIX_LEN = len(attr.REQUEST_HEADER_PREFIX)
 _RESPONSE_PREFIX_LEN = len(attr.RESPONSE_HEADER_PREFIX)
-_KEYS_MAX = 8192  # header keys remembered; arbitrary keys from OTLP must not grow the tables
+# Header keys remembered, and the longest one remembered: arbitrary keys from OTLP must not grow the
+# tables, by count or by bytes (each table holds at most ~8192 * 300 characters of keys, ~4 MB).
+_KEYS_MAX = 8192
+KEY_MAX_CHARS = 300
 
 
 def _header_key(key: str) -> tuple[bool, str] | None:
@@ -123,6 +126,7 @@ def _learn(known: dict[str, tuple[bytes, bool | None]], key: str, redactor: Reda
 
 def _remember(table: dict[Any, Any], key: Any, value: Any) -> Any:
     """`table[key] = value` while the table is below its bound; returns `value` either way."""
-    if len(table) < _KEYS_MAX:
+    size = len(key) if isinstance(key, str) else len(key[0])
+    if len(table) < _KEYS_MAX and size <= KEY_MAX_CHARS:
         table[key] = value
     return value

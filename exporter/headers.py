@@ -9,8 +9,9 @@ the app chose that case and ASGI has already lowercased it (`djdt-request-id`).
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable
+
+from .bounded_cache import BoundedCache
 
 _KNOWN = (
     "Accept", "Accept-Charset", "Accept-Encoding", "Accept-Language", "Accept-Ranges",
@@ -36,9 +37,20 @@ _KNOWN = (
 _CANONICAL = {name.lower(): name for name in _KNOWN}
 
 
-@functools.lru_cache(maxsize=2048)
 def canonical_name(raw: str, *, request: bool) -> str:
     """`user_agent` -> `User-Agent`; unknown request headers Title-Cased, unknown response ones kept."""
+    key = (raw, request)
+    known = _NAMES.get(key)
+    if known is None:
+        known = _NAMES.put(key, _canonical_name(raw, request=request))
+    return known
+
+
+# Bounded by bytes: clients choose header names, at any length (`bounded_cache`).
+_NAMES: BoundedCache[tuple[str, bool], str] = BoundedCache("header names", max_bytes=1024 * 1024, max_key_chars=256)
+
+
+def _canonical_name(raw: str, *, request: bool) -> str:
     name = raw.strip().lower().replace("_", "-")
     known = _CANONICAL.get(name)
     if known is not None:

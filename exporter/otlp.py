@@ -36,6 +36,7 @@ from .errors import RequestLogError
 from .flatten import build_values
 from .otlp_wire import AttributeDecoder, LeanExportTraceServiceRequest
 from .redaction import Redactor
+from .repair import flatten_cleaned
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +71,8 @@ class DecodedRequest:
     `rows` are value tuples in `RequestLog` column order (`RequestLog(*values)` makes the object).
     `ignored` counts spans that are not HTTP server spans (no row to make; not an error).
     `rejected` counts spans that are malformed; `errors` quotes the first few reasons.
+    `repaired` counts spans stored with a value replaced (text that is not valid Unicode made
+    U+FFFD); `notes` quotes the first few, reported as a partial-success warning.
     """
 
     rows: list[tuple[Any, ...]] = dataclasses.field(default_factory=list)
@@ -77,6 +80,13 @@ class DecodedRequest:
     ignored: int = 0
     rejected: int = 0
     errors: list[str] = dataclasses.field(default_factory=list)
+    repaired: int = 0
+    notes: list[str] = dataclasses.field(default_factory=list)
+
+    def repair(self, where: str, reason: str) -> None:
+        self.repaired += 1
+        if len(self.notes) < _MAX_MESSAGES:
+            self.notes.append(f"{where}: {reason}")
 
     def reject(self, where: str, reason: str) -> None:
         self.rejected += 1
@@ -85,12 +95,15 @@ class DecodedRequest:
 
     @property
     def error_message(self) -> str:
-        """The partial-success message: the first reasons, and how many spans were rejected."""
-        if not self.rejected:
-            return ""
-        more = self.rejected - len(self.errors)
-        suffix = f"; and {more} more" if more > 0 else ""
-        return f"{self.rejected} span(s) rejected: " + "; ".join(self.errors) + suffix
+        """The partial-success message: the first reasons, and how many spans were rejected or repaired."""
+        parts = []
+        for count, quoted, what in ((self.rejected, self.errors, "rejected"), (self.repaired, self.notes, "stored "
+                                    "with values replaced")):  # fmt: skip
+            if count:
+                more = count - len(quoted)
+                suffix = f"; and {more} more" if more > 0 else ""
+                parts.append(f"{count} span(s) {what}: " + "; ".join(quoted) + suffix)
+        return " | ".join(parts)
 
 
 # -- protobuf ---------------------------------------------------------------------------------
@@ -121,6 +134,7 @@ def decode_protobuf(data: bytes, *, redactor: Redactor) -> DecodedRequest:
                 where = f"resource_spans[{r}].scope_spans[{s}].spans[{i}]"
                 try:
                     row = build(
+                        out,
                         where,
                         _attributes(span.attributes),
                         events=[
@@ -161,17 +175,40 @@ def id_hex(raw: bytes, size: int, name: str) -> str:
     return raw.hex()
 
 
-def build(where: str, attributes: dict[str, Any], *, start_ns: int, **kwargs: Any) -> tuple[Any, ...] | None:
-    """`build_values` for one decoded span; `SpanError` when it cannot make a row."""
+def build(
+    out: DecodedRequest, where: str, attributes: dict[str, Any], *, start_ns: int, **kwargs: Any
+) -> tuple[Any, ...] | None:
+    """`build_values` for one decoded span; `SpanError` when it cannot make a row.
+
+    A span whose flattening raises (text that is not valid Unicode, from an OTLP/JSON `\\ud800`
+    escape or a lenient parse) is flattened again with its text cleaned, and counted as repaired.
+    """
     if not start_ns:
         raise SpanError("start_time_unix_nano is missing")
     try:
         return build_values(attributes, start_ns=start_ns, **kwargs)
-    except Exception as exc:
-        # build_values promises not to raise on any attribute value; if it does anyway, that is our
-        # bug, and it must cost one span, not the whole request.
-        logger.exception("could not flatten %s", where)
-        raise SpanError(f"could not be flattened ({type(exc).__name__})") from exc
+    except Exception as first:
+        try:
+            row = flatten_cleaned(
+                build_values,
+                (
+                    attributes,
+                    kwargs["events"],
+                    start_ns,
+                    kwargs["end_ns"],
+                    kwargs["trace_id"],
+                    kwargs["span_id"],
+                    kwargs["service_name"],
+                    kwargs["redactor"],
+                ),
+            )
+        except Exception as exc:
+            # build_values promises not to raise on any attribute value; if it does anyway, that is our
+            # bug, and it must cost one span, not the whole request.
+            logger.exception("could not flatten %s", where)
+            raise SpanError(f"could not be flattened ({type(exc).__name__})") from exc
+        out.repair(where, f"text that is not valid Unicode replaced by U+FFFD ({type(first).__name__})")
+        return row
 
 
 def add_row(out: DecodedRequest, row: tuple[Any, ...] | None) -> None:
@@ -186,14 +223,17 @@ def add_row(out: DecodedRequest, row: tuple[Any, ...] | None) -> None:
 
 
 def encode_response(decoded: DecodedRequest, *, json: bool) -> bytes:
-    """`ExportTraceServiceResponse`, with `partial_success` set only when spans were rejected."""
+    """`ExportTraceServiceResponse`, with `partial_success` set only when spans were rejected or repaired.
+
+    Repaired spans alone give `rejected_spans` 0 with a message: the OTLP specification's warning.
+    """
     if json:
-        if not decoded.rejected:
+        if not decoded.rejected and not decoded.repaired:
             return b"{}"
         partial = {"rejectedSpans": str(decoded.rejected), "errorMessage": decoded.error_message}
         return orjson.dumps({"partialSuccess": partial})
     response = ExportTraceServiceResponse()
-    if decoded.rejected:
+    if decoded.rejected or decoded.repaired:
         response.partial_success.CopyFrom(
             ExportTracePartialSuccess(rejected_spans=decoded.rejected, error_message=decoded.error_message)
         )

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -44,7 +46,7 @@ def decode_json(data: bytes, *, redactor: Redactor) -> DecodedRequest:
     try:
         request = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
-        raise OtlpDecodeError(f"malformed OTLP/JSON: {exc}") from exc
+        request = lenient_loads(data, exc)
     if not isinstance(request, dict):
         raise OtlpDecodeError("malformed OTLP/JSON: the request must be an object")
     out = DecodedRequest()
@@ -69,6 +71,7 @@ def decode_json(data: bytes, *, redactor: Redactor) -> DecodedRequest:
                         out.ignored += 1
                         continue
                     row = build(
+                        out,
                         where,
                         _json_attributes(span.get("attributes"), wanted),
                         events=_json_events(span.get("events")),
@@ -84,6 +87,62 @@ def decode_json(data: bytes, *, redactor: Redactor) -> DecodedRequest:
                     continue
                 add_row(out, row)
     return out
+
+
+def lenient_loads(data: bytes, error: orjson.JSONDecodeError) -> Any:
+    """The slow path of a request orjson refused: one bad value must not cost the whole request.
+
+    orjson refuses a lone `\\ud800` escape, numbers beyond a double (`1e999`), `NaN` and nesting
+    deeper than 1024; the standard library reads the first three (a surrogate stays in the string,
+    for `otlp.build` to replace, so only its span is marked). Invalid UTF-8 is read with
+    `surrogateescape`, so it too becomes a surrogate in its own span. Nesting is cut at
+    `_MAX_JSON_DEPTH`, deeper than any value a row reads (`MAX_DEPTH` AnyValues), so the parser's
+    recursion stays bounded. Raises `OtlpDecodeError` when even that does not parse.
+    """
+    text = data.decode("utf-8", "surrogateescape")
+    try:
+        return json.loads(_cut_depth(text, _MAX_JSON_DEPTH))
+    except (ValueError, RecursionError):
+        raise OtlpDecodeError(f"malformed OTLP/JSON: {error}") from error
+
+
+_MAX_JSON_DEPTH = 4 * MAX_DEPTH + 16  # an AnyValue level is at most 4 JSON levels; 16 for the envelope
+_STRUCTURE = re.compile(r'["\\\[\]{}]')
+
+
+def _cut_depth(text: str, limit: int) -> str:
+    """JSON text with every value nested deeper than `limit` replaced by null (strings left alone)."""
+    depth = 0
+    out: list[str] = []
+    at = 0  # text before this is decided
+    skip_from = -1  # where a value that is too deep started
+    in_string = False
+    escaped_at = -2
+    for match in _STRUCTURE.finditer(text):
+        char, pos = match.group(), match.start()
+        if in_string:
+            if char == "\\" and escaped_at != pos - 1:
+                escaped_at = pos
+            elif char == '"' and escaped_at != pos - 1:
+                in_string = False
+            continue
+        if char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth == limit + 1:
+                out.append(text[at:pos])
+                skip_from = pos
+        elif char in "]}":
+            if depth == limit + 1 and skip_from >= 0:
+                out.append("null")
+                at = pos + 1
+                skip_from = -1
+            depth -= 1
+    if not out:
+        return text
+    out.append(text[at:])
+    return "".join(out)
 
 
 def _envelope_list(container: dict[str, Any], key: str, where: str) -> list[dict[str, Any]]:

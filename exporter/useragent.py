@@ -5,15 +5,18 @@ requirement): a cache miss costs ~30-50 us against ~1 ms for the pure-Python bac
 only backend whose rules recognise long bot user agents (Applebot, ChatGPT-User). The
 classification rules follow the widely used `user-agents` library, checked tablet -> mobile -> pc,
 so Chrome on an iPad is a tablet. The final classification is memoised per user-agent string:
-real traffic repeats a few thousand agents, and a hit costs well under a microsecond.
+real traffic repeats a few thousand agents, and a hit costs well under a microsecond. The memo is
+bounded by bytes (`bounded_cache`: a client picks its user agent, at any length), and the parser is
+built without ua-parser's own cache, which held 2,000 agents of any size.
 """
 
 from __future__ import annotations
 
-import functools
 from typing import NamedTuple
 
-import ua_parser
+from ua_parser import BestAvailableResolver, Parser, load_lazy_builtins
+
+from .bounded_cache import BoundedCache
 
 _MOBILE_DEVICE_FAMILIES = frozenset(
     {"iPhone", "iPod", "Generic Smartphone", "Generic Feature Phone", "PlayStation Vita"}
@@ -47,17 +50,27 @@ def warm_up() -> None:
     classify("Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:145.0) Gecko/20100101 Firefox/145.0")
 
 
-@functools.lru_cache(maxsize=8192)
+_CACHE: BoundedCache[str, UserAgentInfo] = BoundedCache("user agents", max_bytes=8 * 1024 * 1024, max_key_chars=1024)
+_KNOWN = _CACHE.data
+_parser: Parser | None = None
+
+
 def classify(user_agent: str | None) -> UserAgentInfo:
     """Classify a User-Agent header value; `None` or an empty string gives `UNKNOWN`."""
     if not user_agent:
         return UNKNOWN
-    result = ua_parser.parse(user_agent)
+    known = _KNOWN.get(user_agent)
+    if known is not None:
+        return known
+    global _parser
+    if _parser is None:
+        _parser = Parser(BestAvailableResolver(load_lazy_builtins()))
+    result = _parser.parse(user_agent)
     device = result.device.family if result.device else OTHER
     os_family = result.os.family if result.os else OTHER
     browser = result.user_agent.family if result.user_agent else OTHER
     device_type = _device_type(user_agent, device, os_family, browser)
-    return UserAgentInfo(device, device_type, os_family, browser, device == "Spider")
+    return _CACHE.put(user_agent, UserAgentInfo(device, device_type, os_family, browser, device == "Spider"))
 
 
 def _device_type(ua: str, device: str, os_family: str, browser: str) -> str:

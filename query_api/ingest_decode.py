@@ -23,17 +23,16 @@ from typing import Any
 import pyarrow as pa
 
 from exporter import limits
+from exporter.isolation import ARROW_ERRORS, Outcome, rows_to_table
 from exporter.otlp import DecodedRequest, OtlpDecodeError, decode_protobuf
 from exporter.otlp_json import decode_json
 from exporter.redaction import Redactor
-from exporter.row import COLUMN_NAMES
 from exporter.store import values_to_arrow
 from exporter.useragent import warm_up
 
 # gRPC status codes for the `google.rpc.Status` bodies of error answers.
 INVALID_ARGUMENT, RESOURCE_EXHAUSTED, UNAVAILABLE = 3, 8, 14
 WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
-_SPAN_ID = COLUMN_NAMES.index("span_id")
 Redaction = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]]
 
 
@@ -102,19 +101,17 @@ def _to_arrow(decoded: DecodedRequest) -> pa.Table | None:
         return None
     try:
         return values_to_arrow(decoded.rows)
-    except (pa.ArrowException, OverflowError, TypeError, ValueError):
+    except ARROW_ERRORS:
         pass
-    # Some row does not fit the schema (the decoder's checks should make this impossible): keep
-    # the others and reject that span, rather than losing the whole request.
-    good: list[tuple[Any, ...]] = []
-    for values in decoded.rows:
-        try:
-            values_to_arrow([values])
-        except (pa.ArrowException, OverflowError, TypeError, ValueError) as exc:
-            decoded.reject(f"span {values[_SPAN_ID]}", f"does not fit the table: {exc}")
-        else:
-            good.append(values)
-    return values_to_arrow(good) if good else None
+    # Some row does not fit the schema (text that is not valid Unicode, which flattening's checks
+    # should have caught): clean it, or reject that span alone, rather than losing the whole request.
+    outcome = Outcome()
+    table = rows_to_table(decoded.rows, outcome)
+    for note in outcome.repaired:
+        decoded.repair(note.split(":", 1)[0], note.split(": ", 1)[-1])
+    for error in outcome.rejected:
+        decoded.reject(error.split(":", 1)[0], error.split(": ", 1)[-1])
+    return table
 
 
 # -- the pool -------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from typing import Any
 import pyarrow as pa
 
 from exporter.errors import RequestLogError, StorageError
+from exporter.isolation import Outcome, insert_isolating, refused_by_value
 from exporter.store import RequestLogStore
 
 logger = logging.getLogger(__name__)
@@ -164,6 +165,14 @@ class Writer:
             if len(batch) > 1:
                 # One bad batch must not fail the requests it was grouped with: write them one by one.
                 return [outcome for item in batch for outcome in self._write([item], [item] if item in live else [])]
+            if refused_by_value(exc):
+                # One request's rows, and DuckDB refused a value: store all the rows but the ones at fault.
+                try:
+                    self._commit_isolating(batch[0])
+                except Exception as again:
+                    exc = again
+                else:
+                    return [(item, None) for item in live]
             self.failures += 1
             logger.exception("could not write a batch of %d rows", batch[0].table.num_rows)
             error = exc if isinstance(exc, StorageError) else StorageError(f"write failed: {exc}")
@@ -180,6 +189,22 @@ class Writer:
                 outcomes.append((item, None))
         outcomes.reverse()
         return outcomes
+
+    def _commit_isolating(self, item: _Item) -> None:
+        """`_commit` for a batch the store refused a value of (`exporter.isolation`)."""
+        outcome = insert_isolating(self._store, item.table, Outcome(), returning=self._on_commit is not None)
+        self.transactions += outcome.transactions
+        self.rows_written += outcome.rows
+        item.written = outcome.rows
+        for reason in outcome.repaired:
+            logger.warning("writer: %s", reason)
+        for reason in outcome.rejected:
+            logger.error("writer: %s; left out", reason)
+        if self._on_commit is not None and outcome.stored:
+            try:
+                self._on_commit(outcome.stored)
+            except Exception:
+                logger.exception("on_commit callback failed")
 
     def _commit(self, table: pa.Table) -> int:
         written, stored = self._store.insert_table(table, returning=self._on_commit is not None)

@@ -283,7 +283,15 @@ def test_deeply_nested_values_do_not_recurse_without_bound() -> None:
 
 
 def test_decoded_request_is_a_plain_dataclass() -> None:
-    assert dataclasses.asdict(DecodedRequest()) == {"rows": [], "spans": 0, "ignored": 0, "rejected": 0, "errors": []}
+    assert dataclasses.asdict(DecodedRequest()) == {
+        "rows": [],
+        "spans": 0,
+        "ignored": 0,
+        "rejected": 0,
+        "errors": [],
+        "repaired": 0,
+        "notes": [],
+    }
 
 
 def test_a_malformed_value_costs_its_span_only_if_a_row_reads_it() -> None:

@@ -1,0 +1,56 @@
+"""Attacks on the decoding process's memory: distinct large header names, content types, user agents.
+
+Before this change the decoder's memo tables were bounded by entry count only: 150 requests with
+distinct 1 MiB values grew a decoding process by ~900 MB (user agents: our memo held 8,192 and
+ua-parser's own 2,000). Now each table is bounded by bytes and never keeps a long key.
+"""
+
+from __future__ import annotations
+
+from exporter import bounded_cache, header_attributes
+from exporter.otlp import decode_protobuf
+from exporter.redaction import Redactor
+from tests.otlp_payloads import pb_request, pb_span
+
+REQUESTS = 150
+SIZE = 256 * 1024  # far past every per-key limit; 150 of them would be ~38 MB per table if kept
+
+
+def _attack_request(i: int) -> bytes:
+    big = f"{i:06d}" + "x" * SIZE
+    span = pb_span(
+        {
+            "http.request.method": "POST",
+            "url.path": "/login",
+            "user_agent.original": f"Mozilla/5.0 {big}",
+            f"http.request.header.x_{big}": ("v",),
+            f"http.response.header.x_{big}": ("v",),
+            "http.request.body.content": "{}",
+            "http.request.body.content_type": f"application/json; q={big}",
+        },
+        span_id=(i + 1).to_bytes(8, "big"),
+    )
+    return pb_request([span]).SerializeToString()
+
+
+def test_distinct_large_values_keep_every_cache_within_its_byte_budget() -> None:
+    redactor = Redactor()
+    for i in range(REQUESTS):
+        decoded = decode_protobuf(_attack_request(i), redactor=redactor)
+        assert len(decoded.rows) == 1  # each request is still stored, just not remembered
+    caches = {cache.name: cache for cache in bounded_cache.caches()}
+    assert {"user agents", "content types", "header names"} <= set(caches)
+    for cache in caches.values():
+        assert cache.bytes <= cache.max_bytes, cache.name
+        assert cache.bytes < SIZE, f"{cache.name} kept a {SIZE}-byte value"
+    # The tables the C header code reads are bounded by key length too.
+    tables = [header_attributes._HEADER_KEYS, header_attributes._NAME_FRAGMENTS, *header_attributes._FRAGMENTS.values()]
+    for table in tables:
+        assert all(len(key if isinstance(key, str) else key[0]) <= header_attributes.KEY_MAX_CHARS for key in table)
+
+
+def test_a_long_value_is_still_classified_the_same_each_time() -> None:
+    agent = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) " + "y" * SIZE
+    from exporter.useragent import classify
+
+    assert classify(agent) == classify(agent) and classify(agent).device_type == "mobile"
