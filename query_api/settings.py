@@ -42,6 +42,8 @@ class ServiceSettings:
     - `account_refresh_interval`: seconds between checks for changed credentials, default 0.25.
     - `sql_timeout`: seconds an analyst query may run before it is interrupted, default 5.
     - `sql_row_limit`: rows an analyst query may return (more are cut off and flagged), default 10,000.
+    - `sql_max_bytes`: bytes of values an analyst query's answer may hold (the rest is cut off and
+      flagged `truncated`, as rows past `sql_row_limit` are), default 64 MiB.
     - `sql_stall_timeout`: seconds an export may wait for a client that stops reading before it is cut
       off and its SQL slot freed, default 30.
     - `retention_days`: delete rows that started more than this many days ago, once a day; `None` keeps all.
@@ -76,6 +78,7 @@ class ServiceSettings:
     account_refresh_interval: float = 0.25
     sql_timeout: float = 5.0
     sql_row_limit: int = 10_000
+    sql_max_bytes: int = 64 * 1024 * 1024
     sql_stall_timeout: float = 30.0
     retention_days: int | None = None
     ingest_max_bytes: int = 128 * 1024 * 1024
@@ -169,6 +172,8 @@ def _validate(settings: ServiceSettings) -> None:
         raise ConfigError("sql_stall_timeout", "must be more than 0 seconds")
     if settings.sql_row_limit < 1:
         raise ConfigError("sql_row_limit", "must be at least 1")
+    if settings.sql_max_bytes < 1:
+        raise ConfigError("sql_max_bytes", "must be at least 1")
     for name in ("ingest_max_bytes", "ingest_queue_rows", "ingest_batch_rows", "ingest_retry_after"):
         if getattr(settings, name) < 1:
             raise ConfigError(name, "must be at least 1")

@@ -107,7 +107,9 @@ async def sql_query(request: web.Request) -> web.StreamResponse:
     store = request.app[STORE_KEY]
     async with _sql_slot(request.app) as pool:
         try:
-            result = await pool.run(_run, store, sql, settings.sql_timeout, settings.sql_row_limit)
+            result = await pool.run(
+                _run, store, sql, settings.sql_timeout, settings.sql_row_limit, settings.sql_max_bytes
+            )
         except SqlError as exc:
             raise ApiError(400, exc.message) from None
     headers = {"X-Reqlog-Truncated": "true" if result.truncated else "false"}
@@ -119,8 +121,8 @@ async def sql_query(request: web.Request) -> web.StreamResponse:
     return web.Response(body=result.to_json(), content_type=JSON, headers=headers)
 
 
-def _run(store: RequestLogStore, sql: str, timeout: float, row_limit: int) -> SqlResult:
-    return run_sql(store.cursor(), sql, timeout=timeout, row_limit=row_limit)
+def _run(store: RequestLogStore, sql: str, timeout: float, row_limit: int, byte_limit: int) -> SqlResult:
+    return run_sql(store.cursor(), sql, timeout=timeout, row_limit=row_limit, byte_limit=byte_limit)
 
 
 async def _sql_arguments(request: web.Request) -> tuple[str, str]:

@@ -27,6 +27,7 @@ from .export import export_from, parse_bound, write_parquet
 from .local_db import DatabaseBusy, open_local
 from .retention import UNITS_HELP, PrunePreview, compact, cutoff_for, parse_age, preview, prune
 from .settings import ServiceSettings
+from .sql_budget import DEFAULT_BYTE_LIMIT
 from .sql_output import format_csv, format_json, format_table
 from .sqlsandbox import DEFAULT_ROW_LIMIT, DEFAULT_TIMEOUT, SqlError, run_sql
 
@@ -42,6 +43,9 @@ def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="CSV for programs: keep cells starting with = + - @ as they are (default: neutralised for spreadsheets)",
     )
     sql.add_argument("--max-rows", type=int, default=DEFAULT_ROW_LIMIT, help="row cap for a local query")
+    sql.add_argument(
+        "--max-bytes", type=int, default=DEFAULT_BYTE_LIMIT, help="cap on the bytes of values a local query returns"
+    )
     sql.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="local time limit, s (0: none)")
     _access_options(sql)
     sql.set_defaults(func=cmd_sql)
@@ -119,7 +123,11 @@ def cmd_sql(args: argparse.Namespace) -> int:
             answer = remote.sql(args.url, _token(args), query)
         else:
             with open_local(_db_path(args), read_only=True) as con:
-                answer = orjson.loads(run_sql(con, query, timeout=args.timeout, row_limit=args.max_rows).to_json())
+                answer = orjson.loads(
+                    run_sql(
+                        con, query, timeout=args.timeout, row_limit=args.max_rows, byte_limit=args.max_bytes
+                    ).to_json()
+                )
     except DatabaseBusy as exc:
         return _busy(args, exc, f"sql {_quote(query)}")
     except (SqlError, remote.RemoteError) as exc:

@@ -30,6 +30,7 @@ import orjson
 
 from exporter.errors import RequestLogError
 
+from .sql_budget import DEFAULT_BYTE_LIMIT, fetch_within
 from .sql_result import SqlResult
 
 DEFAULT_TIMEOUT = 5.0
@@ -177,8 +178,12 @@ def run_sql(
     *,
     timeout: float | None = DEFAULT_TIMEOUT,
     row_limit: int = DEFAULT_ROW_LIMIT,
+    byte_limit: int = DEFAULT_BYTE_LIMIT,
 ) -> SqlResult:
     """Check `sql`, run it read-only on a new cursor of `con`, return at most `row_limit` rows.
+
+    The rows kept also hold at most about `byte_limit` bytes of values (`sql_budget.fetch_within`);
+    `truncated` says whether either limit cut the answer.
 
     Raises `SqlRefused` (not allowed), `SqlTimeout` (interrupted after `timeout` seconds; `None` or 0
     means no limit) or `SqlFailed` (DuckDB's own error). Blocks: call it from a worker thread.
@@ -191,15 +196,15 @@ def run_sql(
             statement = check_sql(cursor, sql)
             cursor.execute(statement)
             description = cursor.description or []
-            # One row past the cap tells whether the answer was truncated; the rest is never produced.
-            rows = cursor.fetchmany(row_limit + 1)
+            # One row past a limit tells whether the answer was truncated; the rest is never produced.
+            rows, truncated = fetch_within(cursor, row_limit=row_limit, byte_limit=byte_limit)
     finally:
         cursor.close()  # closing rolls the read-only transaction back
     return SqlResult(
         columns=[d[0] for d in description],
         types=[str(d[1]) for d in description],
-        rows=rows[:row_limit],
-        truncated=len(rows) > row_limit,
+        rows=rows,
+        truncated=truncated,
         elapsed=time.perf_counter() - start,
     )
 

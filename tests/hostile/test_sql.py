@@ -108,3 +108,29 @@ def test_a_huge_prune_age_is_a_clean_error(age: str) -> None:
     # Before: OverflowError building the timedelta or the cutoff -> 500 from the prune endpoint.
     with pytest.raises(ValueError):
         parse_age(age)
+
+
+def test_a_huge_answer_is_cut_at_the_byte_budget(store: RequestLogStore) -> None:
+    # 1,000 rows of 100 KB each (~100 MB) against a 1 MiB budget: few rows under the row cap, far over the bytes.
+    sql = "SELECT i, repeat('x', 100000) AS big FROM range(1000) t(i)"
+    result = run_sql(store.cursor(), sql, row_limit=10_000, byte_limit=1024 * 1024)
+    assert result.truncated is True
+    assert 0 < len(result.rows) < 11  # ten 100 KB rows fit in 1 MiB, the eleventh would not
+    assert [row[0] for row in result.rows] == list(range(len(result.rows)))
+    assert len(result.to_json()) <= 1024 * 1024 + 4096
+
+
+def test_a_row_over_the_whole_budget_gives_an_empty_truncated_answer(store: RequestLogStore) -> None:
+    result = run_sql(store.cursor(), "SELECT repeat('x', 200000) AS big", byte_limit=100_000)
+    assert (result.rows, result.truncated) == ([], True)
+
+
+def test_nested_values_count_against_the_byte_budget(store: RequestLogStore) -> None:
+    sql = "SELECT [repeat('y', 50000), repeat('z', 50000)] AS pair, {'k': repeat('w', 50000)} AS s FROM range(100)"
+    result = run_sql(store.cursor(), sql, byte_limit=1_000_000)
+    assert result.truncated is True and 0 < len(result.rows) <= 6
+
+
+def test_an_answer_within_both_limits_is_whole(store: RequestLogStore) -> None:
+    result = run_sql(store.cursor(), "SELECT i, repeat('x', 1000) FROM range(500) t(i)", byte_limit=1024 * 1024)
+    assert result.truncated is False and len(result.rows) == 500

@@ -25,7 +25,7 @@ EXPORT = "/api/metrics/request_logs/export"
 
 @pytest.fixture
 def settings(db_path: Path) -> ServiceSettings:
-    return ServiceSettings.from_env({}, db=db_path, port=0, sql_row_limit=100, sql_timeout=0.5)
+    return ServiceSettings.from_env({}, db=db_path, port=0, sql_row_limit=100, sql_timeout=0.5, sql_max_bytes=1_000_000)
 
 
 @pytest.fixture
@@ -75,6 +75,15 @@ async def test_row_cap(api_client: TestClient[Any, Any], tokens: Tokens) -> None
     assert body["truncated"] is True
     assert response.headers["X-Reqlog-Truncated"] == "true"
     assert [r[0] for r in body["rows"]] == list(range(1, 101))
+
+
+async def test_byte_cap(api_client: TestClient[Any, Any], tokens: Tokens) -> None:
+    # 50 rows of 100 KB, under the 100-row cap but five times the 1 MB byte budget of these settings.
+    response = await _sql(api_client, tokens.admin, "SELECT i, repeat('x', 100000) FROM range(50) t(i)")
+    body = await response.json()
+    assert response.status == 200 and body["truncated"] is True
+    assert response.headers["X-Reqlog-Truncated"] == "true"
+    assert [r[0] for r in body["rows"]] == list(range(9))  # nine rows of ~100 KB fit, the tenth would not
 
 
 @pytest.mark.parametrize("how", ["body", "query", "accept"])
