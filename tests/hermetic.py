@@ -2,9 +2,9 @@
 
 The suite must pass whatever the developer's shell holds (`REQLOG_URL` of a real service, an
 `OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_SDK_DISABLED`), and no test may reach a service it did not
-start. `tests/conftest.py` removes these variables from `os.environ` as the suite starts and again for every test; a child
-process gets `clean_environ(...)` as well, so it stays clean even when started from a fixture of a
-wider scope or after a test set one on purpose.
+start. `tests/conftest.py` removes these variables from `os.environ` as the suite starts and again
+for every test; a child process gets `clean_environ(...)` as well, so it stays clean even when
+started from a fixture of a wider scope or after a test set one on purpose.
 """
 
 from __future__ import annotations
