@@ -35,8 +35,6 @@ def _attack_request(i: int) -> bytes:
 
 def test_distinct_large_values_keep_every_cache_within_its_byte_budget() -> None:
     redactor = Redactor()
-    # Earlier tests in the same process leave their own (small) entries: measure what the attack adds.
-    before = {cache.name: cache.bytes for cache in bounded_cache.caches()}
     for i in range(REQUESTS):
         decoded = decode_protobuf(_attack_request(i), redactor=redactor)
         assert len(decoded.rows) == 1  # each request is still stored, just not remembered
@@ -44,7 +42,8 @@ def test_distinct_large_values_keep_every_cache_within_its_byte_budget() -> None
     assert {"user agents", "content types", "header names"} <= set(caches)
     for cache in caches.values():
         assert cache.bytes <= cache.max_bytes, cache.name
-        assert cache.bytes - before.get(cache.name, 0) < SIZE, f"{cache.name} kept a {SIZE}-byte value"
+        # Other tests may have filled a cache with short keys; none of the attack's long ones is kept.
+        assert all(len(str(key)) < SIZE for key in cache.data), f"{cache.name} kept a {SIZE}-byte value"
     # The tables the C header code reads are bounded by key length too.
     tables = [header_attributes._HEADER_KEYS, header_attributes._NAME_FRAGMENTS, *header_attributes._FRAGMENTS.values()]
     for table in tables:
