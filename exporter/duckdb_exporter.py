@@ -21,10 +21,10 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from .errors import StorageError
 from .flatten import build_values, span_arguments, span_values
-from .isolation import Outcome, insert_isolating, refused_by_value, rows_to_table, unique
+from .isolation import Outcome, insert_isolating, refused_by_value, rows_to_table
 from .repair import flatten_cleaned
 from .settings import ExporterSettings
-from .store import RequestLogStore
+from .store import RequestLogStore, unique_spans
 from .useragent import warm_up
 
 logger = logging.getLogger(__name__)
@@ -114,7 +114,7 @@ class DuckDBSpanExporter(SpanExporter):
     def _store_isolating(self, rows: list[tuple[Any, ...]]) -> None:
         """The batch's insert was refused for a value: store every row but the ones at fault."""
         outcome = Outcome()
-        table = rows_to_table(unique(rows), outcome)
+        table = rows_to_table(unique_spans(rows), outcome)
         if table is not None:
             insert_isolating(self._store, table, outcome, returning=False)
         for reason in outcome.repaired:

@@ -62,20 +62,6 @@ def _name(values: tuple[Any, ...] | dict[str, Any]) -> str:
     return f"span {span_id}"
 
 
-def unique(rows: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    """Rows without a span repeated in the batch (the first copy wins; rows without ids all stay)."""
-    seen: set[tuple[Any, Any]] = set()
-    out = []
-    for row in rows:
-        key = (row[_TRACE_ID], row[_SPAN_ID])
-        if key[0] is not None and key[1] is not None:
-            if key in seen:
-                continue
-            seen.add(key)
-        out.append(row)
-    return out
-
-
 def rows_to_table(rows: Sequence[tuple[Any, ...]], outcome: Outcome) -> pa.Table | None:
     """The Arrow table of `rows`, built row by row: a row that does not convert is cleaned or rejected."""
     try:

@@ -231,7 +231,7 @@ class RequestLogStore:
         if not rows:
             return []
         try:
-            table = values_to_arrow(_unique(rows))
+            table = values_to_arrow(unique_spans(rows))
         except (pa.ArrowException, OverflowError, TypeError, ValueError) as exc:
             raise StorageError(f"batch of {len(rows)} rows does not fit the schema: {exc}") from exc
         return self.insert_arrow(table, returning=returning)
@@ -241,7 +241,7 @@ class RequestLogStore:
         if not rows:
             return 0
         try:
-            table = values_to_arrow(_unique(rows))
+            table = values_to_arrow(unique_spans(rows))
         except (pa.ArrowException, OverflowError, TypeError, ValueError) as exc:
             raise StorageError(f"batch of {len(rows)} rows does not fit the schema: {exc}") from exc
         return self.insert_table(table, returning=False)[0]
@@ -422,8 +422,8 @@ def values_to_arrow(rows: Sequence[tuple[Any, ...]]) -> pa.Table:
 _TRACE_ID, _SPAN_ID = COLUMN_NAMES.index("trace_id"), COLUMN_NAMES.index("span_id")
 
 
-def _unique(rows: Sequence[tuple[Any, ...]]) -> Sequence[tuple[Any, ...]]:
-    """Drop a span repeated within the batch (the first copy wins)."""
+def unique_spans(rows: Sequence[tuple[Any, ...]]) -> Sequence[tuple[Any, ...]]:
+    """Drop a span repeated within the batch (the first copy wins; rows without ids all stay)."""
     keys = {(row[_TRACE_ID], row[_SPAN_ID]) for row in rows}
     if len(keys) == len(rows):
         return rows  # the usual case, checked in C
