@@ -1,7 +1,7 @@
 """Analyst SQL shipped with the database: the views (a schema migration) and the dashboard stats query.
 
 Everything here groups by typed columns only: pulling a value out of the JSON columns with `->>`
-is ~10-20x slower at 10M rows (FACTS.md), so what people group by is a column of its own.
+is ~10-20x slower at 10M rows (docs/design-notes.md), so what people group by is a column of its own.
 
 An *error* is a response with status >= 500 or a request that raised (`exception_type` set).
 `route` is the route template when the framework reports one and the path otherwise, so that

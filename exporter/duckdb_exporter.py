@@ -1,6 +1,6 @@
 """`DuckDBSpanExporter`: an OpenTelemetry `SpanExporter` that writes request-log rows in-process.
 
-For single-process apps, scripts, tests and notebooks (DESIGN.md): the exporting process holds the
+For single-process apps, scripts, tests and notebooks (docs/design-notes.md): the exporting process holds the
 DuckDB file, so multi-worker apps export over OTLP to the reqlog service instead. Put it behind a
 `BatchSpanProcessor`: each `export` call becomes one transaction, so a batch of 512 spans costs one
 commit. It is registered as the `reqlog_duckdb` traces exporter, so OTel's own configuration

@@ -6,7 +6,7 @@ are value tuples in `RequestLog` column order, what the store's batch path takes
 only what a row needs: the span kind first (most spans of a trace are not HTTP server spans and are
 skipped untouched), then the ids, times, `exception` events and the attributes `flatten` reads.
 Protobuf is parsed through the lean messages of `otlp_wire`, which leave attribute values encoded
-until a row needs them (FACTS.md: touching fields is what costs).
+until a row needs them (docs/design-notes.md: touching fields is what costs).
 
 Errors come at two levels. A payload that is not an `ExportTraceServiceRequest` at all (truncated
 protobuf, invalid JSON, a wrong type in the envelope) raises `OtlpDecodeError`: the receiver answers

@@ -4,7 +4,7 @@ The JSON twin of `otlp.decode_protobuf`, through the same `build_values` and the
 envelope that is not an `ExportTraceServiceRequest` raises `OtlpDecodeError` (400), a span whose
 fields have the wrong types is rejected and counted, and a field this module does not know is
 ignored, as protobuf ignores unknown fields. protobuf's own `json_format` is not used: it wants
-base64 ids, which OTLP/JSON does not send (FACTS.md).
+base64 ids, which OTLP/JSON does not send (docs/design-notes.md).
 """
 
 from __future__ import annotations

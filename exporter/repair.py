@@ -3,7 +3,7 @@
 A row must never cost another request its row, so whatever one span carries that flattening or
 the store cannot take is replaced here, and the span is stored with the replacement instead of
 failing its batch. This runs only after the fast path has failed for that span or row; the usual
-span never comes here (docs/design-notes.md, "One bad span").
+span never comes here (docs/operations.md, "One bad span").
 
 - Text that is not valid Unicode (a lone surrogate: a header decoded with `surrogateescape`, an
   OTLP/JSON `\\ud800` escape, invalid UTF-8 read leniently) cannot be encoded as UTF-8, which

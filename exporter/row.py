@@ -23,7 +23,7 @@ def _column(sql_type: str, *, compression: str | None = None, json: bool = False
 
 
 # The big text columns compress ~4x better with zstd, which DuckDB only picks by itself for
-# strings averaging >= 4 KB (FACTS.md: 848 -> 227 bytes per row).
+# strings averaging >= 4 KB (docs/design-notes.md: 848 -> 227 bytes per row).
 def _json_column() -> Any:
     return _column("JSON", compression="zstd", json=True)
 

@@ -28,7 +28,7 @@ class ExporterSettings:
     - `redact_keys` / `unredact_keys`: the same for body, response, form and query keys.
     - `memory_limit` (`REQLOG_MEMORY_LIMIT`): DuckDB's memory limit, default `1GB`.
     - `checkpoint_threshold` (`REQLOG_CHECKPOINT_THRESHOLD`): WAL size that triggers a checkpoint,
-      default `256MB` (fewer checkpoint stalls than DuckDB's 16 MB; FACTS.md).
+      default `256MB` (fewer checkpoint stalls than DuckDB's 16 MB; docs/design-notes.md).
     """
 
     db: Path = DEFAULT_DB_PATH

@@ -3,7 +3,7 @@
 One `RequestLogStore` owns one DuckDB database file (DuckDB lets a single process hold a file
 read-write). Each thread works through its own cursor. Writes come in batches, one transaction
 per batch, through an Arrow table: DuckDB's commit costs milliseconds and `executemany` goes row
-by row, so batching is what makes ingest fast (FACTS.md, and `bench/exporter.py`).
+by row, so batching is what makes ingest fast (docs/design-notes.md, and `bench/exporter.py`).
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ _ROW_BYTES_SQL = "300 + " + " + ".join(
 )
 
 # How the reqlog service opens its database: analyst SQL runs in the same DuckDB instance, and
-# these settings hold for the whole instance and cannot be turned back on (FACTS.md), so no query
+# these settings hold for the whole instance and cannot be turned back on (docs/design-notes.md), so no query
 # can read or write files or URLs, or load extensions. The service writes Parquet exports with
 # pyarrow, not DuckDB's COPY, for that reason.
 SERVICE_DUCKDB_CONFIG: dict[str, Any] = {

@@ -1,6 +1,6 @@
 """`RequestLogMiddleware`: the ASGI adapter over `CaptureCore`, one SERVER span per HTTP request.
 
-Why not `OpenTelemetryMiddleware` itself: FACTS.md measured it at ~600 us per request, most of it
+Why not `OpenTelemetryMiddleware` itself: docs/design-notes.md has it at ~600 us per request, most of it
 its own Python (headers re-decoded on every lookup, the URL rebuilt and parsed, attributes set one
 by one and twice, two INTERNAL spans per send). This middleware builds on the same pieces, the SDK
 tracer, the global propagator, `opentelemetry.util.http`'s `ExcludeList` and `SanitizeValue` (what

@@ -1,6 +1,6 @@
 """`configure()`: one call that makes a TracerProvider sending request-log spans to reqlog.
 
-Two destinations (DESIGN.md): the reqlog service over OTLP/HTTP, authenticated with a reqlog token,
+Two destinations (docs/design-notes.md): the reqlog service over OTLP/HTTP, authenticated with a reqlog token,
 for multi-worker apps and production; or the in-process `reqlog_duckdb` exporter that writes the
 DuckDB file itself, for single-process apps, scripts and tests. Exporters are loaded through the
 `opentelemetry_traces_exporter` entry points, the way OTel's own configuration does, so this package

@@ -112,7 +112,7 @@ async def _ingest_context(app: web.Application) -> AsyncIterator[None]:
         budget=ByteBudget(settings.ingest_inflight_bytes),
     )
     writer.start()
-    # Building the user-agent parser takes 0.1-0.4 s (FACTS.md): not on the first request's time.
+    # Building the user-agent parser takes 0.1-0.4 s (docs/design-notes.md): not on the first request's time.
     await asyncio.to_thread(warm_up)
     try:
         yield

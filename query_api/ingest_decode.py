@@ -1,6 +1,6 @@
 """The CPU side of OTLP ingest: inflate, decode, flatten and build the Arrow batch, off the event loop.
 
-That work is pure Python (~50 us a span, FACTS.md and bench/ingest.py), so in threads it shares one
+That work is pure Python (~50 us a span, docs/design-notes.md and bench/ingest.py), so in threads it shares one
 core with the event loop and the writer, whatever the machine has. `DecodePool` therefore runs it
 in worker processes (`ingest_workers`, spawned on first use) that send back only the Arrow batch
 and the counts; with `ingest_workers=0` it runs in a thread of the service process instead (tests,

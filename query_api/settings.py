@@ -38,7 +38,7 @@ class ServiceSettings:
     - `list_page_bytes`: the most row bytes one list page holds, default 16 MiB; a page that would
       pass it has fewer rows than `page_size` and a `next` link to the rest (the first row always fits).
     - `client_max_size`: the largest request body accepted, default 64 MiB (OTLP batches are big).
-    - `access_log`: log every request (costs ~45% of throughput, FACTS.md), default off.
+    - `access_log`: log every request (costs ~45% of throughput, docs/design-notes.md), default off.
     - `account_refresh_interval`: seconds between checks for changed credentials, default 0.25.
     - `sql_timeout`: seconds an analyst query may run before it is interrupted, default 5.
     - `sql_row_limit`: rows an analyst query may return (more are cut off and flagged), default 10,000.

@@ -1,6 +1,6 @@
 """Analyst SQL in a sandbox: check one statement, then run it read-only with a time limit and a row cap.
 
-Defence in depth, because each layer alone has holes (FACTS.md, DuckDB section):
+Defence in depth, because each layer alone has holes (docs/design-notes.md, DuckDB):
 
 1. `check_sql` accepts exactly one statement, and only a query: SELECT (including DESCRIBE, SHOW,
    SUMMARIZE, FROM-first and VALUES), EXPLAIN of a query, and a few PRAGMAs that only read.

@@ -1,7 +1,7 @@
 """The single writer: one thread drains a bounded queue of row batches and group-commits them.
 
 DuckDB's commit costs a WAL write plus an fdatasync, ~1 ms plus a few microseconds a row
-(FACTS.md), so a commit per OTLP request would cap ingest at a few hundred requests a second.
+(docs/design-notes.md), so a commit per OTLP request would cap ingest at a few hundred requests a second.
 Here every batch that arrives while a transaction runs waits in the queue, and the next transaction
 takes all of them: concurrent requests share one commit. Each request's future is resolved only
 after COMMIT returned, so the receiver sends its 2xx once the rows are durable.
