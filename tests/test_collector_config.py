@@ -1,6 +1,6 @@
 """docs/otelcol-config.yaml: a Collector pipeline that fans in to reqlog the way the service expects.
 
-No Collector binary is installable here (FACTS.md), so the test reads the configuration as the
+No Collector binary is installable here (docs/design-notes.md), so the test reads the configuration as the
 Collector would (its `${env:VAR}` substitution included) and then sends what its `otlphttp`
 exporter would send, to the URL and with the headers it names, to the real service.
 """

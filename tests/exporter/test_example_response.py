@@ -19,7 +19,7 @@ from exporter.row import render_json
 
 from .spans import make_span
 
-# A verbatim copy of shared/spec/example_response.json, so the contract travels with the repo.
+# A verbatim copy of the API specification's example response, so the contract travels with the repo.
 SPEC = Path(__file__).resolve().parents[1] / "fixtures" / "example_response.json"
 EXAMPLE = json.loads(SPEC.read_text())
 

@@ -1,6 +1,6 @@
 """Starlette and FastAPI, with the middleware wrapped around the app and added with `add_middleware`.
 
-The trap (FACTS.md): Starlette's ServerErrorMiddleware sends the 500 *before* re-raising, and stock
+The trap (docs/design-notes.md): Starlette's ServerErrorMiddleware sends the 500 *before* re-raising, and stock
 OTel ends its span with that last body chunk, so from outside the exception is lost. The first test
 pins that stock behaviour, so the ones after it prove something.
 """
