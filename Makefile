@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint format bench demo sanitize clean node
+.PHONY: install run test lint format bench demo sanitize clean node uap-core
 
 # The environment is rebuilt whenever pyproject.toml changes (the stamp is older than it), and the
 # C speedups recompiled whenever their source does.
@@ -50,7 +50,18 @@ $(NODE_STAMP): $(NODE_DIR)/package-lock.json
 
 node: $(NODE_STAMP)
 
-test: lint node
+# uap-core's public test corpus (~17,600 user agents) for tests/exporter/test_useragent_corpus.py: Debian's
+# `uap-core` package ships its test files (the npm package ships only the rules), in /usr/share/uap-core/tests.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+UAP_CORE := /usr/share/uap-core/tests/test_device.yaml
+$(UAP_CORE):
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends uap-core \
+		|| { $(SUDO) apt-get update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+		--no-install-recommends uap-core; }
+
+uap-core: $(UAP_CORE)
+
+test: lint node uap-core
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP) $(PEERS)/.installed
