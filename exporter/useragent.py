@@ -21,9 +21,8 @@ from ua_parser import BestAvailableResolver, Parser, load_lazy_builtins
 
 from .bounded_cache import BoundedCache
 from .useragent_improvements import improve
-from .useragent_rules import Parsed, verdict
+from .useragent_rules import OTHER, Parsed, verdict
 
-OTHER = "Other"
 MAX_PARSED_CHARS = 2048
 DEFAULT_CACHE_BYTES = 8 * 1024 * 1024
 
@@ -44,7 +43,9 @@ def warm_up() -> None:
     classify("Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:145.0) Gecko/20100101 Firefox/145.0")
 
 
-_CACHE: BoundedCache[str, UserAgentInfo] = BoundedCache("user agents", max_bytes=DEFAULT_CACHE_BYTES, max_key_chars=1024)
+_CACHE: BoundedCache[str, UserAgentInfo] = BoundedCache(
+    "user agents", max_bytes=DEFAULT_CACHE_BYTES, max_key_chars=1024
+)
 _KNOWN = _CACHE.data
 _parser: Parser | None = None
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+OTHER = "Other"
 MOBILE_DEVICE_FAMILIES = frozenset(
     {"iPhone", "iPod", "Generic Smartphone", "Generic Feature Phone", "PlayStation Vita", "iOS-Device"}
 )

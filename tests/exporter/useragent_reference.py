@@ -82,7 +82,8 @@ def _legacy_shape(ua: str) -> dict[str, Any]:
     browser, os, device = result.user_agent, result.os, result.device
     return {
         "string": ua,
-        "user_agent": {"family": browser.family, "major": browser.major, "minor": browser.minor, "patch": browser.patch},
+        "user_agent": {"family": browser.family, "major": browser.major, "minor": browser.minor,
+                       "patch": browser.patch},
         "os": {"family": os.family, "major": os.major, "minor": os.minor, "patch": os.patch,
                "patch_minor": os.patch_minor},
         "device": {"family": device.family, "brand": device.brand, "model": device.model},
