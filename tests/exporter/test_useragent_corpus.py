@@ -80,4 +80,4 @@ def test_every_difference_from_the_library_is_a_named_improvement(run: CorpusRun
     assert sum(1 for fired in run.fired if fired) < 0.03 * len(run.agents)
     assert set(per_rule) <= {rule.__name__ for rule in RULES}
     # Rules that real corpus agents exercise (the others are exercised by the labelled set).
-    assert {"windows_versions", "ios_app_on_ipad", "android_phone", "automated_client", "named_bot"} <= set(per_rule)
+    assert {"windows_versions", "ios_app", "android_phone", "automated_client", "named_bot"} <= set(per_rule)
