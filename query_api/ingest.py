@@ -103,7 +103,12 @@ async def _ingest_context(app: web.Application) -> AsyncIterator[None]:
         _csv(value)
         for value in (settings.redact_headers, settings.unredact_headers, settings.redact_keys, settings.unredact_keys)
     )
-    decoder = DecodePool(settings.ingest_workers, redaction, max_body_bytes=settings.ingest_max_body_bytes)  # type: ignore[arg-type]
+    decoder = DecodePool(
+        settings.ingest_workers,
+        redaction,  # type: ignore[arg-type]
+        max_body_bytes=settings.ingest_max_body_bytes,
+        cache_budgets=settings.cache_budgets,
+    )
     app[INGEST_KEY] = Ingest(
         writer=writer,
         decoder=decoder,

@@ -17,12 +17,13 @@ import os
 import threading
 import time
 import zlib
+from collections.abc import Mapping
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 import pyarrow as pa
 
-from exporter import limits
+from exporter import bounded_cache, limits
 from exporter.isolation import ARROW_ERRORS, Outcome, rows_to_table
 from exporter.otlp import DecodedRequest, OtlpDecodeError, decode_protobuf
 from exporter.otlp_json import decode_json
@@ -119,9 +120,15 @@ def _to_arrow(decoded: DecodedRequest) -> pa.Table | None:
 _worker_redactor = Redactor()
 
 
-def _init_worker(redaction: Redaction, parent: int, max_body_bytes: int = limits.DEFAULT_MAX_BODY_BYTES) -> None:
+def _init_worker(
+    redaction: Redaction,
+    parent: int,
+    max_body_bytes: int = limits.DEFAULT_MAX_BODY_BYTES,
+    cache_budgets: Mapping[str, int] | None = None,
+) -> None:
     global _worker_redactor
     limits.configure(max_body_bytes=max_body_bytes)
+    bounded_cache.configure(cache_budgets or {})
     add_headers, keep_headers, add_keys, keep_keys = redaction
     _worker_redactor = Redactor.build(
         add_headers=add_headers, keep_headers=keep_headers, add_keys=add_keys, keep_keys=keep_keys
@@ -145,12 +152,20 @@ class DecodePool:
     """Runs `decode_body` in `workers` processes (0: in one thread of this process)."""
 
     def __init__(
-        self, workers: int, redaction: Redaction, *, max_body_bytes: int = limits.DEFAULT_MAX_BODY_BYTES
+        self,
+        workers: int,
+        redaction: Redaction,
+        *,
+        max_body_bytes: int = limits.DEFAULT_MAX_BODY_BYTES,
+        cache_budgets: Mapping[str, int] | None = None,
     ) -> None:
         self.workers = workers
         self._max_body_bytes = max_body_bytes
+        self._cache_budgets = dict(cache_budgets or {})
+        self._used = False
         if workers == 0:  # decoding runs in this process
             limits.configure(max_body_bytes=max_body_bytes)
+        bounded_cache.configure(self._cache_budgets)  # this process flattens too (in-process decoding, tests)
         self._redaction = redaction
         self._redactor = Redactor.build(
             add_headers=redaction[0], keep_headers=redaction[1], add_keys=redaction[2], keep_keys=redaction[3]
@@ -165,13 +180,14 @@ class DecodePool:
             max_workers=self.workers,
             mp_context=multiprocessing.get_context("spawn"),  # no fork of a threaded process
             initializer=_init_worker,
-            initargs=(self._redaction, os.getpid(), self._max_body_bytes),
+            initargs=(self._redaction, os.getpid(), self._max_body_bytes, self._cache_budgets),
         )
 
     async def decode(self, raw: bytes, encoding: str, json: bool, max_bytes: int) -> tuple[DecodedRequest, Any]:
         """`decode_body` off the loop; raises `OtlpError` (503 if a worker process died)."""
         loop = asyncio.get_running_loop()
         executor = self._executor
+        self._used = True
         redactor = self._redactor if self.workers == 0 else None  # workers built their own
         if self.workers > 1 and self._spawned is not executor:
             # Processes start on demand, one per request finding none idle: start them all now,
@@ -186,6 +202,17 @@ class DecodePool:
                 self._executor = self._new_executor()
                 await asyncio.to_thread(executor.shutdown, wait=False)
             raise OtlpError(503, UNAVAILABLE, "a decoding process stopped; retry later") from None
+
+    async def cache_sizes(self) -> dict[str, dict[str, int]] | None:
+        """The decoder caches of a decoding process (`bounded_cache.snapshot`): this one's when it
+        decodes itself or no worker has started yet, else a worker's; `None` if it is busy for 1 s."""
+        if self.workers == 0 or not self._used:
+            return bounded_cache.snapshot()
+        future = asyncio.get_running_loop().run_in_executor(self._executor, bounded_cache.snapshot)
+        try:
+            return await asyncio.wait_for(future, 1.0)
+        except (TimeoutError, BrokenProcessPool):
+            return None
 
     def close(self) -> None:
         """Stop the workers (waits for the requests they are decoding)."""

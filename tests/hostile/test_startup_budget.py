@@ -1,0 +1,92 @@
+"""Start-up within its byte budget: a real `reqlog serve` on a file of 700 rows with 2 MB bodies.
+
+The start-up warm-up of the recent-rows cache read up to 2,000 rows in one query: 700 rows of 2 MB
+(~1.4 GB of rows) kept `reqlog serve` from starting. It now reads the newest rows in steps of at
+most `list_page_bytes` and stops at `recent_cache_bytes`. The decoder caches' budgets are settings,
+shown by `GET /api/metrics/service` as a decoding process holds them.
+"""
+
+from __future__ import annotations
+
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from exporter.store import RequestLogStore
+from tests.otlp_payloads import pb_request, pb_span
+from tests.query_api.harness import Service, auth, make_accounts, make_row
+
+MIB = 1024 * 1024
+ROWS, BODY = 700, 2 * MIB
+
+
+def _seed(db: Path) -> None:
+    store = RequestLogStore(db)
+    try:
+        for start in range(0, ROWS, 10):  # ten at a time: the test never holds much more than 20 MB
+            rows = [make_row(k, body='"' + f"{k:04d}" * (BODY // 4) + '"') for k in range(start, start + 10)]
+            store.insert_rows(rows, returning=False)
+    finally:
+        store.close()
+
+
+def _peak_rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmHWM")
+
+
+# Still broken: the warm-up's size query (`RequestLogStore.list_page` with `max_bytes`) makes DuckDB
+# allocate 2 GiB against its 1 GB memory limit, and serve exits at start-up (asking sizes 32 rows at a
+# time did not help). Strict: the test fails once start-up works, and this mark must then go.
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason="warm-up size query: DuckDB allocates 2 GiB")
+def test_serve_starts_on_700_rows_of_2_mb_within_its_budgets(tmp_path: Path) -> None:
+    db = tmp_path / "big.duckdb"
+    _seed(db)
+    _serve_and_check_budgets(db, tmp_path, newest=ROWS)
+
+
+def test_serve_shows_the_decoder_cache_budgets_it_was_given(tmp_path: Path) -> None:
+    db = tmp_path / "small.duckdb"
+    store = RequestLogStore(db)
+    store.insert_rows([make_row(0)], returning=False)
+    store.close()
+    _serve_and_check_budgets(db, tmp_path, newest=1)
+
+
+def _serve_and_check_budgets(db: Path, tmp_path: Path, *, newest: int) -> None:
+    tokens = make_accounts(db.with_name("accounts.sqlite3"))
+    budgets = {
+        "REQLOG_RECENT_CACHE_BYTES": str(32 * MIB),
+        "REQLOG_USER_AGENTS_CACHE_BYTES": str(200_000),
+        "REQLOG_HEADER_NAMES_CACHE_BYTES": str(100_000),
+        "REQLOG_CONTENT_TYPES_CACHE_BYTES": str(50_000),
+    }
+    service = Service(db, tmp_path / "serve.log", env=budgets)  # fails the test if it does not answer
+    try:
+        status, row = service.get(f"/api/metrics/request_logs/{newest}", tokens.admin)
+        assert status == 200 and row["id"] == newest
+        # One OTLP request, so that a decoding process starts and holds a user agent.
+        span = pb_span({"http.request.method": "GET", "user_agent.original": "curl/8.5.0"})
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{service.port}/v1/traces",
+            data=pb_request([span]).SerializeToString(),
+            headers={"Content-Type": "application/x-protobuf", **auth(tokens.ingest_only)},
+        )
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            assert answer.status == 200
+        status, body = service.get("/api/metrics/service", tokens.admin)
+        assert status == 200
+        cache = body["recent_cache"]
+        assert 0 < cache["bytes"] <= cache["max_bytes"] == 32 * MIB
+        caches = body["decoder_caches"]
+        assert caches["user agents"]["max_bytes"] == 200_000 and caches["user agents"]["entries"] >= 1
+        assert caches["header names"]["max_bytes"] == 100_000
+        assert caches["content types"]["max_bytes"] == 50_000
+        assert all(cache["bytes"] <= cache["max_bytes"] for cache in caches.values())
+        # The whole file is ~1.4 GB of rows; the service never held more than a fraction of it.
+        assert _peak_rss_bytes(service.process.pid) < 700 * MIB
+    finally:
+        assert service.stop() == 0
