@@ -11,8 +11,6 @@ from __future__ import annotations
 import urllib.request
 from pathlib import Path
 
-import pytest
-
 from exporter.store import RequestLogStore
 from tests.otlp_payloads import pb_request, pb_span
 from tests.query_api.harness import Service, auth, make_accounts, make_row
@@ -38,10 +36,6 @@ def _peak_rss_bytes(pid: int) -> int:
     raise AssertionError("no VmHWM")
 
 
-# Still broken: the warm-up's size query (`RequestLogStore.list_page` with `max_bytes`) makes DuckDB
-# allocate 2 GiB against its 1 GB memory limit, and serve exits at start-up (asking sizes 32 rows at a
-# time did not help). Strict: the test fails once start-up works, and this mark must then go.
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="warm-up size query: DuckDB allocates 2 GiB")
 def test_serve_starts_on_700_rows_of_2_mb_within_its_budgets(tmp_path: Path) -> None:
     db = tmp_path / "big.duckdb"
     _seed(db)
