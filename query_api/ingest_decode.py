@@ -23,7 +23,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from exporter import bounded_cache, limits
+from exporter import bounded_cache, header_attributes, limits
 from exporter.isolation import ARROW_ERRORS, Outcome, rows_to_table
 from exporter.otlp import DecodedRequest, OtlpDecodeError, decode_protobuf
 from exporter.otlp_json import decode_json
@@ -117,6 +117,22 @@ def _to_arrow(decoded: DecodedRequest) -> pa.Table | None:
 
 # -- the pool -------------------------------------------------------------------------------------
 
+HEADER_KEYS = "header keys"  # the tables `exporter.header_attributes` keeps for the C header code
+
+
+def configure_caches(budgets: Mapping[str, int]) -> None:
+    """Byte budgets by cache name: the `bounded_cache` ones, and `HEADER_KEYS`."""
+    budgets = dict(budgets)
+    if HEADER_KEYS in budgets:
+        header_attributes.configure_tables(budgets.pop(HEADER_KEYS))
+    bounded_cache.configure(budgets)
+
+
+def cache_sizes() -> dict[str, dict[str, int]]:
+    """This process's decoder caches: entries, bytes and budget by name."""
+    return {**bounded_cache.snapshot(), HEADER_KEYS: header_attributes.tables_snapshot()}
+
+
 _worker_redactor = Redactor()
 
 
@@ -128,7 +144,7 @@ def _init_worker(
 ) -> None:
     global _worker_redactor
     limits.configure(max_body_bytes=max_body_bytes)
-    bounded_cache.configure(cache_budgets or {})
+    configure_caches(cache_budgets or {})
     add_headers, keep_headers, add_keys, keep_keys = redaction
     _worker_redactor = Redactor.build(
         add_headers=add_headers, keep_headers=keep_headers, add_keys=add_keys, keep_keys=keep_keys
@@ -165,7 +181,7 @@ class DecodePool:
         self._used = False
         if workers == 0:  # decoding runs in this process
             limits.configure(max_body_bytes=max_body_bytes)
-        bounded_cache.configure(self._cache_budgets)  # this process flattens too (in-process decoding, tests)
+        configure_caches(self._cache_budgets)  # this process flattens too (in-process decoding, tests)
         self._redaction = redaction
         self._redactor = Redactor.build(
             add_headers=redaction[0], keep_headers=redaction[1], add_keys=redaction[2], keep_keys=redaction[3]
@@ -207,8 +223,8 @@ class DecodePool:
         """The decoder caches of a decoding process (`bounded_cache.snapshot`): this one's when it
         decodes itself or no worker has started yet, else a worker's; `None` if it is busy for 1 s."""
         if self.workers == 0 or not self._used:
-            return bounded_cache.snapshot()
-        future = asyncio.get_running_loop().run_in_executor(self._executor, bounded_cache.snapshot)
+            return cache_sizes()
+        future = asyncio.get_running_loop().run_in_executor(self._executor, cache_sizes)
         try:
             return await asyncio.wait_for(future, 1.0)
         except (TimeoutError, BrokenProcessPool):

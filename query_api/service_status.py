@@ -48,7 +48,7 @@ async def service_status(request: web.Request) -> web.Response:
         "writer": None,
         "recent_cache": None,
         "store": None,
-        # The decoder's memo tables (header names, content types, user agents): entries, bytes, budget.
+        # The decoder's memo tables (header names, content types, user agents, header keys): entries, bytes, budget.
         "decoder_caches": None,
     }
     store = app.get(STORE_KEY)
@@ -136,7 +136,8 @@ _SCHEMA = {
         },
         "decoder_caches": {
             "type": ["object", "null"],
-            "description": "The decoder's memo tables, by name (header names, content types, user agents), in a "
+            "description": "The decoder's memo tables, by name (header names, content types, user agents, header keys: "
+            "the tables the C header code reads, summed, with each one's budget), in a "
             "decoding process: entries, bytes held and byte budget (REQLOG_*_CACHE_BYTES). Null when ingest is "
             "not set up or the decoding process stayed busy for a second.",
             "additionalProperties": {

@@ -59,10 +59,11 @@ class ServiceSettings:
     - `ingest_retry_after`: seconds in the `Retry-After` of a 503 from `POST /v1/traces`, default 1.
     - `ingest_workers`: processes that decode OTLP requests, default 1 (spawned on the first one);
       0 decodes in a thread of the service (slower: it shares a core with everything else).
-    - `header_names_cache_bytes`, `content_types_cache_bytes`, `user_agents_cache_bytes`: byte budgets
-      of the decoder's memo tables of header names (default 1 MiB), content types (512 KiB) and
-      user-agent classifications (8 MiB), in the service and in each decoding process; a table that
-      would pass its budget is emptied (`exporter.bounded_cache`). 0 keeps one entry at a time.
+    - `header_names_cache_bytes`, `content_types_cache_bytes`, `user_agents_cache_bytes`,
+      `header_keys_cache_bytes`: byte budgets of the decoder's memo tables of header names (default
+      1 MiB), content types (512 KiB), user-agent classifications (8 MiB) and of each table of header
+      keys the C header code reads (4 MiB), in the service and in each decoding process; a table that
+      would pass its budget is emptied. 0 keeps one entry at a time.
     - `redact_headers`, `unredact_headers`, `redact_keys`, `unredact_keys`: comma-separated, as for
       the exporter (`ExporterSettings`): what OTLP ingest redacts beyond the defaults / keeps.
     """
@@ -95,6 +96,7 @@ class ServiceSettings:
     header_names_cache_bytes: int = 1024 * 1024
     content_types_cache_bytes: int = 512 * 1024
     user_agents_cache_bytes: int = 8 * 1024 * 1024
+    header_keys_cache_bytes: int = 4 * 1024 * 1024
     redact_headers: str = ""
     unredact_headers: str = ""
     redact_keys: str = ""
@@ -115,6 +117,7 @@ class ServiceSettings:
             "header names": self.header_names_cache_bytes,
             "content types": self.content_types_cache_bytes,
             "user agents": self.user_agents_cache_bytes,
+            "header keys": self.header_keys_cache_bytes,
         }
 
     @classmethod
@@ -197,7 +200,12 @@ def _validate(settings: ServiceSettings) -> None:
         raise ConfigError("ingest_max_body_bytes", "must be at least 1024 bytes")
     if settings.ingest_inflight_bytes < settings.ingest_max_bytes:
         raise ConfigError("ingest_inflight_bytes", "must be at least ingest_max_bytes (one request must fit)")
-    for name in ("header_names_cache_bytes", "content_types_cache_bytes", "user_agents_cache_bytes"):
+    for name in (
+        "header_names_cache_bytes",
+        "content_types_cache_bytes",
+        "user_agents_cache_bytes",
+        "header_keys_cache_bytes",
+    ):
         if getattr(settings, name) < 0:
             raise ConfigError(name, "must be 0 or more bytes")
     if not 0 <= settings.ingest_workers <= 64:

@@ -57,6 +57,7 @@ def _serve_and_check_budgets(db: Path, tmp_path: Path, *, newest: int) -> None:
         "REQLOG_USER_AGENTS_CACHE_BYTES": str(200_000),
         "REQLOG_HEADER_NAMES_CACHE_BYTES": str(100_000),
         "REQLOG_CONTENT_TYPES_CACHE_BYTES": str(50_000),
+        "REQLOG_HEADER_KEYS_CACHE_BYTES": str(300_000),
     }
     service = Service(db, tmp_path / "serve.log", env=budgets)  # fails the test if it does not answer
     try:
@@ -79,6 +80,7 @@ def _serve_and_check_budgets(db: Path, tmp_path: Path, *, newest: int) -> None:
         assert caches["user agents"]["max_bytes"] == 200_000 and caches["user agents"]["entries"] >= 1
         assert caches["header names"]["max_bytes"] == 100_000
         assert caches["content types"]["max_bytes"] == 50_000
+        assert caches["header keys"]["max_bytes"] == 300_000 and caches["header keys"]["entries"] >= 1
         assert all(cache["bytes"] <= cache["max_bytes"] for cache in caches.values())
         # The whole file is ~1.4 GB of rows; the service never held more than a fraction of it.
         assert _peak_rss_bytes(service.process.pid) < 700 * MIB
