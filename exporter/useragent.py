@@ -8,7 +8,7 @@ rules (`useragent_rules`), then reqlog's named improvements on them (`useragent_
 
 The final classification is memoised per user-agent string: real traffic repeats a few thousand
 agents, and a hit costs well under a microsecond. The memo is bounded by bytes (`bounded_cache`: a
-client picks its user agent, at any length; `REQLOG_UA_CACHE_BYTES`), and the parser is built
+client picks its user agent, at any length; `REQLOG_USER_AGENTS_CACHE_BYTES`), and the parser is built
 without ua-parser's own cache, which held 2,000 agents of any size. A miss reads at most the first
 `MAX_PARSED_CHARS` characters, so its cost is bounded too (real user agents stay under 600).
 """

@@ -63,8 +63,10 @@ def _serve_and_check_budgets(db: Path, tmp_path: Path, *, newest: int) -> None:
     try:
         status, row = service.get(f"/api/metrics/request_logs/{newest}", tokens.admin)
         assert status == 200 and row["id"] == newest
-        # One OTLP request, so that a decoding process starts and holds a user agent.
-        span = pb_span({"http.request.method": "GET", "user_agent.original": "curl/8.5.0"})
+        # One OTLP request, so that a decoding process starts and holds a user agent and a header key.
+        span = pb_span(
+            {"http.request.method": "GET", "user_agent.original": "curl/8.5.0", "http.request.header.x_seen": ("v",)}
+        )
         request = urllib.request.Request(
             f"http://127.0.0.1:{service.port}/v1/traces",
             data=pb_request([span]).SerializeToString(),
