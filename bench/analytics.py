@@ -27,7 +27,7 @@ from bench.common import QUICK, median, report
 from exporter.analytics import stats_query
 from exporter.row import COLUMN_NAMES, render_json
 from exporter.store import SERVICE_DUCKDB_CONFIG, RequestLogStore
-from query_api.export import export_from
+from query_api.housekeeping.export import export_from
 
 SIZES = (100_000, 1_000_000) if QUICK else (1_000_000, 10_000_000)
 MEMORY_LIMIT = "2GB"  # for the queries and the export

@@ -18,19 +18,19 @@ from functools import partial
 from aiohttp import web
 
 from exporter.store import SERVICE_DUCKDB_CONFIG, RequestLogStore
-
-from . import openapi, views
-from .account_cache import AccountCache
-from .accounts import AccountDB
-from .errors import error_middleware
-from .fetcher import RowFetcher
-from .ingest import setup_ingest
-from .keys import ACCOUNTS_KEY, FETCHER_KEY, OPENAPI_KEY, READER_KEY, RECENT_KEY, SETTINGS_KEY, STORE_KEY
-from .readpool import ReadPool
-from .recent import RecentCache, warm
-from .service_status import setup_service_status
-from .settings import ServiceSettings
-from .sql_api import setup_sql
+from query_api import openapi
+from query_api.accounts.cache import AccountCache
+from query_api.accounts.db import AccountDB
+from query_api.errors import error_middleware
+from query_api.ingest.receiver import setup_ingest
+from query_api.keys import ACCOUNTS_KEY, FETCHER_KEY, OPENAPI_KEY, READER_KEY, RECENT_KEY, SETTINGS_KEY, STORE_KEY
+from query_api.logs import views
+from query_api.logs.fetcher import RowFetcher
+from query_api.logs.recent import RecentCache, warm
+from query_api.readpool import ReadPool
+from query_api.settings import ServiceSettings
+from query_api.sql.endpoint import setup_sql
+from query_api.status.service_status import setup_service_status
 
 logger = logging.getLogger("reqlog.service")
 

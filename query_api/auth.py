@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .account_cache import AccountCache
-from .accounts import Account
-from .errors import AuthenticationFailed, NotAuthenticated, PermissionDenied
-from .keys import ACCOUNTS_KEY
+from query_api.accounts.cache import AccountCache
+from query_api.accounts.db import Account
+from query_api.errors import AuthenticationFailed, NotAuthenticated, PermissionDenied
+from query_api.keys import ACCOUNTS_KEY
 
 PERM_VIEW_LOGS = 3601  # RequestLogPermission: retrieve and list request logs (staff + this, or admin)
 PERM_INGEST = 3602  # send spans to POST /v1/traces

@@ -20,12 +20,11 @@ from typing import Any
 from aiohttp import web
 
 from exporter.store import RequestLogStore
-
-from .account_cache import AccountCache
-from .fetcher import RowFetcher
-from .readpool import ReadPool
-from .recent import RecentCache
-from .settings import ServiceSettings
+from query_api.accounts.cache import AccountCache
+from query_api.logs.fetcher import RowFetcher
+from query_api.logs.recent import RecentCache
+from query_api.readpool import ReadPool
+from query_api.settings import ServiceSettings
 
 SETTINGS_KEY = web.AppKey("reqlog_settings", ServiceSettings)
 STORE_KEY = web.AppKey("reqlog_store", RequestLogStore)

@@ -20,11 +20,10 @@ import orjson
 from aiohttp import web
 
 from exporter.row import JSON_COLUMNS
-
-from .errors import JSON
-from .filters import PARAMETERS
-from .keys import OPENAPI_KEY
-from .pagination import MAX_PAGE_SIZE, PAGE_SIZE
+from query_api.errors import JSON
+from query_api.keys import OPENAPI_KEY
+from query_api.logs.filters import PARAMETERS
+from query_api.logs.pagination import MAX_PAGE_SIZE, PAGE_SIZE
 
 OPENAPI_PATH = "/api/openapi.json"
 

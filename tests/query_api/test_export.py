@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from exporter.row import COLUMN_NAMES, RequestLog
-from query_api.export import export_from, parse_bound
+from query_api.housekeeping.export import export_from, parse_bound
 
 from .sqldata import T0, service_store
 

@@ -15,7 +15,7 @@ import duckdb
 
 from exporter.schema import SPAN_KEY_SQL
 from exporter.store import RequestLogStore
-from query_api.export import export_from
+from query_api.housekeeping.export import export_from
 
 from ..otlp_payloads import pb_request, pb_span
 from .harness import Service, make_accounts, make_row, seed

@@ -9,7 +9,7 @@ import pytest
 
 from exporter.row import COLUMN_NAMES, RequestLog
 from exporter.store import RequestLogStore
-from query_api.retention import compact, cutoff_for, parse_age, prune
+from query_api.housekeeping.retention import compact, cutoff_for, parse_age, prune
 
 from .sqldata import T0, make_row, service_store
 

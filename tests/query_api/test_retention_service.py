@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestClient
 
 from exporter.row import RequestLog
 from query_api import ServiceSettings, create_app
-from query_api.retention_task import RETENTION_KEY, run_retention
+from query_api.housekeeping.retention_job import RETENTION_KEY, run_retention
 
 from .conftest import ClientFactory
 from .harness import Tokens, auth

@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from exporter.store import RequestLogStore
-from query_api.sqlsandbox import SqlFailed, SqlRefused, SqlTimeout, check_sql, run_sql
+from query_api.sql.sandbox import SqlFailed, SqlRefused, SqlTimeout, check_sql, run_sql
 
 from .sqldata import service_store
 

@@ -24,13 +24,12 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from exporter.otlp import encode_response, encode_status
 from exporter.useragent import warm_up
-
-from . import ingest_openapi
-from .auth import PERM_INGEST, authorize
-from .ingest_budget import ByteBudget, OverBudget
-from .ingest_decode import INVALID_ARGUMENT, UNAVAILABLE, WBITS, DecodePool, OtlpError, too_large
-from .keys import RECENT_KEY, SETTINGS_KEY, STORE_KEY
-from .writer import StoredValues, Writer, WriterBusy, WriterClosed
+from query_api.auth import PERM_INGEST, authorize
+from query_api.ingest import openapi as ingest_openapi
+from query_api.ingest.budget import ByteBudget, OverBudget
+from query_api.ingest.decode import INVALID_ARGUMENT, UNAVAILABLE, WBITS, DecodePool, OtlpError, too_large
+from query_api.ingest.writer import StoredValues, Writer, WriterBusy, WriterClosed
+from query_api.keys import RECENT_KEY, SETTINGS_KEY, STORE_KEY
 
 logger = logging.getLogger("reqlog.ingest")
 

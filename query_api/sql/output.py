@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from .sql_result import csv_cell
+from query_api.sql.result import csv_cell
 
 NULL = "NULL"
 MIN_WIDTH = 8

@@ -15,11 +15,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from exporter.errors import ConfigError, RequestLogError, StorageError
-
-from . import demo, service_file, sql_cli
-from .accounts import AccountDB
-from .auth import PERM_INGEST, PERM_SQL, PERM_VIEW_LOGS
-from .settings import ServiceSettings
+from query_api.accounts.db import AccountDB
+from query_api.auth import PERM_INGEST, PERM_SQL, PERM_VIEW_LOGS
+from query_api.cli import analysis as sql_cli
+from query_api.cli import demo, service_file
+from query_api.settings import ServiceSettings
 
 logger = logging.getLogger("reqlog")
 FIRST_ADMIN = "admin"
@@ -61,7 +61,7 @@ def _first_start_message(token: str, url: str) -> str:
 def cmd_serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
-    from .app import create_app
+    from query_api.app import create_app
 
     overrides: dict[str, Any] = {"host": args.host, "port": args.port}
     if args.retention_days is not None:
@@ -219,7 +219,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (StorageError, RequestLogError) as exc:
         print(f"reqlog: error: {exc}", file=sys.stderr)
         return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -29,18 +29,18 @@ from aiohttp import web
 from exporter.analytics import STATS_GROUPS, stats_query
 from exporter.row import format_timestamp
 from exporter.store import RequestLogStore
-
-from . import retention_task, sql_openapi
-from .auth import PERM_SQL, PERM_VIEW_LOGS, authorize
-from .errors import JSON, ApiError, PermissionDenied, TooManyRequests, ValidationError
-from .export import ARROW_STREAM, parse_bound, read_batches
-from .filters import PARAMETERS
-from .keys import SETTINGS_KEY, STORE_KEY
-from .readpool import ReadPool
-from .retention import cutoff_for, parse_age
-from .retention import preview as preview_prune
-from .sql_result import SqlResult
-from .sqlsandbox import SqlError, run_sql, run_with_deadline
+from query_api.auth import PERM_SQL, PERM_VIEW_LOGS, authorize
+from query_api.errors import JSON, ApiError, PermissionDenied, TooManyRequests, ValidationError
+from query_api.housekeeping import retention_job as retention_task
+from query_api.housekeeping.export import ARROW_STREAM, parse_bound, read_batches
+from query_api.housekeeping.retention import cutoff_for, parse_age
+from query_api.housekeeping.retention import preview as preview_prune
+from query_api.keys import SETTINGS_KEY, STORE_KEY
+from query_api.logs.filters import PARAMETERS
+from query_api.readpool import ReadPool
+from query_api.sql import openapi as sql_openapi
+from query_api.sql.result import SqlResult
+from query_api.sql.sandbox import SqlError, run_sql, run_with_deadline
 
 logger = logging.getLogger("reqlog.sql")
 

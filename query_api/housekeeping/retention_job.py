@@ -19,9 +19,9 @@ from datetime import datetime, timedelta
 
 from aiohttp import web
 
-from .keys import RECENT_KEY, SETTINGS_KEY, STORE_KEY
-from .readpool import ReadPool
-from .retention import BATCH_ROWS, PruneResult, cutoff_for, prune
+from query_api.housekeeping.retention import BATCH_ROWS, PruneResult, cutoff_for, prune
+from query_api.keys import RECENT_KEY, SETTINGS_KEY, STORE_KEY
+from query_api.readpool import ReadPool
 
 logger = logging.getLogger("reqlog.retention")
 

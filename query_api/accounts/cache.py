@@ -14,7 +14,7 @@ import logging
 import sqlite3
 import time
 
-from .accounts import Account, AccountDB, hash_token
+from query_api.accounts.db import Account, AccountDB, hash_token
 
 logger = logging.getLogger("reqlog.auth")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import openapi
+from query_api import openapi
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"

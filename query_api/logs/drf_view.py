@@ -16,9 +16,9 @@ from collections.abc import Awaitable, Callable
 import orjson
 from aiohttp import web
 
-from .auth import authorize
-from .errors import JSON, ApiError, error_response
-from .negotiation import negotiate
+from query_api.auth import authorize
+from query_api.errors import JSON, ApiError, error_response
+from query_api.logs.negotiation import negotiate
 
 ALLOW = "GET, HEAD, OPTIONS"
 # DRF's default parsers, which its metadata lists for any view; reqlog renders JSON only.

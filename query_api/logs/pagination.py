@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlencode
 
 from yarl import URL
 
-from .errors import NotFound
+from query_api.errors import NotFound
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500

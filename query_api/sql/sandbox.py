@@ -29,9 +29,8 @@ import duckdb
 import orjson
 
 from exporter.errors import RequestLogError
-
-from .sql_budget import DEFAULT_BYTE_LIMIT, fetch_within
-from .sql_result import SqlResult
+from query_api.sql.budget import DEFAULT_BYTE_LIMIT, fetch_within
+from query_api.sql.result import SqlResult
 
 DEFAULT_TIMEOUT = 5.0
 DEFAULT_ROW_LIMIT = 10_000

@@ -23,10 +23,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .accounts import AccountDB
-from .auth import PERM_INGEST
-from .settings import ServiceSettings
-from .sql_output import format_table
+from query_api.accounts.db import AccountDB
+from query_api.auth import PERM_INGEST
+from query_api.settings import ServiceSettings
+from query_api.sql.output import format_table
 
 if TYPE_CHECKING:
     import httpx
@@ -83,9 +83,8 @@ async def run_demo(args: argparse.Namespace) -> int:
     from aiohttp import web
 
     import instrumentation
-
-    from .app import create_app
-    from .demo_shop import create_shop
+    from query_api.app import create_app
+    from query_api.cli.demo_shop import create_shop
 
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request would bury the summary
     data = args.data or Path(tempfile.mkdtemp(prefix="reqlog-demo-"))

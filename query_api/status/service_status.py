@@ -17,11 +17,10 @@ import orjson
 from aiohttp import web
 
 from exporter.row import format_timestamp
-
-from . import openapi
-from .auth import PERM_VIEW_LOGS, authorize
-from .ingest import INGEST_KEY
-from .keys import RECENT_KEY, STORE_KEY
+from query_api import openapi
+from query_api.auth import PERM_VIEW_LOGS, authorize
+from query_api.ingest.receiver import INGEST_KEY
+from query_api.keys import RECENT_KEY, STORE_KEY
 
 PATH = "/api/metrics/service"
 _STARTED_KEY = web.AppKey("reqlog_started", tuple)  # (wall-clock datetime, monotonic seconds)

@@ -16,8 +16,7 @@ from typing import Any
 
 from exporter.ip_range import parse_ip_filter
 from exporter.log_filter import LogFilter
-
-from .errors import ValidationError
+from query_api.errors import ValidationError
 
 _INTEGER = "A valid integer is required."
 _NUMBER = "A valid number is required."

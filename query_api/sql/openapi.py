@@ -7,10 +7,9 @@ from typing import Any
 from aiohttp import web
 
 from exporter.analytics import STATS_GROUPS
-
-from . import openapi
-from .errors import JSON
-from .keys import OPENAPI_KEY
+from query_api import openapi
+from query_api.errors import JSON
+from query_api.keys import OPENAPI_KEY
 
 # A refused or failed statement is `{"detail": ...}`; a missing or malformed argument, DRF's field errors.
 _REFUSED_OR_INVALID = {
@@ -212,7 +211,7 @@ _SCHEMAS: dict[str, Any] = {
 
 def register(app: web.Application) -> None:
     """Add the SQL, stats, export and prune operations (and a 429 response) to the app's OpenAPI document."""
-    from .sql_api import EXPORT_PATH, PRUNE_PATH, SQL_PATH, STATS_PATH
+    from query_api.sql.endpoint import EXPORT_PATH, PRUNE_PATH, SQL_PATH, STATS_PATH
 
     paths = {SQL_PATH: _SQL, STATS_PATH: _STATS, EXPORT_PATH: _EXPORT, PRUNE_PATH: _PRUNE}
     openapi.add_paths(app, paths, schemas=_SCHEMAS)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from .errors import ApiError, NotFound
+from query_api.errors import ApiError, NotFound
 
 JSON_FORMAT = "json"
 NOT_ACCEPTABLE = "Could not satisfy the request Accept header."

@@ -16,13 +16,12 @@ from aiohttp import web
 from exporter.log_filter import LogFilter
 from exporter.row import render_json
 from exporter.store import RequestLogStore
-
-from .auth import PERM_VIEW_LOGS, authorize
-from .drf_view import read_only_view
-from .errors import JSON, NotFound
-from .filters import parse_filters
-from .keys import FETCHER_KEY, READER_KEY, RECENT_KEY, SETTINGS_KEY, STORE_KEY
-from .pagination import decode_cursor, page_links, page_size
+from query_api.auth import PERM_VIEW_LOGS, authorize
+from query_api.errors import JSON, NotFound
+from query_api.keys import FETCHER_KEY, READER_KEY, RECENT_KEY, SETTINGS_KEY, STORE_KEY
+from query_api.logs.drf_view import read_only_view
+from query_api.logs.filters import parse_filters
+from query_api.logs.pagination import decode_cursor, page_links, page_size
 
 LIST_PATH = "/api/metrics/request_logs"
 DETAIL_PATH = "/api/metrics/request_logs/{id}"

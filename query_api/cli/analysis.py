@@ -21,15 +21,14 @@ from typing import Any
 import orjson
 
 from exporter.errors import RequestLogError
-
-from . import remote, service_file
-from .export import export_from, parse_bound, write_parquet
-from .local_db import DatabaseBusy, open_local
-from .retention import UNITS_HELP, PrunePreview, compact, cutoff_for, parse_age, preview, prune
-from .settings import ServiceSettings
-from .sql_budget import DEFAULT_BYTE_LIMIT
-from .sql_output import format_csv, format_json, format_table
-from .sqlsandbox import DEFAULT_ROW_LIMIT, DEFAULT_TIMEOUT, SqlError, run_sql
+from query_api.cli import remote, service_file
+from query_api.cli.local_db import DatabaseBusy, open_local
+from query_api.housekeeping.export import export_from, parse_bound, write_parquet
+from query_api.housekeeping.retention import UNITS_HELP, PrunePreview, compact, cutoff_for, parse_age, preview, prune
+from query_api.settings import ServiceSettings
+from query_api.sql.budget import DEFAULT_BYTE_LIMIT
+from query_api.sql.output import format_csv, format_json, format_table
+from query_api.sql.sandbox import DEFAULT_ROW_LIMIT, DEFAULT_TIMEOUT, SqlError, run_sql
 
 
 def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:

@@ -14,8 +14,7 @@ import functools
 
 from exporter.row import render_json
 from exporter.store import RequestLogStore
-
-from .readpool import ReadPool
+from query_api.readpool import ReadPool
 
 Batch = dict[int, list["asyncio.Future[bytes | None]"]]
 
