@@ -6,7 +6,7 @@ The lookup that follows is the view's business, so a missing row never leaks to 
 caller.
 
 Tokens are checked by hash lookup in an in-memory snapshot of the accounts database
-(`account_cache.AccountCache`), so the request path does no I/O.
+(`accounts.cache.AccountCache`), so the request path does no I/O.
 """
 
 from __future__ import annotations

@@ -20,15 +20,17 @@ from typing import Any
 
 import orjson
 
-from exporter.errors import RequestLogError
+from exporter.errors import RequestLogError, SqlError
+from exporter.log_store import PrunePreview
+from exporter.store_housekeeping import compact
 from query_api.cli import remote, service_file
 from query_api.cli.local_db import DatabaseBusy, open_local
 from query_api.housekeeping.export import export_from, parse_bound, write_parquet
-from query_api.housekeeping.retention import UNITS_HELP, PrunePreview, compact, cutoff_for, parse_age, preview, prune
+from query_api.housekeeping.retention import UNITS_HELP, cutoff_for, parse_age
 from query_api.settings import ServiceSettings
 from query_api.sql.budget import DEFAULT_BYTE_LIMIT
 from query_api.sql.output import format_csv, format_json, format_table
-from query_api.sql.sandbox import DEFAULT_ROW_LIMIT, DEFAULT_TIMEOUT, SqlError, run_sql
+from query_api.sql.sandbox import DEFAULT_ROW_LIMIT, DEFAULT_TIMEOUT, run_sql
 
 
 def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -121,10 +123,10 @@ def cmd_sql(args: argparse.Namespace) -> int:
         if args.url:
             answer = remote.sql(args.url, _token(args), query)
         else:
-            with open_local(_db_path(args), read_only=True) as con:
+            with open_local(_db_path(args), read_only=True) as store:
                 answer = orjson.loads(
                     run_sql(
-                        con, query, timeout=args.timeout, row_limit=args.max_rows, byte_limit=args.max_bytes
+                        store.cursor(), query, timeout=args.timeout, row_limit=args.max_rows, byte_limit=args.max_bytes
                     ).to_json()
                 )
     except DatabaseBusy as exc:
@@ -176,8 +178,8 @@ def cmd_export(args: argparse.Namespace) -> int:
             finally:
                 close()
         else:
-            with open_local(_db_path(args), read_only=True) as con:
-                summary = export_from(con, args.out, since=since, until=until, progress=bar.update)
+            with open_local(_db_path(args), read_only=True) as store:
+                summary = export_from(store, args.out, since=since, until=until, progress=bar.update)
     except DatabaseBusy as exc:
         bounds = "".join(f" --{n} {v}" for n, v in (("since", args.since), ("until", args.until)) if v)
         return _busy(args, exc, f"export --out {args.out}{bounds}")
@@ -232,12 +234,12 @@ def cmd_prune(args: argparse.Namespace) -> int:
             print(f"deleted {result['deleted']:,} rows that started before {result['cutoff']}", file=sys.stderr)
             return 0
         path = _db_path(args)
-        with open_local(path, read_only=True) as con:
-            planned = preview(con, cutoff)
+        with open_local(path, read_only=True) as store:
+            planned = store.preview_prune(cutoff)
         if not _go_ahead(args, planned, str(path)):
             return 0 if args.dry_run else 2
-        with open_local(path, read_only=False) as con:
-            outcome = prune(con, planned.cutoff)
+        with open_local(path, read_only=False) as store:
+            outcome = store.prune(planned.cutoff)
         print(f"deleted {outcome.deleted:,} rows that started before {cutoff.isoformat()}Z", file=sys.stderr)
         if args.compact:
             before, after = compact(path)

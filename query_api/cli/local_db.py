@@ -38,29 +38,24 @@ class NoDatabase(RequestLogError):
 
 
 @contextmanager
-def open_local(path: Path, *, read_only: bool) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A connection to the file at `path`: read-only and sandboxed, or read-write through the store.
+def open_local(path: Path, *, read_only: bool) -> Iterator[RequestLogStore]:
+    """The store of the file at `path`: read-only and sandboxed, or read-write (migrated if need be).
 
     Raises `NoDatabase`, `DatabaseBusy`, or `StorageError` for other failures.
     """
     if not path.exists():
         raise NoDatabase(path)
-    if read_only:
-        try:
-            con = duckdb.connect(str(path), read_only=True, config=SERVICE_DUCKDB_CONFIG)
-        except duckdb.Error as exc:
-            raise _classify(path, exc) from exc
-        try:
-            yield con
-        finally:
-            con.close()
-        return
     try:
-        store = RequestLogStore(path)
+        if read_only:
+            store = RequestLogStore(path, read_only=True, config=SERVICE_DUCKDB_CONFIG)
+        else:
+            store = RequestLogStore(path)
     except StorageError as exc:
-        raise _classify(path, exc) from exc
+        # Classify DuckDB's own error when there is one (the store's message repeats the path).
+        cause = exc.__cause__ if read_only and isinstance(exc.__cause__, duckdb.Error) else exc
+        raise _classify(path, cause) from exc
     try:
-        yield store.cursor()
+        yield store
     finally:
         store.close()
 

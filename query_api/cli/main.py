@@ -1,4 +1,4 @@
-"""The `reqlog` command: `serve`, `account ...`, `token ...` (plus the analysis commands of `sql_cli`).
+"""The `reqlog` command: `serve`, `account ...`, `token ...` (plus `analysis` and `demo`).
 
 Account and token commands open the SQLite accounts database beside the DuckDB file, so they work
 while `reqlog serve` runs on the same data directory; the service sees each change within a second.

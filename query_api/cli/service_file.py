@@ -1,7 +1,7 @@
 """Where a running `reqlog serve` can be reached, in a small file beside its database.
 
 DuckDB lets one process hold the file, so a command that finds it held points the user at the
-service instead (`sql_cli`). The service's real address is only known to the service (`--port`
+service instead (`analysis`). The service's real address is only known to the service (`--port`
 may differ from `$REQLOG_PORT`), so it writes it here once it serves, and removes it when it
 stops. A file left by a killed service is told apart by its PID, which must be the lock holder's.
 """

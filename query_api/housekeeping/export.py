@@ -18,14 +18,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from exporter.log_filter import LogFilter
-from exporter.row import COLUMN_NAMES, JSON_COLUMNS
-from exporter.schema import TABLE
+from exporter.log_store import LogStore
+from exporter.row import JSON_COLUMNS
 
 BATCH_ROWS = 100_000
 PART_NAME = "part-0.parquet"
@@ -62,35 +60,6 @@ def parse_bound(text: str | None, *, end: bool = False) -> datetime | None:
     return moment
 
 
-def export_query(since: datetime | None, until: datetime | None) -> tuple[str, str, list[datetime]]:
-    """The count query, the rows query (day order) and their parameters for a `[since, until)` range."""
-    clauses, params = LogFilter(started_after=since, started_before=until).sql()
-    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-    count_sql = f"SELECT count(*) FROM {TABLE}{where}"
-    rows_sql = f"SELECT {', '.join(COLUMN_NAMES)} FROM {TABLE}{where} ORDER BY started_at NULLS LAST, id"
-    return count_sql, rows_sql, params
-
-
-def read_batches(
-    con: duckdb.DuckDBPyConnection, since: datetime | None, until: datetime | None, *, batch_rows: int = BATCH_ROWS
-) -> tuple[int, pa.RecordBatchReader, duckdb.DuckDBPyConnection]:
-    """Open a consistent read of the range on a new cursor: (row count, batches, the cursor to close).
-
-    The count and the rows come from one read-only transaction, so they agree while writes go on.
-    """
-    count_sql, rows_sql, params = export_query(since, until)
-    cursor = con.cursor()
-    try:
-        cursor.execute("BEGIN TRANSACTION READ ONLY")
-        # fetchall: DuckDB 2 refuses more work on a cursor whose last result was not read to the end.
-        total = int(cursor.execute(count_sql, params).fetchall()[0][0])
-        reader = cursor.sql(rows_sql, params=params).to_arrow_reader(batch_rows)
-    except BaseException:
-        cursor.close()
-        raise
-    return total, reader, cursor
-
-
 def write_parquet(
     batches: Iterable[pa.RecordBatch], out: str | Path, *, progress: Progress | None = None
 ) -> ExportSummary:
@@ -116,22 +85,23 @@ def write_parquet(
 
 
 def export_from(
-    con: duckdb.DuckDBPyConnection,
+    store: LogStore,
     out: str | Path,
     *,
     since: datetime | None = None,
     until: datetime | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> ExportSummary:
-    """Export the `[since, until)` range of the database behind `con` into `out`.
+    """Export the `[since, until)` range of `store` into `out`.
 
     `progress(done, total)` is called as rows are written.
     """
-    total, reader, cursor = read_batches(con, since, until)
+    read = store.export_batches(since, until, batch_rows=BATCH_ROWS)
     try:
-        return write_parquet(reader, out, progress=None if progress is None else lambda done: progress(done, total))
+        total = read.total
+        return write_parquet(read.rows, out, progress=None if progress is None else lambda done: progress(done, total))
     finally:
-        cursor.close()
+        read.close()
 
 
 class _DayWriter:

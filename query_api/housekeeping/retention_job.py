@@ -2,7 +2,7 @@
 
 It runs shortly after the service starts (a service restarted every night would otherwise never
 prune) and then every `RETENTION_INTERVAL` seconds. The delete runs on a thread of its own, in
-short batches (`retention.prune`), so the API keeps answering and the writer keeps writing. Rows
+short batches (`LogStore.prune`), so the API keeps answering and the writer keeps writing. Rows
 deleted from the store are dropped from the recent-rows cache as well, before and after, so the
 API never serves a row that the store no longer has.
 """
@@ -12,48 +12,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import threading
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from aiohttp import web
 
-from query_api.housekeeping.retention import BATCH_ROWS, PruneResult, cutoff_for, prune
-from query_api.keys import RECENT_KEY, SETTINGS_KEY, STORE_KEY
+from exporter.log_store import PruneResult
+from query_api.housekeeping.retention import BATCH_ROWS, cutoff_for
+from query_api.keys import RECENT_KEY, RETENTION_KEY, RETENTION_POOL_KEY, SETTINGS_KEY, STORE_KEY
 from query_api.readpool import ReadPool
 
 logger = logging.getLogger("reqlog.retention")
 
-RETENTION_FIRST_DELAY = 60.0
-RETENTION_INTERVAL = 24 * 3600.0
-
-
-@dataclass
-class RetentionState:
-    """The job's schedule (set before the app starts to change it) and what its runs did."""
-
-    first_delay: float = RETENTION_FIRST_DELAY
-    interval: float = RETENTION_INTERVAL
-    scheduled: bool = False
-    runs: int = 0
-    last: PruneResult | None = None
-    ran: asyncio.Event = field(default_factory=asyncio.Event)
-    stopping: threading.Event = field(default_factory=threading.Event)
-
-
-RETENTION_KEY = web.AppKey("reqlog_retention", RetentionState)
-_POOL_KEY = web.AppKey("reqlog_retention_pool", ReadPool)
-
 
 class _Stopped(Exception):
     """Raised between delete batches when the service is shutting down."""
-
-
-def setup(app: web.Application) -> None:
-    """Prepare the job's state; the job itself starts only when `retention_days` is set."""
-    app[RETENTION_KEY] = RetentionState()
-    app.cleanup_ctx.append(_retention_context)
 
 
 async def run_retention(
@@ -84,7 +57,7 @@ async def run_retention(
             on_batch(deleted)
 
     recent.discard_before(cutoff)
-    result = await app[_POOL_KEY].run(lambda: prune(store.cursor(), cutoff, on_batch=batch_done, batch_rows=batch_rows))
+    result = await app[RETENTION_POOL_KEY].run(lambda: store.prune(cutoff, on_batch=batch_done, batch_rows=batch_rows))
     recent.discard_before(cutoff)
     state.runs += 1
     state.last = result
@@ -93,10 +66,11 @@ async def run_retention(
     return result
 
 
-async def _retention_context(app: web.Application) -> AsyncIterator[None]:
+async def retention_context(app: web.Application) -> AsyncIterator[None]:
+    """The job's thread, and the daily job itself when `retention_days` is set (`app.LIFECYCLE`)."""
     state = app[RETENTION_KEY]
     state.stopping.clear()
-    app[_POOL_KEY] = ReadPool(1)
+    app[RETENTION_POOL_KEY] = ReadPool(1)
     task = None
     if app[SETTINGS_KEY].retention_days is not None:
         task = asyncio.create_task(_daily(app), name="reqlog-retention")
@@ -109,7 +83,7 @@ async def _retention_context(app: web.Application) -> AsyncIterator[None]:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        await asyncio.to_thread(app[_POOL_KEY].close)
+        await asyncio.to_thread(app[RETENTION_POOL_KEY].close)
 
 
 async def _daily(app: web.Application) -> None:

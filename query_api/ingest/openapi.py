@@ -1,4 +1,4 @@
-"""`POST /v1/traces` in the OpenAPI document (added through `openapi.add_paths`).
+"""`POST /v1/traces`'s OpenAPI operation (`OPERATIONS`) and the schemas it refers to (`SCHEMAS`).
 
 The bodies are OTLP's own messages (opentelemetry-proto `ExportTraceServiceRequest` and
 `ExportTraceServiceResponse`, errors as `google.rpc.Status`), in protobuf or in OTLP/JSON; the
@@ -6,10 +6,6 @@ document describes their JSON form and points at the specification for the rest.
 """
 
 from __future__ import annotations
-
-from aiohttp import web
-
-from query_api import openapi
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
@@ -22,7 +18,7 @@ _STATUS = {
     },
 }
 
-_TRACES = {
+OPERATIONS = {
     "post": {
         "operationId": "exportTraces",
         "summary": "OTLP/HTTP trace ingest (admin, or permission 3602).",
@@ -61,7 +57,7 @@ _TRACES = {
     }
 }
 
-_SCHEMAS = {
+SCHEMAS = {
     "RpcStatus": {
         "type": "object",
         "properties": {"code": {"type": "integer"}, "message": {"type": "string"}, "details": {"type": "array"}},
@@ -76,8 +72,3 @@ _SCHEMAS = {
         },
     },
 }
-
-
-def add_to_document(app: web.Application, path: str) -> None:
-    """Describe the ingest route at `path` in the app's OpenAPI document."""
-    openapi.add_paths(app, {path: _TRACES}, schemas=_SCHEMAS)

@@ -3,7 +3,7 @@
 A request goes: token check (401/403 as the query API answers them) -> content type (protobuf or
 OTLP/JSON, else 415) and encoding (none, gzip or deflate, else 415) -> the body, read and inflated
 up to the limit (413 past it, so a gzip bomb stops there instead of filling memory) -> in a decoding
-process (`ingest_decode`): decoded, flattened and turned into an Arrow batch (400 for a malformed
+process (`decode`): decoded, flattened and turned into an Arrow batch (400 for a malformed
 payload) -> the single writer (`writer`; 503 + Retry-After when its queue is full) -> the answer,
 an `ExportTraceServiceResponse` in the request's encoding, sent only after the rows are committed.
 
@@ -14,7 +14,6 @@ request's encoding (JSON when the content type itself was refused).
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 from collections.abc import AsyncIterator
 
@@ -25,11 +24,11 @@ from aiohttp.http_exceptions import HttpProcessingError
 from exporter.otlp import encode_response, encode_status
 from exporter.useragent import warm_up
 from query_api.auth import PERM_INGEST, authorize
-from query_api.ingest import openapi as ingest_openapi
 from query_api.ingest.budget import ByteBudget, OverBudget
 from query_api.ingest.decode import INVALID_ARGUMENT, UNAVAILABLE, WBITS, DecodePool, OtlpError, too_large
+from query_api.ingest.state import Ingest
 from query_api.ingest.writer import StoredValues, Writer, WriterBusy, WriterClosed
-from query_api.keys import RECENT_KEY, SETTINGS_KEY, STORE_KEY
+from query_api.keys import INGEST_KEY, RECENT_KEY, SETTINGS_KEY, STORE_KEY
 
 logger = logging.getLogger("reqlog.ingest")
 
@@ -41,47 +40,12 @@ _DECODED_BY_AIOHTTP = frozenset({"", "identity", "gzip", "x-gzip", "deflate", "b
 _CHUNK = 256 * 1024
 
 
-@dataclasses.dataclass(slots=True)
-class IngestStats:
-    """Counters since start: what came in and what became of it."""
+async def ingest_context(app: web.Application) -> AsyncIterator[None]:
+    """The writer and the decoding pool, for the app's lifetime (`app.LIFECYCLE`).
 
-    requests: int = 0
-    spans: int = 0
-    rows: int = 0  # rows the file gained (a retried span already stored is not counted again)
-    ignored: int = 0  # not HTTP server spans
-    rejected: int = 0  # malformed spans (answered in partial_success)
-    refused: int = 0  # requests answered 503 because the writer was behind or failing
-    over_budget: int = 0  # requests answered 503 because the in-flight byte budget was full
-    too_large: int = 0  # requests answered 413 (past `ingest_max_bytes`)
-
-
-@dataclasses.dataclass(slots=True)
-class Ingest:
-    """The receiver's state on the app: the writer, the decoding pool and the counters."""
-
-    writer: Writer
-    decoder: DecodePool
-    max_bytes: int
-    retry_after: int
-    budget: ByteBudget
-    stats: IngestStats = dataclasses.field(default_factory=IngestStats)
-
-
-INGEST_KEY = web.AppKey("reqlog_ingest", Ingest)
-
-
-def setup_ingest(app: web.Application) -> None:
-    """Register `POST /v1/traces` and the writer's lifecycle on `app`.
-
-    Call it after the store's cleanup context is registered: the writer drains into the store
-    when the app stops, so it must stop before the store closes.
+    After the store's context: the writer drains into the store when the app stops, so it must
+    stop before the store closes.
     """
-    app.router.add_post(PATH, handle_traces)
-    app.cleanup_ctx.append(_ingest_context)
-    ingest_openapi.add_to_document(app, PATH)
-
-
-async def _ingest_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS_KEY]
     recent = app.get(RECENT_KEY)
 
@@ -177,7 +141,7 @@ async def _read_body(request: web.Request, limit: int, budget: ByteBudget, held:
     aiohttp inflates gzip and deflate bodies itself, incrementally and only as fast as they are
     read (3.14 caps each step), so stopping at the limit stops a gzip bomb: what is never read is
     never inflated. A server started with `auto_decompress=False` hands the compressed bytes over
-    instead; `ingest_decode.decode_body` then inflates them with the same cap. The bytes read are
+    instead; `decode.decode_body` then inflates them with the same cap. The bytes read are
     charged to `budget` as they come (`held[0]` says how many): past it, 503 before reading more.
     """
     bound = limit + 64 * 1024  # compressed data may be a little larger than the original

@@ -19,12 +19,13 @@ import concurrent.futures
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import pyarrow as pa
 
 from exporter.errors import RequestLogError, StorageError
 from exporter.isolation import Outcome, insert_isolating, refused_by_value
+from exporter.log_store import LogStore
 from exporter.store import RequestLogStore
 
 logger = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ class Writer:
 
     def __init__(
         self,
-        store: RequestLogStore,
+        store: LogStore,
         *,
         max_queued_rows: int = 100_000,
         max_batch_rows: int = 20_000,
@@ -192,7 +193,10 @@ class Writer:
 
     def _commit_isolating(self, item: _Item) -> None:
         """`_commit` for a batch the store refused a value of (`exporter.isolation`)."""
-        outcome = insert_isolating(self._store, item.table, Outcome(), returning=self._on_commit is not None)
+        # `insert_isolating` is annotated for the DuckDB store; it uses only `insert_table` and `cursor`,
+        # which every `LogStore` has.
+        store = cast(RequestLogStore, self._store)
+        outcome = insert_isolating(store, item.table, Outcome(), returning=self._on_commit is not None)
         self.transactions += outcome.transactions
         self.rows_written += outcome.rows
         item.written = outcome.rows

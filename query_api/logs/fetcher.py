@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import functools
 
+from exporter.log_store import LogStore
 from exporter.row import render_json
-from exporter.store import RequestLogStore
 from query_api.readpool import ReadPool
 
 Batch = dict[int, list["asyncio.Future[bytes | None]"]]
@@ -22,7 +22,7 @@ Batch = dict[int, list["asyncio.Future[bytes | None]"]]
 class RowFetcher:
     """Fetch rendered rows by id through `pool`, at most `pool.threads` store queries at a time."""
 
-    def __init__(self, store: RequestLogStore, pool: ReadPool, *, max_batch: int = 32) -> None:
+    def __init__(self, store: LogStore, pool: ReadPool, *, max_batch: int = 32) -> None:
         self._store = store
         self._pool = pool
         self._max_batch = max_batch
@@ -60,5 +60,5 @@ class RowFetcher:
         self._dispatch()
 
 
-def _fetch(store: RequestLogStore, ids: list[int]) -> dict[int, bytes]:
+def _fetch(store: LogStore, ids: list[int]) -> dict[int, bytes]:
     return {request_id: render_json(values) for request_id, values in store.get_many_values(ids).items()}

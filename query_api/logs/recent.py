@@ -15,8 +15,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from exporter.log_store import LogStore
 from exporter.row import COLUMN_NAMES, render_json
-from exporter.store import RequestLogStore
 
 _ID = COLUMN_NAMES.index("id")
 _STARTED_AT = COLUMN_NAMES.index("started_at")
@@ -112,7 +112,7 @@ class RecentCache:
 _WARM_BATCH = 2_000
 
 
-def warm(store: RequestLogStore, cache: RecentCache, *, step_bytes: int) -> None:
+def warm(store: LogStore, cache: RecentCache, *, step_bytes: int) -> None:
     """Fill `cache` with the newest stored rows, up to its byte budget.
 
     Rows are read in steps of at most `step_bytes` (and never more than the budget left), so the

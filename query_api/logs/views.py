@@ -14,14 +14,15 @@ import orjson
 from aiohttp import web
 
 from exporter.log_filter import LogFilter
+from exporter.log_store import LogStore
 from exporter.row import render_json
-from exporter.store import RequestLogStore
 from query_api.auth import PERM_VIEW_LOGS, authorize
 from query_api.errors import JSON, NotFound
 from query_api.keys import FETCHER_KEY, READER_KEY, RECENT_KEY, SETTINGS_KEY, STORE_KEY
 from query_api.logs.drf_view import read_only_view
 from query_api.logs.filters import parse_filters
 from query_api.logs.pagination import decode_cursor, page_links, page_size
+from query_api.logs.schema import COMMON_ERRORS, FORMAT, list_parameters, options_operation
 
 LIST_PATH = "/api/metrics/request_logs"
 DETAIL_PATH = "/api/metrics/request_logs/{id}"
@@ -59,7 +60,7 @@ async def retrieve(request: web.Request) -> web.Response:
 
 
 def _page(
-    store: RequestLogStore, log_filter: LogFilter, before: int | None, after: int | None, size: int, max_bytes: int
+    store: LogStore, log_filter: LogFilter, before: int | None, after: int | None, size: int, max_bytes: int
 ) -> tuple[list[int], list[orjson.Fragment], bool]:
     # A page stops at `list_page_bytes` of rows: fewer rows, and a `next` link to the rest.
     values, cut = store.list_page(log_filter, before_id=before, after_id=after, limit=size + 1, max_bytes=max_bytes)
@@ -88,13 +89,47 @@ async def list_logs(request: web.Request) -> web.Response:
     return web.Response(body=orjson.dumps(page), content_type=JSON)
 
 
-def setup_routes(app: web.Application) -> None:
-    """Register the endpoints, with and without DRF's trailing slash, for every method (DRF's cycle)."""
-    views = (
-        (LIST_PATH, list_logs, "Request Log List", "Request logs, newest first, filtered, in cursor pages."),
-        (DETAIL_PATH, retrieve, "Request Log Detail", "Retrieve one request log by id."),
-    )
-    for path, get, name, description in views:
-        view = read_only_view(get, permission=PERM_VIEW_LOGS, name=name, description=description)
-        for variant in (path, path + "/"):
-            app.router.add_route("*", variant, view)
+# The endpoints as DRF serves them: every method (405 for writes), OPTIONS with DRF's metadata.
+list_view = read_only_view(
+    list_logs,
+    permission=PERM_VIEW_LOGS,
+    name="Request Log List",
+    description="Request logs, newest first, filtered, in cursor pages.",
+)
+detail_view = read_only_view(
+    retrieve, permission=PERM_VIEW_LOGS, name="Request Log Detail", description="Retrieve one request log by id."
+)
+
+LIST_OPERATIONS = {
+    "get": {
+        "operationId": "listRequestLogs",
+        "summary": "List request logs, newest first, filtered, cursor-paginated.",
+        "parameters": list_parameters(),
+        "responses": {
+            "200": {
+                "description": "A page of request logs, newest first.",
+                "content": {JSON: {"schema": {"$ref": "#/components/schemas/RequestLogPage"}}},
+            },
+            "400": {"$ref": "#/components/responses/ValidationError"},
+            **COMMON_ERRORS,
+            "404": {"$ref": "#/components/responses/NotFound"},
+        },
+    },
+    "options": options_operation("describeRequestLogs", "DRF's metadata for the list view."),
+}
+DETAIL_OPERATIONS = {
+    "get": {
+        "operationId": "retrieveRequestLog",
+        "summary": "Retrieve one request log by id (staff with permission 3601, or admin).",
+        "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}, FORMAT],
+        "responses": {
+            "200": {
+                "description": "The request log.",
+                "content": {JSON: {"schema": {"$ref": "#/components/schemas/RequestLog"}}},
+            },
+            **COMMON_ERRORS,
+            "404": {"$ref": "#/components/responses/NotFound"},
+        },
+    },
+    "options": options_operation("describeRequestLog", "DRF's metadata for the retrieve view."),
+}

@@ -19,16 +19,15 @@ Pure of any server: the endpoint and `reqlog sql` both call `run_sql`.
 from __future__ import annotations
 
 import re
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import duckdb
 import orjson
 
-from exporter.errors import RequestLogError
+from exporter.deadline import clean_message, read_only_deadline
+from exporter.errors import SqlFailed, SqlRefused
 from query_api.sql.budget import DEFAULT_BYTE_LIMIT, fetch_within
 from query_api.sql.result import SqlResult
 
@@ -99,30 +98,6 @@ _EXPLAIN = re.compile(r"^\s*EXPLAIN(\s+ANALY[SZ]E)?\s+", re.IGNORECASE)
 _PATHLIKE = re.compile(r"[/\\:]|\.(csv|tsv|json|jsonl|ndjson|parquet|txt|gz|zst|duckdb|db)$", re.IGNORECASE)
 
 
-class SqlError(RequestLogError):
-    """Analyst SQL that cannot be answered; `message` is safe to show the caller."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-class SqlRefused(SqlError):
-    """The statement is not allowed in the sandbox (what and why is in `message`)."""
-
-
-class SqlTimeout(SqlError):
-    """The query ran past its time limit and was interrupted."""
-
-    def __init__(self, timeout: float) -> None:
-        super().__init__(f"The query was interrupted: it ran longer than the {timeout:g} s time limit.")
-        self.timeout = timeout
-
-
-class SqlFailed(SqlError):
-    """DuckDB rejected or failed the query (syntax, unknown column, permission...)."""
-
-
 def check_sql(con: duckdb.DuckDBPyConnection, sql: str) -> str:
     """Return the one statement in `sql` if the sandbox allows it; raise `SqlRefused` saying why otherwise.
 
@@ -136,7 +111,7 @@ def check_sql(con: duckdb.DuckDBPyConnection, sql: str) -> str:
     try:
         statements = con.extract_statements(sql)
     except duckdb.Error as exc:
-        raise SqlFailed(_clean(exc)) from exc
+        raise SqlFailed(clean_message(exc)) from exc
     except ValueError as exc:  # a statement type this duckdb module has no name for (UPDATE EXTENSIONS)
         raise SqlRefused("Only read-only queries (SELECT) are allowed.") from exc
     if len(statements) != 1:
@@ -158,7 +133,7 @@ def check_sql(con: duckdb.DuckDBPyConnection, sql: str) -> str:
         try:
             inner_statements = con.extract_statements(inner)
         except duckdb.Error as exc:
-            raise SqlFailed(_clean(exc)) from exc
+            raise SqlFailed(clean_message(exc)) from exc
         except ValueError as exc:
             raise SqlRefused("EXPLAIN is allowed only for a SELECT query.") from exc
         if len(inner_statements) != 1 or inner_statements[0].type != duckdb.StatementType.SELECT:
@@ -181,7 +156,7 @@ def run_sql(
 ) -> SqlResult:
     """Check `sql`, run it read-only on a new cursor of `con`, return at most `row_limit` rows.
 
-    The rows kept also hold at most about `byte_limit` bytes of values (`sql_budget.fetch_within`);
+    The rows kept also hold at most about `byte_limit` bytes of values (`budget.fetch_within`);
     `truncated` says whether either limit cut the answer.
 
     Raises `SqlRefused` (not allowed), `SqlTimeout` (interrupted after `timeout` seconds; `None` or 0
@@ -191,7 +166,7 @@ def run_sql(
     cursor = con.cursor()
     try:
         # The timer starts before the check and the prepare, so parsing counts against the limit too.
-        with _deadline(cursor, timeout):
+        with read_only_deadline(cursor, timeout):
             statement = check_sql(cursor, sql)
             cursor.execute(statement)
             description = cursor.description or []
@@ -206,64 +181,6 @@ def run_sql(
         truncated=truncated,
         elapsed=time.perf_counter() - start,
     )
-
-
-def run_with_deadline(
-    con: duckdb.DuckDBPyConnection, sql: str, params: list[Any], *, timeout: float | None
-) -> list[tuple[Any, ...]]:
-    """Run our own parameterised read (not analyst text) read-only with the same time limit; all rows.
-
-    Raises `SqlTimeout` or `SqlFailed` like `run_sql`.
-    """
-    cursor = con.cursor()
-    try:
-        with _deadline(cursor, timeout):
-            return cursor.execute(sql, params).fetchall()
-    finally:
-        cursor.close()
-
-
-@contextmanager
-def _deadline(cursor: duckdb.DuckDBPyConnection, timeout: float | None) -> Iterator[None]:
-    """A read-only transaction on `cursor`, interrupted after `timeout` seconds; DuckDB errors as `SqlError`s."""
-    state = _Deadline(cursor)
-    timer = threading.Timer(timeout, state.expire) if timeout else None
-    try:
-        cursor.execute("BEGIN TRANSACTION READ ONLY")
-        if timer is not None:
-            timer.start()
-        yield
-    except duckdb.InterruptException as exc:
-        raise SqlTimeout(timeout or 0) from exc
-    except duckdb.Error as exc:
-        if state.expired:
-            raise SqlTimeout(timeout or 0) from exc
-        raise SqlFailed(_clean(exc)) from exc
-    finally:
-        state.finish()
-        if timer is not None:
-            timer.cancel()
-
-
-class _Deadline:
-    """Interrupts the cursor once, unless the query finished first (no interrupt may hit a later statement)."""
-
-    def __init__(self, cursor: duckdb.DuckDBPyConnection) -> None:
-        self._cursor = cursor
-        self._lock = threading.Lock()
-        self._done = False
-        self.expired = False
-
-    def expire(self) -> None:
-        with self._lock:
-            if self._done:
-                return
-            self.expired = True
-            self._cursor.interrupt()
-
-    def finish(self) -> None:
-        with self._lock:
-            self._done = True
 
 
 def _check_tree(con: duckdb.DuckDBPyConnection, query: str) -> None:
@@ -324,8 +241,3 @@ _REFUSALS = {
 def _refusal_for(kind: duckdb.StatementType) -> str:
     name = str(kind).rsplit(".", 1)[-1]
     return _REFUSALS.get(name, f"Only read-only queries (SELECT) are allowed; this is a {name} statement.")
-
-
-def _clean(exc: duckdb.Error) -> str:
-    # DuckDB's message carries a caret diagram over several lines; its first line is the message.
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,29 +18,22 @@ import orjson
 from aiohttp import web
 
 from exporter.row import format_timestamp
-from query_api import openapi
 from query_api.auth import PERM_VIEW_LOGS, authorize
-from query_api.ingest.receiver import INGEST_KEY
-from query_api.keys import RECENT_KEY, STORE_KEY
+from query_api.keys import INGEST_KEY, RECENT_KEY, STARTED_KEY, STORE_KEY
 
 PATH = "/api/metrics/service"
-_STARTED_KEY = web.AppKey("reqlog_started", tuple)  # (wall-clock datetime, monotonic seconds)
 
 
-def setup_service_status(app: web.Application) -> None:
-    app.on_startup.append(_mark_start)
-    app.router.add_get(PATH, service_status)
-    openapi.add_paths(app, {PATH: _OPERATION}, schemas={"ServiceStatus": _SCHEMA})
-
-
-async def _mark_start(app: web.Application) -> None:
-    app[_STARTED_KEY] = (datetime.now(UTC).replace(tzinfo=None), time.monotonic())
+async def status_clock(app: web.Application) -> AsyncIterator[None]:
+    """Note when the service started (`app.LIFECYCLE`, last: once everything else is up)."""
+    app[STARTED_KEY] = (datetime.now(UTC).replace(tzinfo=None), time.monotonic())
+    yield
 
 
 async def service_status(request: web.Request) -> web.Response:
     await authorize(request, PERM_VIEW_LOGS)
     app = request.app
-    started_at, started = app[_STARTED_KEY]
+    started_at, started = app[STARTED_KEY]
     body: dict[str, Any] = {
         "started_at": format_timestamp(started_at),
         "uptime_seconds": round(time.monotonic() - started, 3),
@@ -90,60 +84,62 @@ def _counts(description: str, names: dict[str, str]) -> dict[str, Any]:
     }
 
 
-_SCHEMA = {
-    "type": "object",
-    "required": ["started_at", "uptime_seconds", "ingest", "writer", "recent_cache", "store"],
-    "properties": {
-        "started_at": {"type": "string", "format": "date-time"},
-        "uptime_seconds": {"type": "number", "minimum": 0},
-        "ingest": _counts(
-            "OTLP ingest since start (null when ingest is not set up).",
-            {
-                "requests": "POST /v1/traces requests decoded",
-                "spans": "spans in them",
-                "rows": "rows stored (HTTP server spans)",
-                "ignored": "spans that are not HTTP server spans",
-                "rejected": "malformed spans, reported in partialSuccess",
-                "refused": "requests answered 503 (writer behind or failing)",
-                "over_budget": "requests answered 503 (in-flight byte budget full: REQLOG_INGEST_INFLIGHT_BYTES)",
-                "too_large": "requests answered 413 (past REQLOG_INGEST_MAX_BYTES)",
+SCHEMAS = {
+    "ServiceStatus": {
+        "type": "object",
+        "required": ["started_at", "uptime_seconds", "ingest", "writer", "recent_cache", "store"],
+        "properties": {
+            "started_at": {"type": "string", "format": "date-time"},
+            "uptime_seconds": {"type": "number", "minimum": 0},
+            "ingest": _counts(
+                "OTLP ingest since start (null when ingest is not set up).",
+                {
+                    "requests": "POST /v1/traces requests decoded",
+                    "spans": "spans in them",
+                    "rows": "rows stored (HTTP server spans)",
+                    "ignored": "spans that are not HTTP server spans",
+                    "rejected": "malformed spans, reported in partialSuccess",
+                    "refused": "requests answered 503 (writer behind or failing)",
+                    "over_budget": "requests answered 503 (in-flight byte budget full: REQLOG_INGEST_INFLIGHT_BYTES)",
+                    "too_large": "requests answered 413 (past REQLOG_INGEST_MAX_BYTES)",
+                },
+            ),
+            "writer": _counts(
+                "The ingest writer (null when ingest is not set up).",
+                {
+                    "transactions": "commits",
+                    "rows_written": "rows the file gained (equals the rows stored)",
+                    "failures": "batches that could not be written (answered 503, never acknowledged)",
+                    "duplicates": "spans already stored, sent again by a retrying client (not written twice)",
+                    "pending_rows": "rows waiting or being written now",
+                },
+            ),
+            "store": {
+                "type": ["object", "null"],
+                "description": "The database file: reopened when DuckDB invalidated it (a failed checkpoint).",
+                "required": ["status", "reopens", "last_reopen_at", "last_reopen_error"],
+                "properties": {
+                    "status": {"type": "string", "enum": ["ok", "reopened"]},
+                    "reopens": {"type": "integer", "minimum": 0},
+                    "last_reopen_at": {"type": ["string", "null"], "format": "date-time"},
+                    "last_reopen_error": {"type": ["string", "null"], "description": "DuckDB's error that caused it"},
+                },
             },
-        ),
-        "writer": _counts(
-            "The ingest writer (null when ingest is not set up).",
-            {
-                "transactions": "commits",
-                "rows_written": "rows the file gained (equals the rows stored)",
-                "failures": "batches that could not be written (answered 503, never acknowledged)",
-                "duplicates": "spans already stored, sent again by a retrying client (not written twice)",
-                "pending_rows": "rows waiting or being written now",
-            },
-        ),
-        "store": {
-            "type": ["object", "null"],
-            "description": "The database file: reopened when DuckDB invalidated it (a failed checkpoint).",
-            "required": ["status", "reopens", "last_reopen_at", "last_reopen_error"],
-            "properties": {
-                "status": {"type": "string", "enum": ["ok", "reopened"]},
-                "reopens": {"type": "integer", "minimum": 0},
-                "last_reopen_at": {"type": ["string", "null"], "format": "date-time"},
-                "last_reopen_error": {"type": ["string", "null"], "description": "DuckDB's error that caused it"},
-            },
+            "recent_cache": _counts(
+                "The cache of recently written rows, in rendered form.",
+                {
+                    "rows": "rows held",
+                    "bytes": "bytes held (JSON plus bookkeeping)",
+                    "max_bytes": "the limit (0: off)",
+                    "hits": "retrieves answered from it",
+                    "misses": "retrieves that went to the store",
+                },
+            ),
         },
-        "recent_cache": _counts(
-            "The cache of recently written rows, in rendered form.",
-            {
-                "rows": "rows held",
-                "bytes": "bytes held (JSON plus bookkeeping)",
-                "max_bytes": "the limit (0: off)",
-                "hits": "retrieves answered from it",
-                "misses": "retrieves that went to the store",
-            },
-        ),
-    },
+    }
 }
 
-_OPERATION = {
+OPERATIONS = {
     "get": {
         "operationId": "serviceStatus",
         "summary": "Counters since the service started: ingest, writer, recent-rows cache (permission 3601).",

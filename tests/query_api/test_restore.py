@@ -46,7 +46,7 @@ def test_the_documented_restore_then_ingest_keeps_every_row(tmp_path: Path) -> N
     seed(original, [make_row(k) for k in range(40)])
     store = RequestLogStore(original)
     try:
-        export_from(store.cursor(), tmp_path / "backup")
+        export_from(store, tmp_path / "backup")
     finally:
         store.close()
 
