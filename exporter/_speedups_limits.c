@@ -3,7 +3,7 @@
  * over_limit(values, text_indexes, text_limit, json_indexes, json_limit) -> bool
  *     Whether a str at one of `text_indexes` of the tuple `values` is longer than `text_limit`
  *     characters, or one at `json_indexes` longer than `json_limit`: then `limits.cap_values`
- *     cuts it. Values of other types are never cut, as in Python.
+ *     cuts it. Values of other types (str subclasses too) are never cut, as in Python.
  */
 
 #include "_speedups.h"
@@ -22,7 +22,7 @@ any_longer(PyObject *values, PyObject *indexes, Py_ssize_t limit)
             return -1;
         }
         PyObject *value = PyTuple_GET_ITEM(values, index);
-        if (PyUnicode_Check(value) && PyUnicode_GET_LENGTH(value) > limit) {
+        if (PyUnicode_CheckExact(value) && PyUnicode_GET_LENGTH(value) > limit) {
             return 1;
         }
     }

@@ -16,10 +16,10 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from exporter import REDACTED, Redactor, header_attributes, otlp, speedups
-from exporter.bodies import parse_query
 from exporter.flatten import span_values
 from exporter.header_attributes import collect_headers, headers_json_columns
 from exporter.otlp_wire import AttributeDecoder
+from exporter.query_strings import parse_query
 from exporter.row import COLUMN_NAMES, JSON_COLUMNS
 
 from .spans import make_span
