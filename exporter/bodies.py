@@ -50,6 +50,9 @@ def decode_body(content: Any, content_type: str | None, *, truncated: bool, reda
     text = content if type(content) is str else _as_text(content)
     if not text:
         return None
+    if content_type == "application/json" and not truncated:  # the usual body, in fewer calls
+        verdict = scan_json(text, redactor)
+        return text if verdict == JSON_PLAIN else _json_by_verdict(text, verdict, redactor)
     mime = _mime(content_type)
     if _is_json(mime) or (not mime and text[:1] in "{["):
         return _json_body(text, truncated=truncated, redactor=redactor)
@@ -87,7 +90,11 @@ def _as_text(content: Any) -> str | None:
 
 
 def _json_body(text: str, *, truncated: bool, redactor: Redactor) -> str:
-    verdict = JSON_INVALID if truncated else scan_json(text, redactor)
+    return _json_by_verdict(text, JSON_INVALID if truncated else scan_json(text, redactor), redactor)
+
+
+def _json_by_verdict(text: str, verdict: int, redactor: Redactor) -> str:
+    """A JSON body's column given `scan_json`'s verdict on it (`JSON_INVALID` for a cut-off one)."""
     if verdict == JSON_PLAIN:
         return text  # valid JSON with nothing to redact: stored as it came
     if verdict == JSON_INVALID:

@@ -66,8 +66,8 @@ def cap_fields(fields: Sequence[Any]) -> Any:
     out: list[Any] | None = None
     for content_at, size_at, truncated_at in BODY_FIELDS:
         content = fields[content_at]
-        if content is None or len(content) <= limit // 4:  # at most 4 bytes a character: surely under
-            continue
+        if content is None or (type(content) is str and len(content) <= limit // 4):
+            continue  # at most 4 bytes a character: surely under (a value of another type: `_cut_body`)
         cut, original = _cut_body(content, limit)
         if cut is None:
             continue
