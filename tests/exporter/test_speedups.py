@@ -403,3 +403,28 @@ def _parsed(values: tuple[object, ...] | None) -> list[object]:
     assert values is not None
     return [json.loads(value) if name in JSON_COLUMNS and isinstance(value, str) else value
             for name, value in zip(COLUMN_NAMES, values, strict=True)]  # fmt: skip
+
+
+# -- read_attributes -------------------------------------------------------------------------------
+
+FIELD_KEYS = ("a", "b", "c")
+FIELD_VALUES = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | st.text(max_size=6)
+    | st.binary(max_size=6)
+    | st.lists(st.text(max_size=3) | st.integers(), max_size=3).map(tuple)
+)
+
+
+@C_ONLY
+@PROPERTY
+@given(st.dictionaries(st.sampled_from(FIELD_KEYS), FIELD_VALUES), st.tuples(st.booleans(), st.booleans()))
+def test_read_attributes_in_c_is_its_python_twin(attributes: dict[str, object], as_text: tuple[bool, bool]) -> None:
+    fields = (("a", "b"), ("c",))
+    expected = list(speedups.python_read_attributes(attributes, fields, as_text))
+    found = list(_speedups.read_attributes(attributes, fields, as_text, speedups.text))
+    assert found == expected
+    assert [type(v) for v in found] == [type(v) for v in expected]
