@@ -11,7 +11,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from .row import COLUMN_NAMES, RequestLog, iter_columns, row_values
+from .row import COLUMN, RequestLog, iter_columns, row_values
 from .store_queries import INSERTED_COLUMNS
 
 _ARROW_TYPES = {
@@ -26,7 +26,7 @@ _ARROW_TYPES = {
 }
 _INSERTED_COLUMNS = INSERTED_COLUMNS
 _COLUMN_TYPES = {name: sql_type for name, sql_type, _ in iter_columns()}
-_INSERTED_INDEXES = tuple(COLUMN_NAMES.index(name) for name in _INSERTED_COLUMNS)
+_INSERTED_INDEXES = tuple(getattr(COLUMN, name) for name in _INSERTED_COLUMNS)
 _ARROW_SCHEMA = pa.schema([(name, _ARROW_TYPES[_COLUMN_TYPES[name]]) for name in _INSERTED_COLUMNS])
 
 
@@ -44,7 +44,7 @@ def values_to_arrow(rows: Sequence[tuple[Any, ...]]) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=_ARROW_SCHEMA)
 
 
-_TRACE_ID, _SPAN_ID = COLUMN_NAMES.index("trace_id"), COLUMN_NAMES.index("span_id")
+_TRACE_ID, _SPAN_ID = COLUMN.trace_id, COLUMN.span_id
 
 
 def unique_spans(rows: Sequence[tuple[Any, ...]]) -> Sequence[tuple[Any, ...]]:

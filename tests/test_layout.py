@@ -134,3 +134,13 @@ def test_rooms_stay_small(package: str) -> None:
         if (lines := len(path.read_text().splitlines())) > MAX_LINES
     }
     assert (crowded, long) == ({}, {})
+
+
+def test_no_module_looks_up_a_column_position_by_name() -> None:
+    """Value tuples are read through `exporter.row.COLUMN`, never `COLUMN_NAMES.index(...)` (issue 13, point 5)."""
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in modules(ROOT).values()
+        if path.name != "row.py" and "COLUMN_NAMES.index(" in path.read_text(encoding="utf-8")
+    ]
+    assert offenders == []

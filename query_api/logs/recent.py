@@ -16,11 +16,9 @@ from datetime import datetime
 from typing import Any
 
 from exporter.log_store import LogStore
-from exporter.row import COLUMN_NAMES, render_json
+from exporter.row import COLUMN, COLUMN_NAMES, render_json
 
-_ID = COLUMN_NAMES.index("id")
-_STARTED_AT = COLUMN_NAMES.index("started_at")
-_CREATED_AT = COLUMN_NAMES.index("created_at")
+_ID, _STARTED_AT, _CREATED_AT = COLUMN.id, COLUMN.started_at, COLUMN.created_at
 # Bookkeeping per entry beyond the JSON bytes (dict slot, tuple, int and datetimes), roughly.
 _OVERHEAD = 200
 
