@@ -3,7 +3,7 @@
 `Span.set_attributes` cleans every value it is given: type checks per value and, for a sequence,
 an `isinstance(value, Sequence)` ABC check, one check per element and a copy into a new tuple. A
 request log carries ~40 attributes, most of them header tuples, and that cleaning was about half of
-what the middleware added to a request (docs/design-notes.md). The values the middleware builds are
+what the middleware added to a request (docs/instrumentation.md, "Cost"). The values it builds are
 already what the cleaning would produce: `str`, `int`, `bool` and tuples of `str`. So on the SDK's
 own span, with no attribute value length limit set, they go straight into the span's attribute
 dict, under the same two locks and with the same rules the SDK applies: nothing is set on an ended
