@@ -135,7 +135,11 @@ class RequestLogWSGIMiddleware(CaptureCore):
                 if len(keys) < NAME_CACHE_SIZE:
                     keys[name] = key
             if key and isinstance(value, str) and (value or not name.startswith("CONTENT_")):
-                add_header(headers, key, pep3333_text(value))
+                text = value if value.isascii() else pep3333_text(value)
+                if key in headers:  # two environ keys for one header name: keep both values
+                    add_header(headers, key, text)
+                else:
+                    headers[key] = (text,)
         protocol = environ.get("SERVER_PROTOCOL") or ""
         peer, version = environ.get("REMOTE_ADDR") or None, protocol.partition("/")[2] or None
         self.client_and_version(attributes, headers, peer, version)

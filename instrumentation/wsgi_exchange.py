@@ -16,7 +16,7 @@ from typing import Any
 from opentelemetry import context, trace
 
 from . import attributes as attr
-from .core import CaptureCore
+from .core import NAME_CACHE_SIZE, CaptureCore
 from .exchange import Exchange, current_exchange
 
 Environ = dict[str, Any]
@@ -47,7 +47,7 @@ class WsgiExchange(Exchange):
     def start_response(self, status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
         try:
             code = int(status.split(None, 1)[0])
-            self.response_started(code, [(_RESP + name.lower(), pep3333_text(value)) for name, value in headers])
+            self.response_started(code, self._response_headers(headers))
         except Exception as exc:
             self.capture_failed(exc)
         write = self._start_response(status, headers, exc_info)
@@ -57,6 +57,19 @@ class WsgiExchange(Exchange):
             return write(data)
 
         return write_and_capture
+
+    def _response_headers(self, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """`(attribute key, text)` pairs; the keys of the names seen before come from a bounded cache."""
+        keys = self._middleware.response_keys
+        pairs = []
+        for name, value in headers:
+            key = keys.get(name)
+            if key is None:
+                key = _RESP + name.lower()
+                if len(keys) < NAME_CACHE_SIZE:
+                    keys[name] = key
+            pairs.append((key, value if value.isascii() else pep3333_text(value)))
+        return pairs
 
     def wrap(self, result: Iterable[bytes]) -> Iterable[bytes]:
         file_wrapper = self.carrier.get("wsgi.file_wrapper")
