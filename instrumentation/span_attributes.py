@@ -34,7 +34,7 @@ def set_built_attributes(span: Span, attributes: Mapping[str, AttributeValue]) -
     if not (_usable if _usable is not None else _probe()) or not isinstance(span, SdkSpan):
         span.set_attributes(attributes)
         return
-    bounded: Any = span._attributes
+    bounded: Any = getattr(span, "_attributes", None)  # a subclass may keep them elsewhere
     if type(bounded) is not BoundedAttributes or bounded.max_value_len is not None:
         span.set_attributes(attributes)
         return
