@@ -17,13 +17,15 @@ $(STAMP): pyproject.toml $(wildcard exporter/_speedups*.c exporter/_speedups.h)
 	touch $(STAMP)
 
 # Stock OpenTelemetry's Django and Flask instrumentations pin older OpenTelemetry packages than
-# reqlog needs: bench/django.py runs them from this separate environment.
+# reqlog needs: bench/django.py runs them from this separate environment, with reqlog's
+# instrumentation beside them from the source tree (it needs orjson there too), on one SDK.
 PEERS := .venv-peers
 $(PEERS)/.installed: Makefile
 	test -x $(PEERS)/bin/python || $(PYTHON) -m venv $(PEERS)
 	$(PEERS)/bin/python -m pip install --quiet --disable-pip-version-check 'django>=5.1' \
 		'djangorestframework>=3.18' 'djangorestframework-simplejwt>=5.5' 'flask>=3.1' \
-		'opentelemetry-instrumentation-django>=0.66b1' 'opentelemetry-instrumentation-flask>=0.66b1' opentelemetry-sdk
+		'opentelemetry-instrumentation-django>=0.66b1' 'opentelemetry-instrumentation-flask>=0.66b1' opentelemetry-sdk \
+		'orjson>=3.10'
 	touch $@
 
 install: $(STAMP)
