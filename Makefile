@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint format bench demo sanitize clean node
+.PHONY: install run test test-lake postgres lint format bench demo sanitize clean node
 
 # The environment is rebuilt whenever pyproject.toml changes (the stamp is older than it), and the
 # C speedups recompiled whenever their source does.
@@ -27,6 +27,29 @@ $(PEERS)/.installed: Makefile
 	touch $@
 
 install: $(STAMP)
+
+# The lake backend (docs/scale.md) on DuckDB 1.5.5: the newest DuckDB whose `ducklake` and
+# `postgres_scanner` extensions PyPI carries as wheels. Its own environment, since the project's
+# pin (duckdb>=2.0) stays for the single file; pip is told the older DuckDB on purpose, after the rest.
+# PostgreSQL comes from Debian when missing: tests/lake start throwaway clusters with its initdb.
+LAKE_DUCKDB := 1.5.5
+LAKE := .venv-lake
+$(LAKE)/.installed: pyproject.toml Makefile
+	test -x $(LAKE)/bin/python || $(PYTHON) -m venv $(LAKE)
+	$(LAKE)/bin/python -m pip install --quiet --disable-pip-version-check -e '.[lake]' 'pytest>=8.3' \
+		'pytest-aiohttp>=1.1' 'hypothesis>=6.100' 'httpx>=0.28'
+	$(LAKE)/bin/python -m pip install --quiet --disable-pip-version-check 'duckdb==$(LAKE_DUCKDB)' \
+		'duckdb-extension-ducklake==$(LAKE_DUCKDB)' 'duckdb-extension-postgres==$(LAKE_DUCKDB)' 2>&1 \
+		| grep -v "dependency conflicts\|reqlog .* requires duckdb" || true
+	$(LAKE)/bin/python -c 'import duckdb; assert duckdb.__version__ == "$(LAKE_DUCKDB)", duckdb.__version__'
+	touch $@
+
+postgres:
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null)
+
+test-lake: $(LAKE)/.installed postgres
+	$(LAKE)/bin/python -m pytest -q -p no:cacheprovider tests/lake
 
 run: $(STAMP)
 	$(BIN)/reqlog serve --host $(HOST) --port $(PORT)
@@ -50,7 +73,7 @@ $(NODE_STAMP): $(NODE_DIR)/package-lock.json
 
 node: $(NODE_STAMP)
 
-test: lint node
+test: lint node test-lake
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP) $(PEERS)/.installed
@@ -76,4 +99,4 @@ sanitize: $(STAMP)
 		status=$$?; cp build/_speedups_normal.so $(SO); exit $$status
 
 clean:
-	rm -rf $(VENV) .pytest_cache bench/results build exporter/*.so $(NODE_DIR)/node_modules
+	rm -rf $(VENV) $(LAKE) .pytest_cache bench/results build exporter/*.so $(NODE_DIR)/node_modules
