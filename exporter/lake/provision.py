@@ -24,7 +24,9 @@ class Roles:
     accounts: str = "reqlog_accounts"
 
 
-def provision(admin_dsn: str, lake_db: str, accounts_db: str, passwords: dict[str, str], roles: Roles = Roles()) -> None:
+def provision(
+    admin_dsn: str, lake_db: str, accounts_db: str, passwords: dict[str, str], roles: Roles = Roles()
+) -> None:
     """Create the roles (when missing) and both databases, with the grants described above."""
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
         for role in (roles.writer, roles.analyst, roles.accounts):

@@ -83,10 +83,14 @@ class LakeStore(RequestLogStore):
                 raise
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
-        return open_lake(self.config, read_only=self.read_only, memory_limit=self._memory_limit, lockdown=self._lockdown)
+        return open_lake(
+            self.config, read_only=self.read_only, memory_limit=self._memory_limit, lockdown=self._lockdown
+        )
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
-        fresh = getattr(self._local, "generation", None) != self._generation or getattr(self._local, "cursor", None) is None
+        fresh = (
+            getattr(self._local, "generation", None) != self._generation or getattr(self._local, "cursor", None) is None
+        )
         cursor = super().cursor()
         if fresh:
             cursor.execute(f"USE {LAKE}")  # a cursor starts on the in-memory database
@@ -177,7 +181,11 @@ class LakeStore(RequestLogStore):
         cursor.register("_reqlog_batch", batch)
         try:
             self._commit(cursor, now, taken)
-            stored = cursor.execute(_RETURNED + " FROM _reqlog_batch ORDER BY id", {"now": now}).fetchall() if returning else []
+            stored = (
+                cursor.execute(_RETURNED + " FROM _reqlog_batch ORDER BY id", {"now": now}).fetchall()
+                if returning
+                else []
+            )
         finally:
             cursor.unregister("_reqlog_batch")
             with self._pg_lock:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from exporter.lake import LakeConfig
-from exporter.lake.provision import Roles, provision
+from exporter.lake.provision import provision
 
 from .postgres import ThrowawayPostgres
 

@@ -76,7 +76,17 @@ class ThrowawayPostgres:
             self.port = free_port()
             options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} -c fsync=off -c max_connections=200"
             try:
-                self._run(str(programs / "pg_ctl"), "-D", str(self.data), "-l", str(self.root / "log"), "-w", "-o", options, "start")
+                self._run(
+                    str(programs / "pg_ctl"),
+                    "-D",
+                    str(self.data),
+                    "-l",
+                    str(self.root / "log"),
+                    "-w",
+                    "-o",
+                    options,
+                    "start",
+                )
                 return self
             except subprocess.CalledProcessError:
                 continue

@@ -149,7 +149,9 @@ def test_query_node_sees_new_commits_and_refuses_writes(lake: Lake) -> None:
         with pytest.raises(duckdb.Error, match="read-only"):
             cursor.execute("DELETE FROM request_logs")
         with pytest.raises(duckdb.Error, match="read-only|permission denied"):
-            cursor.execute("SELECT * FROM postgres_execute('__ducklake_metadata_lake', 'DELETE FROM ducklake_snapshot')")
+            cursor.execute(
+                "SELECT * FROM postgres_execute('__ducklake_metadata_lake', 'DELETE FROM ducklake_snapshot')"
+            )
         with pytest.raises(duckdb.Error, match="disabled"):
             cursor.execute("SELECT * FROM read_csv('/etc/passwd')")
         with pytest.raises(StorageError, match="read-only"):
