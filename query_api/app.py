@@ -21,7 +21,7 @@ from exporter.store import SERVICE_DUCKDB_CONFIG, RequestLogStore
 
 from . import openapi, views
 from .account_cache import AccountCache
-from .accounts import AccountDB
+from .accounts_pg import lake_config, open_accounts
 from .errors import error_middleware
 from .fetcher import RowFetcher
 from .ingest import setup_ingest
@@ -44,12 +44,22 @@ def create_app(settings: ServiceSettings) -> web.Application:
     app.on_response_prepare.append(_security_headers)
     app.cleanup_ctx.append(_store_context)
     app.cleanup_ctx.append(_accounts_context)
-    if settings.warm_cache:
+    # With the lake, a node takes a role (docs/scale.md): writers ingest, query nodes answer, one
+    # maintenance node keeps the lake tidy. `all` (and the single file) does everything.
+    role = settings.role
+    if settings.warm_cache and role == "all":
         app.on_startup.append(_warm_recent_cache)
-    views.setup_routes(app)
+    if role in ("query", "all"):
+        views.setup_routes(app)
     openapi.setup_routes(app)
-    setup_ingest(app)
-    setup_sql(app)
+    if role in ("writer", "all"):
+        setup_ingest(app)
+    if role in ("query", "all"):
+        setup_sql(app)
+    if settings.backend == "ducklake" and role in ("maintenance", "all"):
+        from .lake_maintenance import setup_maintenance
+
+        setup_maintenance(app)
     setup_service_status(app)
     return app
 
@@ -73,13 +83,21 @@ async def _security_headers(request: web.Request, response: web.StreamResponse) 
 async def _store_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS_KEY]
     # Opening replays the WAL, which can take a while on a big file: keep the loop free meanwhile.
-    store = await asyncio.to_thread(
-        RequestLogStore,
-        settings.db,
-        memory_limit=settings.memory_limit,
-        checkpoint_threshold=settings.checkpoint_threshold,
-        config=SERVICE_DUCKDB_CONFIG,
-    )
+    store: RequestLogStore
+    if settings.backend == "ducklake":
+        from exporter.lake import LakeStore
+
+        store = await asyncio.to_thread(
+            LakeStore, lake_config(settings), read_only=settings.role == "query", memory_limit=settings.memory_limit
+        )
+    else:
+        store = await asyncio.to_thread(
+            RequestLogStore,
+            settings.db,
+            memory_limit=settings.memory_limit,
+            checkpoint_threshold=settings.checkpoint_threshold,
+            config=SERVICE_DUCKDB_CONFIG,
+        )
     app[STORE_KEY] = store
     app[READER_KEY] = ReadPool(settings.read_threads)
     app[FETCHER_KEY] = RowFetcher(store, app[READER_KEY])
@@ -93,7 +111,7 @@ async def _store_context(app: web.Application) -> AsyncIterator[None]:
 
 async def _accounts_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS_KEY]
-    db = AccountDB(settings.accounts_path)
+    db = await asyncio.to_thread(open_accounts, settings)
     cache = AccountCache(db, interval=settings.account_refresh_interval)
     app[ACCOUNTS_KEY] = cache
     poller = asyncio.create_task(cache.run(), name="reqlog-accounts")

@@ -61,6 +61,9 @@ class ServiceSettings:
       0 decodes in a thread of the service (slower: it shares a core with everything else).
     - `redact_headers`, `unredact_headers`, `redact_keys`, `unredact_keys`: comma-separated, as for
       the exporter (`ExporterSettings`): what OTLP ingest redacts beyond the defaults / keeps.
+    - `backend`: `duckdb` (one file, the default) or `ducklake` (many nodes, docs/scale.md), with
+      `role` (`writer`, `query`, `maintenance` or `all`), `lake_catalog`, `lake_data`,
+      `lake_accounts`, `lake_extension_repository` and `lake_span_memory` (`exporter.lake.LakeConfig`).
     """
 
     db: Path = DEFAULT_DB_PATH
@@ -92,6 +95,13 @@ class ServiceSettings:
     unredact_headers: str = ""
     redact_keys: str = ""
     unredact_keys: str = ""
+    backend: str = "duckdb"
+    role: str = "all"
+    lake_catalog: str = ""
+    lake_data: str = ""
+    lake_accounts: str = ""
+    lake_extension_repository: str = ""
+    lake_span_memory: int = 1_000_000
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -183,5 +193,15 @@ def _validate(settings: ServiceSettings) -> None:
         raise ConfigError("ingest_inflight_bytes", "must be at least ingest_max_bytes (one request must fit)")
     if not 0 <= settings.ingest_workers <= 64:
         raise ConfigError("ingest_workers", "must be 0 (decode in a thread) to 64")
+    if settings.backend not in ("duckdb", "ducklake"):
+        raise ConfigError("backend", f"must be duckdb or ducklake, got {settings.backend!r}")
+    if settings.role not in ("writer", "query", "maintenance", "all"):
+        raise ConfigError("role", f"must be writer, query, maintenance or all, got {settings.role!r}")
+    if settings.backend == "duckdb" and settings.role != "all":
+        raise ConfigError("role", "roles need --backend ducklake: one DuckDB file has one process")
+    if settings.backend == "ducklake":
+        for name in ("lake_catalog", "lake_data", "lake_accounts"):
+            if not getattr(settings, name):
+                raise ConfigError(name, f"required with the ducklake backend (REQLOG_{name.upper()})")
     if settings.retention_days is not None and settings.retention_days < 1:
         raise ConfigError("retention_days", "must be at least 1 day (leave it unset to keep everything)")
