@@ -439,6 +439,19 @@ def unique_spans(rows: Sequence[tuple[Any, ...]]) -> Sequence[tuple[Any, ...]]:
     return out
 
 
+def sibling_cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """A new cursor of `con`'s database instance, on the same default database as `con`.
+
+    A new cursor starts on the instance's first database: the file, for the single file; the empty
+    in-memory one for a lake attached later (`exporter.lake`), whose cursors `USE` the lake.
+    """
+    cursor = con.cursor()
+    (name,) = con.execute("SELECT current_database()").fetchall()[0]
+    if cursor.execute("SELECT current_database()").fetchall()[0][0] != name:
+        cursor.execute('USE "' + str(name).replace('"', '""') + '"')
+    return cursor
+
+
 def invalidated(exc: BaseException) -> bool:
     """Whether `exc` says DuckDB invalidated the database (only reopening the file helps then)."""
     return isinstance(exc, duckdb.FatalException) or "database has been invalidated" in str(exc)

@@ -17,7 +17,7 @@ from typing import Any
 from exporter.errors import ConfigError, RequestLogError, StorageError
 
 from . import demo, service_file, sql_cli
-from .accounts import AccountDB
+from .accounts_pg import open_accounts
 from .auth import PERM_INGEST, PERM_SQL, PERM_VIEW_LOGS
 from .settings import ServiceSettings
 
@@ -35,10 +35,13 @@ def _db_option(parser: argparse.ArgumentParser) -> None:
 
 def ensure_first_admin(settings: ServiceSettings) -> str | None:
     """With no accounts yet, create the admin account and return its token (else `None`)."""
-    with AccountDB(settings.accounts_path) as db:
+    with open_accounts(settings) as db:
         if db.count():
             return None
-        db.create_account(FIRST_ADMIN, full_name="Administrator", is_staff=True, is_superuser=True)
+        try:
+            db.create_account(FIRST_ADMIN, full_name="Administrator", is_staff=True, is_superuser=True)
+        except ConfigError:
+            return None  # another node of the lake created it at the same moment
         return db.create_token(FIRST_ADMIN)
 
 
@@ -63,7 +66,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from .app import create_app
 
-    overrides: dict[str, Any] = {"host": args.host, "port": args.port}
+    overrides: dict[str, Any] = {"host": args.host, "port": args.port, "backend": args.backend, "role": args.role}
     if args.retention_days is not None:
         overrides["retention_days"] = args.retention_days
     settings = _settings(args, **overrides)
@@ -78,13 +81,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     url = f"http://{settings.host}:{settings.port}"
 
+    lake = settings.backend == "ducklake"
+
     async def announce(app: web.Application) -> None:
         # After the cleanup contexts' start (they run first): the file is open, so this is true.
+        if lake:
+            print(
+                f"reqlog: {settings.role} node of the lake {settings.lake_data} on {url}", file=sys.stderr, flush=True
+            )
+            return
         service_file.write(settings.db, url)
         print(f"reqlog: serving {settings.db} on {url}", file=sys.stderr, flush=True)
 
     async def forget(app: web.Application) -> None:
-        service_file.remove(settings.db)
+        if not lake:
+            service_file.remove(settings.db)
 
     app.on_startup.append(announce)
     app.on_cleanup.append(forget)
@@ -102,7 +113,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_account_create(args: argparse.Namespace) -> int:
-    with AccountDB(_settings(args).accounts_path) as db:
+    with open_accounts(_settings(args)) as db:
         account = db.create_account(
             args.username,
             full_name=args.full_name,
@@ -115,7 +126,7 @@ def cmd_account_create(args: argparse.Namespace) -> int:
 
 
 def cmd_account_list(args: argparse.Namespace) -> int:
-    with AccountDB(_settings(args).accounts_path) as db:
+    with open_accounts(_settings(args)) as db:
         rows = db.list_accounts()
     print(f"{'id':>4}  {'username':<20} {'active':<6} {'staff':<5} {'admin':<5} {'tokens':>6}  permissions  full name")
     for account, tokens in rows:
@@ -128,21 +139,21 @@ def cmd_account_list(args: argparse.Namespace) -> int:
 
 
 def cmd_account_deactivate(args: argparse.Namespace) -> int:
-    with AccountDB(_settings(args).accounts_path) as db:
+    with open_accounts(_settings(args)) as db:
         db.set_active(args.username, False)
     print(f"deactivated {args.username!r}", file=sys.stderr)
     return 0
 
 
 def cmd_token_create(args: argparse.Namespace) -> int:
-    with AccountDB(_settings(args).accounts_path) as db:
+    with open_accounts(_settings(args)) as db:
         key = db.create_token(args.username)
     print(key)  # alone on stdout, so `TOKEN=$(reqlog token create alice)` works
     return 0
 
 
 def cmd_token_revoke(args: argparse.Namespace) -> int:
-    with AccountDB(_settings(args).accounts_path) as db:
+    with open_accounts(_settings(args)) as db:
         count = db.revoke(args.token_or_username)
     print(f"revoked {count} token{'s' if count != 1 else ''}", file=sys.stderr)
     return 0
@@ -161,6 +172,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to bind (default: $REQLOG_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default: $REQLOG_PORT or 8000)")
     serve.add_argument("--retention-days", type=int, help="delete request logs older than this many days")
+    serve.add_argument(
+        "--backend", choices=("duckdb", "ducklake"), help="one DuckDB file (default) or a DuckLake (docs/scale.md)"
+    )
+    serve.add_argument(
+        "--role", choices=("writer", "query", "maintenance", "all"), help="this node's part in a lake (default: all)"
+    )
     serve.set_defaults(func=cmd_serve)
 
     account = commands.add_parser("account", help="manage accounts").add_subparsers(dest="action", required=True)

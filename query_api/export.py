@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 from exporter.log_filter import LogFilter
 from exporter.row import COLUMN_NAMES, JSON_COLUMNS
 from exporter.schema import TABLE
+from exporter.store import sibling_cursor
 
 BATCH_ROWS = 100_000
 PART_NAME = "part-0.parquet"
@@ -79,7 +80,7 @@ def read_batches(
     The count and the rows come from one read-only transaction, so they agree while writes go on.
     """
     count_sql, rows_sql, params = export_query(since, until)
-    cursor = con.cursor()
+    cursor = sibling_cursor(con)
     try:
         cursor.execute("BEGIN TRANSACTION READ ONLY")
         # fetchall: DuckDB 2 refuses more work on a cursor whose last result was not read to the end.

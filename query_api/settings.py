@@ -63,7 +63,8 @@ class ServiceSettings:
       the exporter (`ExporterSettings`): what OTLP ingest redacts beyond the defaults / keeps.
     - `backend`: `duckdb` (one file, the default) or `ducklake` (many nodes, docs/scale.md), with
       `role` (`writer`, `query`, `maintenance` or `all`), `lake_catalog`, `lake_data`,
-      `lake_accounts`, `lake_extension_repository` and `lake_span_memory` (`exporter.lake.LakeConfig`).
+      `lake_accounts`, `lake_extension_repository` and `lake_span_memory` (`exporter.lake.LakeConfig`),
+      and `lake_maintenance_interval`: seconds between the maintenance node's passes, default 300.
     """
 
     db: Path = DEFAULT_DB_PATH
@@ -102,6 +103,7 @@ class ServiceSettings:
     lake_accounts: str = ""
     lake_extension_repository: str = ""
     lake_span_memory: int = 1_000_000
+    lake_maintenance_interval: float = 300.0
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -199,6 +201,8 @@ def _validate(settings: ServiceSettings) -> None:
         raise ConfigError("role", f"must be writer, query, maintenance or all, got {settings.role!r}")
     if settings.backend == "duckdb" and settings.role != "all":
         raise ConfigError("role", "roles need --backend ducklake: one DuckDB file has one process")
+    if not settings.lake_maintenance_interval > 0:
+        raise ConfigError("lake_maintenance_interval", "must be more than 0 seconds")
     if settings.backend == "ducklake":
         for name in ("lake_catalog", "lake_data", "lake_accounts"):
             if not getattr(settings, name):

@@ -29,6 +29,7 @@ import duckdb
 import orjson
 
 from exporter.errors import RequestLogError
+from exporter.store import sibling_cursor
 
 from .sql_budget import DEFAULT_BYTE_LIMIT, fetch_within
 from .sql_result import SqlResult
@@ -189,7 +190,7 @@ def run_sql(
     means no limit) or `SqlFailed` (DuckDB's own error). Blocks: call it from a worker thread.
     """
     start = time.perf_counter()
-    cursor = con.cursor()
+    cursor = sibling_cursor(con)
     try:
         # The timer starts before the check and the prepare, so parsing counts against the limit too.
         with _deadline(cursor, timeout):
@@ -216,7 +217,7 @@ def run_with_deadline(
 
     Raises `SqlTimeout` or `SqlFailed` like `run_sql`.
     """
-    cursor = con.cursor()
+    cursor = sibling_cursor(con)
     try:
         with _deadline(cursor, timeout):
             return cursor.execute(sql, params).fetchall()

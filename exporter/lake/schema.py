@@ -26,8 +26,11 @@ def create_table_sql() -> str:
     return f"CREATE TABLE IF NOT EXISTS {TABLE} (\n  " + ",\n  ".join(columns) + "\n)"
 
 
+# Partitioned by the day a request started: retention then deletes whole files (`housekeeping`).
+PARTITION_SQL = f"ALTER TABLE {TABLE} SET PARTITIONED BY (year(started_at), month(started_at), day(started_at))"
 MIGRATION: tuple[str, ...] = (
     "CREATE TABLE IF NOT EXISTS reqlog_migrations (version INTEGER, applied_at TIMESTAMP)",
     create_table_sql(),
+    PARTITION_SQL,
     *ANALYST_VIEWS,
 )
