@@ -16,7 +16,7 @@ from typing import Any
 
 from exporter.errors import ConfigError, RequestLogError, StorageError
 
-from . import demo, service_file, sql_cli
+from . import demo, lake_cli, service_file, sql_cli
 from .accounts_pg import open_accounts
 from .auth import PERM_INGEST, PERM_SQL, PERM_VIEW_LOGS
 from .settings import ServiceSettings
@@ -215,6 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
         _db_option(sub)
 
     sql_cli.add_commands(commands)
+    lake_cli.add_commands(commands)
     demo.add_command(commands)
     return parser
 
