@@ -18,7 +18,11 @@ from .rows import make_rows
 
 def _reqlog(*args: str, env: dict[str, str] | None = None) -> str:
     done = subprocess.run(
-        [sys.executable, "-m", "query_api.cli", *args], capture_output=True, text=True, timeout=120, env=clean_environ(env)
+        [sys.executable, "-m", "query_api.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=clean_environ(env),
     )
     assert done.returncode == 0, done.stderr
     return done.stdout

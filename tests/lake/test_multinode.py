@@ -7,7 +7,7 @@ acknowledged batches are sent again to their writer, and some to another writer 
 of the writer set). Then: every acknowledged span stored exactly once, ids unique, retrieve, list
 and stats equal to a single-node service's for the same payloads, analyst SQL refused its DELETE and
 `postgres_execute`, and retention and compaction done by the maintenance node while writers wrote.
-Bounded: 720 spans, every loop with a deadline.
+Bounded: 432 spans, every loop with a deadline.
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ from tests.query_api.harness import Service, make_accounts
 from .conftest import Lake
 from .nodes import HashRing, Node
 
-CLIENTS, REQUESTS, TRACES_PER_REQUEST = 3, 20, 6
+CLIENTS, REQUESTS, TRACES_PER_REQUEST = 3, 12, 6
 OLD_TRACES = 5  # 40 days old: the maintenance node's retention (30 days) deletes them while writers run
-KILL_AFTER_ACKS = 40
+KILL_AFTER_ACKS = 25
 DEADLINE = 90.0
 JSON_HEADERS = {"Content-Type": "application/json"}
 _NOW = datetime.now(UTC)
@@ -128,6 +128,12 @@ def test_three_writers_a_query_node_and_maintenance(lake: Lake, tmp_path: Path) 
     nodes = [*writers, query, maintenance]
     single_tokens = make_accounts(tmp_path / "single" / "accounts.sqlite3")
     single = Service(tmp_path / "single" / "reqlog.duckdb", tmp_path / "single.log")
+    began = time.monotonic()
+    marks: list[str] = []
+
+    def mark(what: str) -> None:
+        marks.append(f"{what} {time.monotonic() - began:.1f}s")
+
     try:
         writers[0].start().wait_ready()  # the first one creates the lake's tables; the rest start together
         for node in nodes[1:]:
@@ -135,6 +141,7 @@ def test_three_writers_a_query_node_and_maintenance(lake: Lake, tmp_path: Path) 
         for node in nodes[1:]:
             node.wait_ready()
 
+        mark("nodes up")
         # Token changes reach every node within a second (the accounts live in PostgreSQL).
         with PgAccountDB(lake.accounts()) as accounts:
             fresh = accounts.create_token("root")
@@ -151,6 +158,7 @@ def test_three_writers_a_query_node_and_maintenance(lake: Lake, tmp_path: Path) 
                 assert time.monotonic() - revoked < 1.0, "a revoked token still worked after a second"
                 time.sleep(0.02)
 
+        mark("tokens")
         traffic = Traffic(writers, token)
         traffic.send_traces(list(range(900_001, 900_001 + OLD_TRACES)), old=True)
 
@@ -180,6 +188,7 @@ def test_three_writers_a_query_node_and_maintenance(lake: Lake, tmp_path: Path) 
             traffic.send_traces(traces)
         traffic.send_traces(_requests(2)[0], shift=1)
         maintenance_log_at_end_of_writing = maintenance.log()
+        mark("traffic")
 
         recent_spans = CLIENTS * REQUESTS * TRACES_PER_REQUEST * 2
         deadline = time.monotonic() + DEADLINE
@@ -195,7 +204,8 @@ def test_three_writers_a_query_node_and_maintenance(lake: Lake, tmp_path: Path) 
             if rows == unique_spans and old == 0:
                 break
             assert time.monotonic() < deadline, f"maintenance did not finish: {answer['rows']}"
-            time.sleep(0.5)
+            time.sleep(0.2)
+        mark("maintenance")
         assert unique_spans == recent_spans  # every acknowledged span, once
         assert unique_ids == rows and max_id < 2**53
 
@@ -214,7 +224,7 @@ def test_three_writers_a_query_node_and_maintenance(lake: Lake, tmp_path: Path) 
         for group in ("status_code", "method"):
             path = f"/api/metrics/request_logs/stats?group_by={group}"
             assert query.get_json(path, token) == _single_get(single, path, single_tokens.admin)
-        for trace in (1, 37, 118, 240, 360):
+        for trace in (1, 37, 118, 180, 216):
             path = f"/api/metrics/request_logs?trace_id={trace:032x}"
             lake_page, single_page = query.get_json(path, token), _single_get(single, path, single_tokens.admin)
             assert [_strip(r) for r in lake_page["results"]] == [_strip(r) for r in single_page["results"]]
@@ -228,7 +238,7 @@ def test_three_writers_a_query_node_and_maintenance(lake: Lake, tmp_path: Path) 
         # Filtered, newest-first lists hold the same rows in the same order.
         path = "/api/metrics/request_logs?status_code=500&page_size=200"
         lake_list, single_list = query.get_json(path, token), _single_get(single, path, single_tokens.admin)
-        assert len(lake_list["results"]) == 144
+        assert len(lake_list["results"]) == 86
         key = lambda r: (r["started_at"], r["endpoint"])  # noqa: E731
         assert sorted(map(_strip, lake_list["results"]), key=key) == sorted(
             map(_strip, single_list["results"]), key=key
@@ -249,10 +259,14 @@ def test_three_writers_a_query_node_and_maintenance(lake: Lake, tmp_path: Path) 
         assert sum(r["merged_files"] + r["flushed_rows"] for r in results) > 0
         every_pass = re.findall(r"lake maintenance: PassResult\(([^)]*)\)", maintenance.log())
         duplicates = sum(int(found) for text in every_pass for found in re.findall(r"duplicates=(\d+)", text))
-        assert duplicates == TRACES_PER_REQUEST * 2  # the batch sent to another writer, and nothing else
+        # The batch sent to other writers, and nothing else; the restarted writer recalled it at start.
+        names = list(traffic.writers)
+        shifted = [names[(names.index(traffic.ring.endpoint(t.to_bytes(16, "big"))) + 1) % 3] for t in _requests(2)[0]]
+        assert duplicates == 2 * sum(name != "writer-1" for name in shifted) > 0
         print(
             f"\nlake: {rows} rows, {traffic.acks} acknowledged batches, {traffic.retries} retries, "
-            f"{len(results)} maintenance passes while writing, writer restarts {writers[1].starts - 1}"
+            f"{len(results)} maintenance passes while writing, writer restarts {writers[1].starts - 1}; "
+            + ", ".join(marks)
         )
     finally:
         for node in nodes:
