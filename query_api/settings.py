@@ -102,7 +102,7 @@ class ServiceSettings:
     lake_data: str = ""
     lake_accounts: str = ""
     lake_extension_repository: str = ""
-    lake_span_memory: int = 1_000_000
+    lake_span_memory: int = 200_000
     lake_maintenance_interval: float = 300.0
 
     def __post_init__(self) -> None:

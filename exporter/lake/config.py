@@ -21,14 +21,15 @@ class LakeConfig:
       database and role apart from the lake's, so the analysts' role can never read token hashes.
     - `extension_repository` (`REQLOG_LAKE_EXTENSION_REPOSITORY`): where `INSTALL` fetches the
       extensions when no matching PyPI wheel is installed (a mirror for air-gapped sites).
-    - `span_memory` (`REQLOG_LAKE_SPAN_MEMORY`): how many recent span keys a writer remembers.
+    - `span_memory` (`REQLOG_LAKE_SPAN_MEMORY`): how many recent span keys a writer remembers, default
+      200,000 (~180 bytes each: ~36 MB).
     """
 
     catalog: str
     data: str
     accounts: str | None = None
     extension_repository: str | None = None
-    span_memory: int = 1_000_000
+    span_memory: int = 200_000
 
     def __post_init__(self) -> None:
         if not self.catalog.strip():
@@ -46,7 +47,7 @@ class LakeConfig:
                 data=environ.get("REQLOG_LAKE_DATA", ""),
                 accounts=environ.get("REQLOG_LAKE_ACCOUNTS") or None,
                 extension_repository=environ.get("REQLOG_LAKE_EXTENSION_REPOSITORY") or None,
-                span_memory=int(environ.get("REQLOG_LAKE_SPAN_MEMORY", "1000000")),
+                span_memory=int(environ.get("REQLOG_LAKE_SPAN_MEMORY", "200000")),
             )
         except ValueError as exc:
             raise ConfigError("lake_span_memory", f"expected an integer: {exc}") from exc
