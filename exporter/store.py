@@ -357,11 +357,13 @@ class RequestLogStore:
         after_id: int | None = None,
         limit: int = 50,
         max_bytes: int | None = None,
+        at_least_id: int | None = None,
     ) -> tuple[list[tuple[Any, ...]], bool]:
         """`list_values`, stopping once the rows pass `max_bytes` (rendered size, estimated first).
 
         Returns the rows and whether the budget cut the page short. The first row is always
-        returned, however large, so a walk over the rows always moves on.
+        returned, however large, so a walk over the rows always moves on. `at_least_id` only
+        narrows the search (rows below it are left out, the order stays): the lake's windows.
         """
         clauses, params = (log_filter or LogFilter()).sql()
         if before_id is not None:
@@ -370,6 +372,9 @@ class RequestLogStore:
         if after_id is not None:
             clauses.append("id > ?")
             params.append(after_id)
+        if at_least_id is not None:
+            clauses.append("id >= ?")
+            params.append(at_least_id)
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
         order = "ASC" if after_id is not None and before_id is None else "DESC"
         # Pick the page's ids first, reading only the filtered columns, then fetch the wide rows by

@@ -12,6 +12,11 @@ from __future__ import annotations
 import collections
 from collections.abc import Iterable
 
+import duckdb
+import pyarrow as pa
+
+from ..schema import SPAN_KEY, TABLE
+
 
 class SpanMemory:
     """The `capacity` most recently stored span keys, oldest forgotten first."""
@@ -37,3 +42,40 @@ class SpanMemory:
                 ids.move_to_end(key)
         while len(ids) > self.capacity:
             ids.popitem(last=False)
+
+
+def recall(cursor: duckdb.DuckDBPyConnection, memory: SpanMemory) -> int:
+    """Fill `memory` from the newest rows of every writer (a restart forgets nothing recent)."""
+    if memory.capacity <= 0:
+        return 0
+    found = cursor.execute(
+        f"SELECT {SPAN_KEY}, id FROM {TABLE} WHERE {SPAN_KEY} IS NOT NULL ORDER BY id DESC LIMIT ?",
+        [memory.capacity],
+    ).fetchall()
+    memory.remember(reversed(found))
+    return len(found)
+
+
+def not_stored(
+    cursor: duckdb.DuckDBPyConnection, memory: SpanMemory, table: pa.Table, keys: list[int | None]
+) -> tuple[list[bool], list[int | None]]:
+    """Which rows of `table` to store, and the keys of those: a span `memory` holds is confirmed by id."""
+    hits = {i: request_id for i, key in enumerate(keys) if key is not None and (request_id := memory.get(key))}
+    if not hits:
+        return [True] * len(keys), keys
+    stored = {
+        row[0]: (row[1], row[2])
+        for row in cursor.execute(
+            f"SELECT id, trace_id, span_id FROM {TABLE} WHERE list_contains(?, id)", [list(hits.values())]
+        ).fetchall()
+    }
+    trace_ids, span_ids = table.column("trace_id").to_pylist(), table.column("span_id").to_pylist()
+    keep = [True] * len(keys)
+    out = list(keys)
+    for i, request_id in hits.items():
+        ids_of_stored = stored.get(request_id)
+        if ids_of_stored == (trace_ids[i], span_ids[i]):
+            keep[i] = False
+        elif ids_of_stored is not None:
+            out[i] = None  # another span whose ids hash alike: stored, without a key, never dropped
+    return keep, [key for key, kept in zip(out, keep, strict=True) if kept]

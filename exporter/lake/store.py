@@ -29,7 +29,7 @@ from . import ids
 from .config import LakeConfig
 from .connect import LAKE, open_lake
 from .schema import LAKE_SCHEMA_VERSION, MIGRATION
-from .span_memory import SpanMemory
+from .span_memory import SpanMemory, not_stored, recall
 
 logger = logging.getLogger(__name__)
 _MIGRATION_LOCK = 0x7265716C6F67_01  # pg_advisory_lock key: one node migrates at a time
@@ -41,6 +41,10 @@ _INSERT = (
 )
 _RETURNED = "SELECT " + ", ".join("$now" if n in ("created_at", "updated_at") else n for n in COLUMN_NAMES)
 _COMMIT_TRIES = 5
+# A newest-first page looks at ids in [before - width, before), width starting at 64 ids per row
+# asked for and growing 16-fold while the page is not full (a sparse filter), up to the whole table.
+_FIRST_WINDOW_ROWS_PER_ROW = 64
+_WINDOW_GROWTH = 16
 
 
 class LakeStore(RequestLogStore):
@@ -138,19 +142,8 @@ class LakeStore(RequestLogStore):
         return int(row[0]) if row else 1
 
     def _recall_spans(self) -> None:
-        """Rebuild the span memory from the newest rows of every writer (a restart forgets nothing recent)."""
-        if self.spans.capacity <= 0:
-            return
-        found = (
-            self.cursor()
-            .execute(
-                f"SELECT {SPAN_KEY}, id FROM {TABLE} WHERE {SPAN_KEY} IS NOT NULL ORDER BY id DESC LIMIT ?",
-                [self.spans.capacity],
-            )
-            .fetchall()
-        )
-        self.spans.remember(reversed(found))
-        logger.info("recalled %d recent span keys from the lake", len(found))
+        found = recall(self.cursor(), self.spans)
+        logger.info("recalled %d recent span keys from the lake", found)
 
     # -- writes -----------------------------------------------------------------------------
 
@@ -163,7 +156,8 @@ class LakeStore(RequestLogStore):
             keys = [row[0] for row in cursor.execute(f"SELECT {SPAN_KEY_SQL} FROM _reqlog_keys").fetchall()]
         finally:
             cursor.unregister("_reqlog_keys")
-        keep, keys = self._not_stored(cursor, table, keys)
+        keep, keys = not_stored(cursor, self.spans, table, keys)
+        self.skipped_duplicates += keep.count(False)
         if len(keys) != table.num_rows:
             table = table.filter(pa.array(keep, pa.bool_()))
         count = table.num_rows
@@ -215,31 +209,6 @@ class LakeStore(RequestLogStore):
                 _rollback(cursor)
                 raise
 
-    def _not_stored(
-        self, cursor: duckdb.DuckDBPyConnection, table: pa.Table, keys: list[int | None]
-    ) -> tuple[list[bool], list[int | None]]:
-        """Which rows to store, and their keys: a span the memory holds is confirmed in the lake by id."""
-        hits = {i: self.spans.get(key) for i, key in enumerate(keys) if key is not None and self.spans.get(key)}
-        if not hits:
-            return [True] * len(keys), keys
-        found = dict(
-            ((row[0]), (row[1], row[2]))
-            for row in cursor.execute(
-                f"SELECT id, trace_id, span_id FROM {TABLE} WHERE list_contains(?, id)", [list(hits.values())]
-            ).fetchall()
-        )
-        trace_ids, span_ids = table.column("trace_id").to_pylist(), table.column("span_id").to_pylist()
-        keep = [True] * len(keys)
-        out = list(keys)
-        for i, request_id in hits.items():
-            stored = found.get(request_id)
-            if stored == (trace_ids[i], span_ids[i]):
-                keep[i] = False
-                self.skipped_duplicates += 1
-            elif stored is not None:
-                out[i] = None  # another span whose ids hash alike: stored, without a key, never dropped
-        return keep, [key for key, kept in zip(out, keep, strict=True) if kept]
-
     # -- reads ------------------------------------------------------------------------------
 
     def visible_below(self) -> int:
@@ -255,14 +224,41 @@ class LakeStore(RequestLogStore):
         after_id: int | None = None,
         limit: int = 50,
         max_bytes: int | None = None,
+        at_least_id: int | None = None,
     ) -> tuple[list[tuple[Any, ...]], bool]:
         # The cap is read before DuckLake's snapshot: every range below it committed before the snapshot.
         cap = self.visible_below()
         if after_id is not None and before_id is None:  # a walk towards newer rows, oldest first
-            rows, cut = super().list_page(log_filter, after_id=after_id, limit=limit, max_bytes=max_bytes)
+            rows, cut = super().list_page(
+                log_filter, after_id=after_id, limit=limit, max_bytes=max_bytes, at_least_id=at_least_id
+            )
             return [row for row in rows if row[0] < cap], cut
         before_id = cap if before_id is None else min(before_id, cap)
-        return super().list_page(log_filter, before_id=before_id, after_id=after_id, limit=limit, max_bytes=max_bytes)
+        if after_id is not None:
+            return super().list_page(
+                log_filter,
+                before_id=before_id,
+                after_id=after_id,
+                limit=limit,
+                max_bytes=max_bytes,
+                at_least_id=at_least_id,
+            )
+        # Newest first in widening id windows: DuckLake opens only the files whose ids fall in the
+        # window (their min/max statistics), where a top-N over the whole table reads every file's ids.
+        lowest = at_least_id if at_least_id is not None else 1
+        width = max(limit, 1) * _FIRST_WINDOW_ROWS_PER_ROW
+        while True:
+            floor = max(before_id - width, lowest)
+            rows, cut = super().list_page(
+                log_filter,
+                before_id=before_id,
+                limit=limit,
+                max_bytes=max_bytes,
+                at_least_id=floor if floor > 1 else None,
+            )
+            if cut or len(rows) >= limit or floor <= lowest:
+                return rows, cut
+            width *= _WINDOW_GROWTH
 
 
 def _rollback(cursor: duckdb.DuckDBPyConnection) -> None:

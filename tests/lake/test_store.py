@@ -11,6 +11,7 @@ import pytest
 
 from exporter.errors import StorageError
 from exporter.lake import LakeStore, ids
+from exporter.log_filter import LogFilter
 from exporter.row import render_json
 from exporter.store import RequestLogStore
 
@@ -165,3 +166,23 @@ def test_query_node_sees_new_commits_and_refuses_writes(lake: Lake) -> None:
 def test_the_analyst_role_cannot_read_the_accounts_database(lake: Lake) -> None:
     with pytest.raises(psycopg.OperationalError, match="permission denied"):
         psycopg.connect(lake.dsn("reqlog_analyst", lake.accounts_db)).close()
+
+
+def test_newest_first_pages_widen_their_id_window_until_full(lake: Lake, tmp_path: Path) -> None:
+    rows = make_rows(400)
+    sparse = LogFilter(endpoint_prefix="/api/items/1?")  # only the row with id 2 (i = 1) matches
+    single = RequestLogStore(tmp_path / "single.duckdb")
+    store = LakeStore(lake.writer())
+    try:
+        for start in range(0, 400, 50):  # 8 commits: 8 files with contiguous ids
+            single.insert_rows(rows[start : start + 50])
+            store.insert_rows(rows[start : start + 50])
+        for log_filter, before in ((sparse, None), (LogFilter(status_code=500), 390), (None, 20)):
+            lake_page = [v[0] for v in store.list_values(log_filter, limit=2, before_id=before)]
+            assert lake_page == [v[0] for v in single.list_values(log_filter, limit=2, before_id=before)]
+            assert lake_page
+        assert [v[0] for v in store.list_values(sparse, limit=2)] == [2]
+        assert [v[0] for v in store.list_values(limit=3)] == [400, 399, 398]
+    finally:
+        store.close()
+        single.close()
