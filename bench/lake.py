@@ -240,7 +240,9 @@ def main() -> None:
         {"goal": "lookup by id p50 (ms)", "value": lookup["p50_ms"], "target": "<= 20", "ok": lookup["p50_ms"] <= 20},
     ]
     worst = max(row["p95_s"] for row in route_rows)
-    goals.append({"goal": f"slowest route p95 at {ROWS:,} rows (s)", "value": worst, "target": "<= 2", "ok": worst <= 2})
+    goals.append(
+        {"goal": f"slowest route p95 at {ROWS:,} rows (s)", "value": worst, "target": "<= 2", "ok": worst <= 2}
+    )
     report("lake", route_rows, goals=goals)
 
 
