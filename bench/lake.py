@@ -37,7 +37,7 @@ from bench.spans import make_spans
 from exporter.lake import LakeConfig, LakeStore, ids
 from exporter.lake.provision import provision
 from exporter.row import iter_columns
-from query_api.accounts_pg import PgAccountDB
+from query_api.accounts.pg import PgAccountDB
 from query_api.auth import PERM_INGEST
 from tests.lake.nodes import Node
 from tests.lake.postgres import ThrowawayPostgres

@@ -14,17 +14,20 @@ import logging
 import threading
 import time
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import duckdb
 import psycopg
 import pyarrow as pa
 
+from .. import store_queries
 from ..errors import StorageError
 from ..log_filter import LogFilter
 from ..row import COLUMN_NAMES
 from ..schema import SPAN_KEY, SPAN_KEY_SQL, TABLE
-from ..store import RequestLogStore, _utcnow
+from ..store import RequestLogStore
+from ..store_connection import utcnow
 from . import ids
 from .config import LakeConfig
 from .connect import LAKE, open_lake
@@ -55,7 +58,7 @@ class LakeStore(RequestLogStore):
     ) -> None:
         self.config = config
         self.read_only = read_only
-        self.path = config.data  # type: ignore[assignment]  # named in the base class's messages
+        self.path = Path(config.data)  # named in the base class's messages
         self._memory_limit = memory_limit
         self._lockdown = lockdown
         self._local = threading.local()
@@ -123,7 +126,7 @@ class LakeStore(RequestLogStore):
                 con.execute("BEGIN TRANSACTION")
                 for statement in MIGRATION:
                     con.execute(statement)
-                con.execute("INSERT INTO reqlog_migrations VALUES (?, ?)", [LAKE_SCHEMA_VERSION, _utcnow()])
+                con.execute("INSERT INTO reqlog_migrations VALUES (?, ?)", [LAKE_SCHEMA_VERSION, utcnow()])
                 con.execute("COMMIT")
         finally:
             with self._pg_lock:
@@ -171,7 +174,7 @@ class LakeStore(RequestLogStore):
         taken = time.monotonic()
         batch = table.append_column("id", pa.array(range(first, first + count), pa.int64()))
         batch = batch.append_column("k", pa.array(keys, pa.uint64()))
-        now = _utcnow()
+        now = utcnow()
         cursor.register("_reqlog_batch", batch)
         try:
             self._commit(cursor, now, taken)
@@ -229,13 +232,20 @@ class LakeStore(RequestLogStore):
         # The cap is read before DuckLake's snapshot: every range below it committed before the snapshot.
         cap = self.visible_below()
         if after_id is not None and before_id is None:  # a walk towards newer rows, oldest first
-            rows, cut = super().list_page(
-                log_filter, after_id=after_id, limit=limit, max_bytes=max_bytes, at_least_id=at_least_id
+            rows, cut = store_queries.list_page(
+                self.cursor(),
+                log_filter,
+                before_id=None,
+                after_id=after_id,
+                limit=limit,
+                max_bytes=max_bytes,
+                at_least_id=at_least_id,
             )
             return [row for row in rows if row[0] < cap], cut
         before_id = cap if before_id is None else min(before_id, cap)
         if after_id is not None:
-            return super().list_page(
+            return store_queries.list_page(
+                self.cursor(),
                 log_filter,
                 before_id=before_id,
                 after_id=after_id,
@@ -249,9 +259,11 @@ class LakeStore(RequestLogStore):
         width = max(limit, 1) * _FIRST_WINDOW_ROWS_PER_ROW
         while True:
             floor = max(before_id - width, lowest)
-            rows, cut = super().list_page(
+            rows, cut = store_queries.list_page(
+                self.cursor(),
                 log_filter,
                 before_id=before_id,
+                after_id=None,
                 limit=limit,
                 max_bytes=max_bytes,
                 at_least_id=floor if floor > 1 else None,

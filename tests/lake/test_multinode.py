@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from query_api.accounts_pg import PgAccountDB
+from query_api.accounts.pg import PgAccountDB
 from tests.otlp_payloads import pb_request, pb_span
 from tests.query_api.harness import Service, make_accounts
 
