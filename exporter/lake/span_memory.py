@@ -59,23 +59,45 @@ def recall(cursor: duckdb.DuckDBPyConnection, memory: SpanMemory) -> int:
 def not_stored(
     cursor: duckdb.DuckDBPyConnection, memory: SpanMemory, table: pa.Table, keys: list[int | None]
 ) -> tuple[list[bool], list[int | None]]:
-    """Which rows of `table` to store, and the keys of those: a span `memory` holds is confirmed by id."""
+    """Which rows of `table` to store, and the keys of those.
+
+    A span repeated in the batch (a retry queued beside its first try: one group commit takes both)
+    is stored once; a span `memory` holds is confirmed against the lake by id. Two different spans
+    whose ids hash alike are both stored, the later one without a key: never dropped.
+    """
+    present = [key for key in keys if key is not None]
+    repeated = len(set(present)) != len(present)
     hits = {i: request_id for i, key in enumerate(keys) if key is not None and (request_id := memory.get(key))}
-    if not hits:
+    if not hits and not repeated:
         return [True] * len(keys), keys
-    stored = {
-        row[0]: (row[1], row[2])
-        for row in cursor.execute(
-            f"SELECT id, trace_id, span_id FROM {TABLE} WHERE list_contains(?, id)", [list(hits.values())]
-        ).fetchall()
-    }
     trace_ids, span_ids = table.column("trace_id").to_pylist(), table.column("span_id").to_pylist()
     keep = [True] * len(keys)
     out = list(keys)
+    if repeated:
+        first: dict[int, tuple[object, object]] = {}
+        for i, key in enumerate(keys):
+            if key is not None:
+                ids = (trace_ids[i], span_ids[i])
+                earlier = first.setdefault(key, ids)
+                if earlier is not ids:
+                    if earlier == ids:
+                        keep[i] = False
+                    else:
+                        out[i] = None
+    stored = (
+        {
+            row[0]: (row[1], row[2])
+            for row in cursor.execute(
+                f"SELECT id, trace_id, span_id FROM {TABLE} WHERE list_contains(?, id)", [list(hits.values())]
+            ).fetchall()
+        }
+        if hits
+        else {}
+    )
     for i, request_id in hits.items():
         ids_of_stored = stored.get(request_id)
         if ids_of_stored == (trace_ids[i], span_ids[i]):
             keep[i] = False
         elif ids_of_stored is not None:
-            out[i] = None  # another span whose ids hash alike: stored, without a key, never dropped
+            out[i] = None
     return keep, [key for key, kept in zip(out, keep, strict=True) if kept]

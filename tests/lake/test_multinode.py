@@ -188,6 +188,10 @@ def test_three_writers_a_query_node_and_maintenance(lake: Lake, tmp_path: Path) 
             traffic.send_traces(traces)
         traffic.send_traces(_requests(2)[0], shift=1)
         maintenance_log_at_end_of_writing = maintenance.log()
+        # No commit failed while the maintenance node deleted, compacted and cleaned up beside the writers.
+        for node in writers:
+            counters = node.get_json("/api/metrics/service", token)["writer"]
+            assert counters["failures"] == 0 and counters["transactions"] > 0, counters
         mark("traffic")
 
         recent_spans = CLIENTS * REQUESTS * TRACES_PER_REQUEST * 2

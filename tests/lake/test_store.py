@@ -7,13 +7,14 @@ from pathlib import Path
 
 import duckdb
 import psycopg
+import pyarrow as pa
 import pytest
 
 from exporter.errors import StorageError
 from exporter.lake import LakeStore, ids
 from exporter.log_filter import LogFilter
-from exporter.row import render_json
-from exporter.store import RequestLogStore
+from exporter.row import render_json, row_values
+from exporter.store import RequestLogStore, values_to_arrow
 
 from .conftest import Lake
 from .rows import make_rows
@@ -186,3 +187,18 @@ def test_newest_first_pages_widen_their_id_window_until_full(lake: Lake, tmp_pat
     finally:
         store.close()
         single.close()
+
+
+def test_a_span_twice_in_one_group_commit_is_stored_once(lake: Lake) -> None:
+    # The ingest writer concatenates the tables of the requests queued together: a retry queued
+    # beside its first try reaches the store in the same table.
+    store = LakeStore(lake.writer())
+    try:
+        first = values_to_arrow([row_values(r) for r in make_rows(3)])
+        retry = values_to_arrow([row_values(r) for r in make_rows(3)])
+        written, _ = store.insert_table(pa.concat_tables([first, retry]), returning=False)
+        assert written == 3
+        assert store.count() == 3
+        assert store.cursor().execute("SELECT count(DISTINCT span_key) FROM request_logs").fetchall() == [(3,)]
+    finally:
+        store.close()
