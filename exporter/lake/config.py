@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
 
 from ..errors import ConfigError
 
@@ -12,7 +11,7 @@ ROLES = ("writer", "query", "maintenance", "all")
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class LakeConfig:
-    """The settings of `--backend ducklake`, each with its variable:
+    """The settings of `--backend ducklake` (`query_api.settings` reads them from `REQLOG_LAKE_*`):
 
     - `catalog` (`REQLOG_LAKE_CATALOG`): libpq connection string of the catalog database, as the
       node's role sees it (writers and maintenance: the lake's owner; query nodes: a SELECT-only role).
@@ -38,16 +37,3 @@ class LakeConfig:
             raise ConfigError("lake_data", "the data path is required")
         if self.span_memory < 0:
             raise ConfigError("lake_span_memory", "must be >= 0")
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str]) -> LakeConfig:
-        try:
-            return cls(
-                catalog=environ.get("REQLOG_LAKE_CATALOG", ""),
-                data=environ.get("REQLOG_LAKE_DATA", ""),
-                accounts=environ.get("REQLOG_LAKE_ACCOUNTS") or None,
-                extension_repository=environ.get("REQLOG_LAKE_EXTENSION_REPOSITORY") or None,
-                span_memory=int(environ.get("REQLOG_LAKE_SPAN_MEMORY", "200000")),
-            )
-        except ValueError as exc:
-            raise ConfigError("lake_span_memory", f"expected an integer: {exc}") from exc

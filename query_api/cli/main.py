@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from exporter.errors import ConfigError, RequestLogError, StorageError
+from exporter.settings_table import help_text
 from query_api.accounts.pg import open_accounts
 from query_api.auth import PERM_INGEST, PERM_SQL, PERM_VIEW_LOGS
 from query_api.cli import analysis as sql_cli
@@ -30,7 +31,7 @@ def _settings(args: argparse.Namespace, **overrides: Any) -> ServiceSettings:
 
 
 def _db_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", help="the DuckDB file (default: $REQLOG_DB or ./data/reqlog.duckdb)")
+    parser.add_argument("--db", help=help_text("db"))
 
 
 def ensure_first_admin(settings: ServiceSettings) -> str | None:
@@ -169,15 +170,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="run the service (API, OTLP ingest, SQL)")
     _db_option(serve)
-    serve.add_argument("--host", help="address to bind (default: $REQLOG_HOST or 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port (default: $REQLOG_PORT or 8000)")
-    serve.add_argument("--retention-days", type=int, help="delete request logs older than this many days")
-    serve.add_argument(
-        "--backend", choices=("duckdb", "ducklake"), help="one DuckDB file (default) or a DuckLake (docs/scale.md)"
-    )
-    serve.add_argument(
-        "--role", choices=("writer", "query", "maintenance", "all"), help="this node's part in a lake (default: all)"
-    )
+    serve.add_argument("--host", help=help_text("host"))
+    serve.add_argument("--port", type=int, help=help_text("port"))
+    serve.add_argument("--retention-days", type=int, help=help_text("retention_days"))
+    serve.add_argument("--backend", choices=("duckdb", "ducklake"), help=help_text("backend"))
+    serve.add_argument("--role", choices=("writer", "query", "maintenance", "all"), help=help_text("role"))
     serve.set_defaults(func=cmd_serve)
 
     account = commands.add_parser("account", help="manage accounts").add_subparsers(dest="action", required=True)
