@@ -9,9 +9,10 @@ Ranges commit out of order: a writer may commit [110, 120) while [100, 110) is s
 written. A reader paging newest-first must not see 110.. and later the rows below it appear behind
 its cursor, so `visible_below` gives the lowest id of a range still in flight: answers are capped
 under it. A range is in flight from `take` until `release` (after the DuckLake commit, or its
-failure); a writer killed in between leaves its range, which stops counting after
-`IN_FLIGHT_SECONDS` (far longer than a commit takes; the store refuses to commit a range older than
-`COMMIT_WITHIN_SECONDS`, so no range becomes visible after readers have passed it).
+failure). A writer killed in between leaves its range behind: it stops counting as soon as the
+writer's PostgreSQL session is gone (the range records the session that took it), and in any case
+after `IN_FLIGHT_SECONDS` (far longer than a commit takes; the store refuses to commit a range older
+than `COMMIT_WITHIN_SECONDS`, so no range becomes visible after readers have passed it).
 Ids stay below 2**53, so JavaScript clients read them exactly.
 """
 
@@ -29,7 +30,7 @@ SETUP = (
     f"CREATE TABLE IF NOT EXISTS {COUNTER} (one BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (one), next_id BIGINT NOT NULL)",
     f"INSERT INTO {COUNTER} (one, next_id) VALUES (TRUE, 1) ON CONFLICT (one) DO NOTHING",
     f"CREATE TABLE IF NOT EXISTS {RANGES} (first_id BIGINT PRIMARY KEY, stop_id BIGINT NOT NULL, "
-    "taken_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+    "taken_at TIMESTAMPTZ NOT NULL DEFAULT now(), holder INTEGER NOT NULL DEFAULT pg_backend_pid())",
 )
 _TAKE = (
     f"WITH taken AS (UPDATE {COUNTER} SET next_id = next_id + %(n)s RETURNING next_id - %(n)s AS first_id, next_id) "
@@ -37,7 +38,9 @@ _TAKE = (
 )
 _VISIBLE_BELOW = (
     f"SELECT coalesce((SELECT min(first_id) FROM {RANGES} "
-    f"WHERE taken_at > now() - make_interval(secs => {IN_FLIGHT_SECONDS})), (SELECT next_id FROM {COUNTER}))"
+    f"WHERE taken_at > now() - make_interval(secs => {IN_FLIGHT_SECONDS}) "
+    "AND holder IN (SELECT pid FROM pg_stat_activity)), "
+    f"(SELECT next_id FROM {COUNTER}))"
 )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import duckdb
@@ -134,6 +135,16 @@ def test_list_answers_stop_under_a_range_still_in_flight(lake: Lake) -> None:
             assert [v[0] for v in reader.list_values(after_id=2)] == [3]
             ids.release(conn, slow)  # given up (or committed): readers move on
         assert [v[0] for v in reader.list_values()] == [10, 9, 3, 2, 1]
+        # A writer killed while it held a range: its PostgreSQL session ends, and readers move on.
+        killed = psycopg.connect(lake.dsn("reqlog_writer"), autocommit=True)
+        ids.take(killed, 5)  # ids 11..15
+        store.insert_rows(make_rows(1, start=20))  # id 16
+        assert [v[0] for v in reader.list_values()] == [10, 9, 3, 2, 1]
+        killed.close()
+        deadline = time.monotonic() + 10
+        while [v[0] for v in reader.list_values()] != [16, 10, 9, 3, 2, 1]:
+            assert time.monotonic() < deadline, "a dead session's range still held readers back"
+            time.sleep(0.05)
     finally:
         reader.close()
         store.close()
