@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint format bench demo sanitize clean node
+.PHONY: install run test test-lake postgres lint format bench demo sanitize clean node
 
 # The environment is rebuilt whenever pyproject.toml changes (the stamp is older than it), and the
 # C speedups recompiled whenever their source does.
@@ -29,6 +29,33 @@ $(PEERS)/.installed: Makefile
 	touch $@
 
 install: $(STAMP)
+
+# The lake backend (docs/scale.md) on DuckDB 1.5.5: the newest DuckDB whose `ducklake` and
+# `postgres_scanner` extensions PyPI carries as wheels. Its own environment, since the project's
+# pin (duckdb>=2.0) stays for the single file; pip is told the older DuckDB on purpose, after the rest.
+# PostgreSQL comes from Debian when missing: tests/lake start throwaway clusters with its initdb.
+LAKE_DUCKDB := 1.5.5
+LAKE := .venv-lake
+$(LAKE)/.installed: pyproject.toml Makefile
+	test -x $(LAKE)/bin/python || $(PYTHON) -m venv $(LAKE)
+	$(LAKE)/bin/python -m pip install --quiet --disable-pip-version-check -e '.[lake]' 'pytest>=8.3' \
+		'pytest-aiohttp>=1.1' 'hypothesis>=6.100' 'httpx>=0.28'
+	$(LAKE)/bin/python -m pip install --quiet --disable-pip-version-check 'duckdb==$(LAKE_DUCKDB)' \
+		'duckdb-extension-ducklake==$(LAKE_DUCKDB)' 'duckdb-extension-postgres==$(LAKE_DUCKDB)' 2>&1 \
+		| grep -v "dependency conflicts\|reqlog .* requires duckdb" || true
+	$(LAKE)/bin/python -c 'import duckdb; assert duckdb.__version__ == "$(LAKE_DUCKDB)", duckdb.__version__'
+	touch $@
+
+postgres:
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null)
+
+# Says so when DuckLake's extension wheels for DuckDB 2 reach the package index: then LAKE_DUCKDB
+# moves to 2.x and the lake runs on the project's own DuckDB (a notice; a failed look-up is silent).
+test-lake: $(LAKE)/.installed postgres
+	$(LAKE)/bin/python -m pytest -q -p no:cacheprovider tests/lake
+	@$(LAKE)/bin/python -m pip index versions duckdb-extension-ducklake 2>/dev/null | grep -q '^duckdb-extension-ducklake (2\.' \
+		&& echo "NOTICE: duckdb-extension-ducklake 2.x is published: set LAKE_DUCKDB to it and run the lake on DuckDB 2" || true
 
 run: $(STAMP)
 	$(BIN)/reqlog serve --host $(HOST) --port $(PORT)
@@ -56,10 +83,10 @@ node: $(NODE_STAMP)
 # would otherwise only show as slowness); without one it tests the Python references and says so.
 REQLOG_REQUIRE_SPEEDUPS ?= $(if $(shell command -v cc || command -v gcc),1,0)
 
-test: lint node
+test: lint node test-lake
 	REQLOG_REQUIRE_SPEEDUPS=$(REQLOG_REQUIRE_SPEEDUPS) $(BIN)/python -m pytest -q
 
-bench: $(STAMP) $(PEERS)/.installed
+bench: $(STAMP) $(PEERS)/.installed $(LAKE)/.installed postgres
 	$(BIN)/python -m bench
 
 demo: $(STAMP)
@@ -82,4 +109,4 @@ sanitize: $(STAMP)
 		status=$$?; cp build/_speedups_normal.so $(SO); exit $$status
 
 clean:
-	rm -rf $(VENV) .pytest_cache bench/results build exporter/*.so $(NODE_DIR)/node_modules
+	rm -rf $(VENV) $(LAKE) .pytest_cache bench/results build exporter/*.so $(NODE_DIR)/node_modules

@@ -14,6 +14,7 @@ from typing import Any
 
 import duckdb
 
+from .cursors import sibling_cursor
 from .errors import SqlFailed, SqlTimeout
 
 
@@ -25,7 +26,7 @@ def run_with_deadline(
     Raises `SqlTimeout` (interrupted after `timeout` seconds; `None` or 0 means no limit) or
     `SqlFailed` (DuckDB's own error).
     """
-    cursor = con.cursor()
+    cursor = sibling_cursor(con)
     try:
         with read_only_deadline(cursor, timeout):
             return cursor.execute(sql, params).fetchall()

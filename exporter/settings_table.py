@@ -132,6 +132,22 @@ SETTINGS: dict[str, Setting] = {
         Setting("redact_keys", "list", (), "body, response, form and query key entries to redact beyond the defaults",
                 "none"),
         Setting("unredact_keys", "list", (), "default key entries to turn off, or key names to exempt", "none"),
+        Setting("backend", "text", "duckdb",
+                "`duckdb` (one file) or `ducklake` (many nodes on a DuckLake: docs/scale.md)"),
+        Setting("role", "text", "all", "with `ducklake`: `writer`, `query`, `maintenance` or `all`"),
+        Setting("lake_catalog", "text", "",
+                "with `ducklake`: libpq connection string of the lake's PostgreSQL catalog "
+                "(query nodes: a SELECT-only role)", "none"),
+        Setting("lake_data", "text", "",
+                "with `ducklake`: the directory (or object-store prefix) of the lake's Parquet files", "none"),
+        Setting("lake_accounts", "text", "",
+                "with `ducklake`: libpq connection string of the shared accounts database", "none"),
+        Setting("lake_extension_repository", "text", "",
+                "where `INSTALL ducklake` fetches extensions when no matching PyPI wheel is installed",
+                "DuckDB's"),
+        Setting("lake_span_memory", "int", 200_000,
+                "recent span keys a writer remembers to store a re-sent span once (~180 bytes each)"),
+        Setting("lake_maintenance_interval", "float", 300.0, "seconds between the maintenance node's passes"),
     )
 }  # fmt: skip
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import duckdb
 
+from .cursors import sibling_cursor
 from .log_filter import LogFilter
 from .log_store import ExportRead, PrunePreview, PruneResult
 from .row import COLUMN_NAMES
@@ -39,7 +40,7 @@ def export_read(
     where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
     count_sql = f"SELECT count(*) FROM {TABLE}{where}"
     rows_sql = f"SELECT {', '.join(COLUMN_NAMES)} FROM {TABLE}{where} ORDER BY started_at NULLS LAST, id"
-    cursor = con.cursor()
+    cursor = sibling_cursor(con)
     try:
         cursor.execute("BEGIN TRANSACTION READ ONLY")
         # fetchall: DuckDB 2 refuses more work on a cursor whose last result was not read to the end.

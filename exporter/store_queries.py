@@ -83,8 +83,10 @@ def list_page(
     after_id: int | None,
     limit: int,
     max_bytes: int | None,
+    at_least_id: int | None = None,
 ) -> tuple[list[tuple[Any, ...]], bool]:
-    """`RequestLogStore.list_page` through `cursor`."""
+    """`RequestLogStore.list_page` through `cursor`; `at_least_id` only narrows the search (the
+    order stays): the lake's newest-first windows (`exporter.lake.store`)."""
     clauses, params = (log_filter or LogFilter()).sql()
     if before_id is not None:
         clauses.append("id < ?")
@@ -92,6 +94,9 @@ def list_page(
     if after_id is not None:
         clauses.append("id > ?")
         params.append(after_id)
+    if at_least_id is not None:
+        clauses.append("id >= ?")
+        params.append(at_least_id)
     where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
     order = "ASC" if after_id is not None and before_id is None else "DESC"
     # Pick the page's ids first, reading only the filtered columns, then fetch the wide rows by

@@ -58,16 +58,54 @@ LIFECYCLE: tuple[Lifecycle, ...] = (
 )
 
 
+# With the lake (docs/scale.md) a node takes a role: writers ingest, query nodes answer, one
+# maintenance node keeps the lake tidy. `all` (the only role of the single file) does everything.
+ROLE_PATHS: dict[str, frozenset[str]] = {
+    "writer": frozenset({openapi.OPENAPI_PATH, ingest.PATH, status.PATH}),
+    "query": frozenset(
+        {openapi.OPENAPI_PATH, views.LIST_PATH, views.DETAIL_PATH, sql.PATH, stats.PATH, export.PATH, status.PATH}
+    ),
+    "maintenance": frozenset({openapi.OPENAPI_PATH, status.PATH}),
+}
+ROLE_LIFECYCLE: dict[str, tuple[Lifecycle, ...]] = {
+    "writer": (ingest.ingest_context,),
+    "query": (sql_context,),
+    "maintenance": (),
+}
+_SHARED_LIFECYCLE = (lifecycle.store_context, lifecycle.accounts_context, status.status_clock)
+
+
+def routes_for(settings: ServiceSettings) -> tuple[Route, ...]:
+    if settings.role == "all":
+        return ROUTES
+    return tuple(route for route in ROUTES if route.path in ROLE_PATHS[settings.role])
+
+
+def lifecycle_for(settings: ServiceSettings) -> tuple[Lifecycle, ...]:
+    contexts = LIFECYCLE
+    if settings.role != "all":
+        kept = (*_SHARED_LIFECYCLE, *ROLE_LIFECYCLE[settings.role])
+        contexts = tuple(context for context in LIFECYCLE if context in kept)
+    if settings.backend == "ducklake":
+        contexts = tuple(context for context in contexts if context is not retention_context)
+        if settings.role in ("maintenance", "all"):
+            from query_api.housekeeping.lake_maintenance import maintenance_context
+
+            contexts = (*contexts[:-1], maintenance_context, contexts[-1])  # before the status clock
+    return contexts
+
+
 def create_app(settings: ServiceSettings) -> web.Application:
     """The reqlog service as an aiohttp application (nothing is opened until it starts)."""
     app = web.Application(middlewares=[error_middleware], client_max_size=settings.client_max_size)
     app[SETTINGS_KEY] = settings
     app[RECENT_KEY] = RecentCache(settings.recent_cache_bytes)
     app[RETENTION_KEY] = RetentionState()
-    app[OPENAPI_KEY] = openapi.document_for(ROUTES)
+    routes = routes_for(settings)
+    app[OPENAPI_KEY] = openapi.document_for(routes)
     app.on_response_prepare.append(_security_headers)
-    add_routes(app, ROUTES)
-    app.cleanup_ctx.extend(LIFECYCLE)
+    add_routes(app, routes)
+    app.cleanup_ctx.extend(lifecycle_for(settings))
     return app
 
 

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from exporter.store import SERVICE_DUCKDB_CONFIG, RequestLogStore
 from query_api.accounts.cache import AccountCache
-from query_api.accounts.db import AccountDB
+from query_api.accounts.pg import lake_config, open_accounts
 from query_api.keys import ACCOUNTS_KEY, FETCHER_KEY, READER_KEY, RECENT_KEY, SETTINGS_KEY, STORE_KEY
 from query_api.logs.fetcher import RowFetcher
 from query_api.logs.recent import warm
@@ -32,13 +32,20 @@ async def store_context(app: web.Application) -> AsyncIterator[None]:
     """The store, the reader threads and the retrieve fetcher; the store closes last of all."""
     settings = app[SETTINGS_KEY]
     # Opening replays the WAL, which can take a while on a big file: keep the loop free meanwhile.
-    store = await asyncio.to_thread(
-        RequestLogStore,
-        settings.db,
-        memory_limit=settings.memory_limit,
-        checkpoint_threshold=settings.checkpoint_threshold,
-        config=SERVICE_DUCKDB_CONFIG,
-    )
+    store: RequestLogStore
+    if settings.backend == "ducklake":
+        from exporter.lake import LakeStore  # only the lake needs psycopg and the DuckLake extensions
+
+        lake, read_only = lake_config(settings), settings.role == "query"
+        store = await asyncio.to_thread(LakeStore, lake, read_only=read_only, memory_limit=settings.memory_limit)
+    else:
+        store = await asyncio.to_thread(
+            RequestLogStore,
+            settings.db,
+            memory_limit=settings.memory_limit,
+            checkpoint_threshold=settings.checkpoint_threshold,
+            config=SERVICE_DUCKDB_CONFIG,
+        )
     app[STORE_KEY] = store
     app[READER_KEY] = ReadPool(settings.read_threads)
     app[FETCHER_KEY] = RowFetcher(store, app[READER_KEY])
@@ -53,7 +60,7 @@ async def store_context(app: web.Application) -> AsyncIterator[None]:
 async def accounts_context(app: web.Application) -> AsyncIterator[None]:
     """The accounts database and its cache, refreshed in the background."""
     settings = app[SETTINGS_KEY]
-    db = AccountDB(settings.accounts_path)
+    db = await asyncio.to_thread(open_accounts, settings)
     cache = AccountCache(db, interval=settings.account_refresh_interval)
     app[ACCOUNTS_KEY] = cache
     poller = asyncio.create_task(cache.run(), name="reqlog-accounts")

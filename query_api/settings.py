@@ -56,6 +56,14 @@ class ServiceSettings:
     unredact_headers: tuple[str, ...] = field("unredact_headers")
     redact_keys: tuple[str, ...] = field("redact_keys")
     unredact_keys: tuple[str, ...] = field("unredact_keys")
+    backend: str = field("backend")
+    role: str = field("role")
+    lake_catalog: str = field("lake_catalog")
+    lake_data: str = field("lake_data")
+    lake_accounts: str = field("lake_accounts")
+    lake_extension_repository: str = field("lake_extension_repository")
+    lake_span_memory: int = field("lake_span_memory")
+    lake_maintenance_interval: float = field("lake_maintenance_interval")
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -108,5 +116,17 @@ def _validate(settings: ServiceSettings) -> None:
         raise ConfigError("ingest_inflight_bytes", "must be at least ingest_max_bytes (one request must fit)")
     if not 0 <= settings.ingest_workers <= 64:
         raise ConfigError("ingest_workers", "must be 0 (decode in a thread) to 64")
+    if settings.backend not in ("duckdb", "ducklake"):
+        raise ConfigError("backend", f"must be duckdb or ducklake, got {settings.backend!r}")
+    if settings.role not in ("writer", "query", "maintenance", "all"):
+        raise ConfigError("role", f"must be writer, query, maintenance or all, got {settings.role!r}")
+    if settings.backend == "duckdb" and settings.role != "all":
+        raise ConfigError("role", "roles need --backend ducklake: one DuckDB file has one process")
+    if not settings.lake_maintenance_interval > 0:
+        raise ConfigError("lake_maintenance_interval", "must be more than 0 seconds")
+    if settings.backend == "ducklake":
+        for name in ("lake_catalog", "lake_data", "lake_accounts"):
+            if not getattr(settings, name):
+                raise ConfigError(name, f"required with the ducklake backend (REQLOG_{name.upper()})")
     if settings.retention_days is not None and settings.retention_days < 1:
         raise ConfigError("retention_days", "must be at least 1 day (leave it unset to keep everything)")

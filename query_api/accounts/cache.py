@@ -14,7 +14,9 @@ import logging
 import sqlite3
 import time
 
+from exporter.errors import StorageError
 from query_api.accounts.db import Account, AccountDB, hash_token
+from query_api.accounts.pg import PgAccountDB
 
 logger = logging.getLogger("reqlog.auth")
 
@@ -26,7 +28,7 @@ class AccountCache:
     polling task, `lookup()` the request-path call.
     """
 
-    def __init__(self, db: AccountDB, *, interval: float = 0.25) -> None:
+    def __init__(self, db: AccountDB | PgAccountDB, *, interval: float = 0.25) -> None:
         self._db = db
         self.interval = interval
         self._tokens: dict[str, Account] = {}
@@ -60,7 +62,7 @@ class AccountCache:
     def _safe_refresh(self) -> bool:
         try:
             return self.refresh()
-        except sqlite3.Error:
+        except (sqlite3.Error, StorageError):
             # A locked or briefly unreadable file must not take the API down: keep the last snapshot.
             logger.warning("could not reload accounts; keeping the previous snapshot", exc_info=True)
             return False

@@ -16,10 +16,10 @@ from typing import Any
 
 from exporter.errors import ConfigError, RequestLogError, StorageError
 from exporter.settings_table import help_text
-from query_api.accounts.db import AccountDB
+from query_api.accounts.pg import open_accounts
 from query_api.auth import PERM_INGEST, PERM_SQL, PERM_VIEW_LOGS
 from query_api.cli import analysis as sql_cli
-from query_api.cli import demo, service_file
+from query_api.cli import demo, lake, service_file
 from query_api.settings import ServiceSettings
 
 logger = logging.getLogger("reqlog")
@@ -36,10 +36,13 @@ def _db_option(parser: argparse.ArgumentParser) -> None:
 
 def ensure_first_admin(settings: ServiceSettings) -> str | None:
     """With no accounts yet, create the admin account and return its token (else `None`)."""
-    with AccountDB(settings.accounts_path) as db:
+    with open_accounts(settings) as db:
         if db.count():
             return None
-        db.create_account(FIRST_ADMIN, full_name="Administrator", is_staff=True, is_superuser=True)
+        try:
+            db.create_account(FIRST_ADMIN, full_name="Administrator", is_staff=True, is_superuser=True)
+        except ConfigError:
+            return None  # another node of the lake created it at the same moment
         return db.create_token(FIRST_ADMIN)
 
 
@@ -64,7 +67,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from query_api.app import create_app
 
-    overrides: dict[str, Any] = {"host": args.host, "port": args.port}
+    overrides: dict[str, Any] = {"host": args.host, "port": args.port, "backend": args.backend, "role": args.role}
     if args.retention_days is not None:
         overrides["retention_days"] = args.retention_days
     settings = _settings(args, **overrides)
@@ -79,13 +82,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     url = f"http://{settings.host}:{settings.port}"
 
+    on_lake = settings.backend == "ducklake"
+
     async def announce(app: web.Application) -> None:
         # After the cleanup contexts' start (they run first): the file is open, so this is true.
+        if on_lake:
+            print(
+                f"reqlog: {settings.role} node of the lake {settings.lake_data} on {url}", file=sys.stderr, flush=True
+            )
+            return
         service_file.write(settings.db, url)
         print(f"reqlog: serving {settings.db} on {url}", file=sys.stderr, flush=True)
 
     async def forget(app: web.Application) -> None:
-        service_file.remove(settings.db)
+        if not on_lake:
+            service_file.remove(settings.db)
 
     app.on_startup.append(announce)
     app.on_cleanup.append(forget)
@@ -103,7 +114,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_account_create(args: argparse.Namespace) -> int:
-    with AccountDB(_settings(args).accounts_path) as db:
+    with open_accounts(_settings(args)) as db:
         account = db.create_account(
             args.username,
             full_name=args.full_name,
@@ -116,7 +127,7 @@ def cmd_account_create(args: argparse.Namespace) -> int:
 
 
 def cmd_account_list(args: argparse.Namespace) -> int:
-    with AccountDB(_settings(args).accounts_path) as db:
+    with open_accounts(_settings(args)) as db:
         rows = db.list_accounts()
     print(f"{'id':>4}  {'username':<20} {'active':<6} {'staff':<5} {'admin':<5} {'tokens':>6}  permissions  full name")
     for account, tokens in rows:
@@ -129,21 +140,21 @@ def cmd_account_list(args: argparse.Namespace) -> int:
 
 
 def cmd_account_deactivate(args: argparse.Namespace) -> int:
-    with AccountDB(_settings(args).accounts_path) as db:
+    with open_accounts(_settings(args)) as db:
         db.set_active(args.username, False)
     print(f"deactivated {args.username!r}", file=sys.stderr)
     return 0
 
 
 def cmd_token_create(args: argparse.Namespace) -> int:
-    with AccountDB(_settings(args).accounts_path) as db:
+    with open_accounts(_settings(args)) as db:
         key = db.create_token(args.username)
     print(key)  # alone on stdout, so `TOKEN=$(reqlog token create alice)` works
     return 0
 
 
 def cmd_token_revoke(args: argparse.Namespace) -> int:
-    with AccountDB(_settings(args).accounts_path) as db:
+    with open_accounts(_settings(args)) as db:
         count = db.revoke(args.token_or_username)
     print(f"revoked {count} token{'s' if count != 1 else ''}", file=sys.stderr)
     return 0
@@ -162,6 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help=help_text("host"))
     serve.add_argument("--port", type=int, help=help_text("port"))
     serve.add_argument("--retention-days", type=int, help=help_text("retention_days"))
+    serve.add_argument("--backend", choices=("duckdb", "ducklake"), help=help_text("backend"))
+    serve.add_argument("--role", choices=("writer", "query", "maintenance", "all"), help=help_text("role"))
     serve.set_defaults(func=cmd_serve)
 
     account = commands.add_parser("account", help="manage accounts").add_subparsers(dest="action", required=True)
@@ -199,6 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
         _db_option(sub)
 
     sql_cli.add_commands(commands)
+    lake.add_commands(commands)
     demo.add_command(commands)
     return parser
 

@@ -73,7 +73,8 @@ async def retention_context(app: web.Application) -> AsyncIterator[None]:
     state.stopping.clear()
     app[RETENTION_POOL_KEY] = ReadPool(1)
     task = None
-    if app[SETTINGS_KEY].retention_days is not None:
+    # With the lake, retention is the maintenance node's (whole days, `exporter.lake.housekeeping`).
+    if app[SETTINGS_KEY].retention_days is not None and app[SETTINGS_KEY].backend == "duckdb":
         task = asyncio.create_task(_daily(app), name="reqlog-retention")
         state.scheduled = True
     try:

@@ -26,6 +26,7 @@ from typing import Any
 import duckdb
 import orjson
 
+from exporter.cursors import sibling_cursor
 from exporter.deadline import clean_message, read_only_deadline
 from exporter.errors import SqlFailed, SqlRefused
 from query_api.sql.budget import DEFAULT_BYTE_LIMIT, fetch_within
@@ -163,7 +164,7 @@ def run_sql(
     means no limit) or `SqlFailed` (DuckDB's own error). Blocks: call it from a worker thread.
     """
     start = time.perf_counter()
-    cursor = con.cursor()
+    cursor = sibling_cursor(con)
     try:
         # The timer starts before the check and the prepare, so parsing counts against the limit too.
         with read_only_deadline(cursor, timeout):
