@@ -7,6 +7,9 @@
  *   headers_json       _speedups_headers.c     the two header columns, from the attribute dict
  *   read_attributes    _speedups_attributes.c  a row's plain fields, from the attribute dict
  *   decode_attributes  _speedups_attributes.c  an OTLP span's encoded attributes, as a dict
+ *   over_limit         _speedups_limits.c      whether a row has a column the caps cut
+ *
+ * _speedups_secrets.c compiles the secret rule the scans share, once per rule.
  *
  * Each file's opening comment says exactly what its functions return. */
 
@@ -23,6 +26,8 @@ static PyMethodDef methods[] = {
      "The values of a table of fields (see the module's comment)."},
     {"text_holds_secret", (PyCFunction)(void (*)(void))text_holds_secret, METH_FASTCALL,
      "Redactor.may_hold_secret for ASCII text; None for other text."},
+    {"over_limit", (PyCFunction)(void (*)(void))over_limit, METH_FASTCALL,
+     "Whether a row has a text or JSON column longer than its cap (see the module's comment)."},
     {"headers_json", (PyCFunction)(void (*)(void))headers_json, METH_FASTCALL,
      "A span's request and response header JSON (see the module's comment)."},
     {NULL, NULL, 0, NULL},

@@ -1,4 +1,4 @@
-/* Shared by the parts of exporter._speedups (see _speedups.c): the secret words of a call, and a
+/* Shared by the parts of exporter._speedups (see _speedups.c): the secret rule of a call, and a
  * byte buffer that writes JSON strings as orjson does. */
 
 #ifndef REQLOG_SPEEDUPS_H
@@ -9,118 +9,60 @@
 #include <stdint.h>
 #include <string.h>
 
-/* -- the secret words ------------------------------------------------------------------------- */
+/* -- the secret rule (_speedups_secrets.c) ------------------------------------------------------ */
 
-/* The secret rule of one call, as `Redactor` hands it over (bytes, normalised: lowercase, with
- * '-', '_', '.', ' ' and '+' dropped): words looked for inside a name, whole names, and whole names
- * that count only at the top level (NULL when the call has no names). A table of the bytes the
- * words start with rejects most positions of a text with one lookup. */
+/* One word of a rule: bytes owned by a bytes object the rule holds. */
 typedef struct {
-    PyObject *words; /* tuple of bytes */
-    PyObject *names; /* tuple of bytes, or NULL */
-    PyObject *top;   /* tuple of bytes, or NULL */
+    const unsigned char *data;
+    Py_ssize_t size;
+} Word;
+
+/* A secret rule as `Redactor` hands it over (bytes, normalised: lowercase, with '-', '_', '.', ' '
+ * and '+' dropped): words looked for inside a name, whole names, and whole names that count only
+ * at the top level (names and top NULL for the raw-text scans). Compiled once per rule and kept
+ * (`secrets_for`): the words sorted by their first byte, and tables of the bytes and byte pairs
+ * they start with, so that most positions of a text are rejected by one or two lookups. */
+typedef struct {
+    PyObject *words, *names, *top; /* the tuples it was compiled from (strong references) */
+    Word *sorted;                  /* the words, by first byte */
+    Py_ssize_t bucket[257];        /* sorted[bucket[c]:bucket[c + 1]] start with byte c */
     Py_ssize_t shortest;
-    unsigned char starts[256];
+    unsigned char single[256]; /* a one-byte word is this byte */
+    unsigned char pairs[8192]; /* bit (a << 8 | b): a word starts with bytes a, b */
 } Secrets;
 
-static inline int
-check_words(PyObject *words)
-{
-    if (!PyTuple_Check(words)) {
-        PyErr_SetString(PyExc_TypeError, "keys must be a tuple of bytes");
-        return -1;
-    }
-    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(words); k++) {
-        PyObject *word = PyTuple_GET_ITEM(words, k);
-        if (!PyBytes_Check(word) || PyBytes_GET_SIZE(word) == 0) {
-            PyErr_SetString(PyExc_TypeError, "keys must be non-empty bytes");
-            return -1;
-        }
-    }
-    return 0;
-}
-
-static inline int
-secrets_init(Secrets *secrets, PyObject *words, PyObject *names, PyObject *top)
-{
-    if (check_words(words) < 0 || (names != NULL && check_words(names) < 0) || (top != NULL && check_words(top) < 0)) {
-        return -1;
-    }
-    secrets->words = words;
-    secrets->names = names;
-    secrets->top = top;
-    secrets->shortest = PY_SSIZE_T_MAX;
-    memset(secrets->starts, 0, sizeof(secrets->starts));
-    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(words); k++) {
-        PyObject *word = PyTuple_GET_ITEM(words, k);
-        if (PyBytes_GET_SIZE(word) < secrets->shortest) {
-            secrets->shortest = PyBytes_GET_SIZE(word);
-        }
-        secrets->starts[(unsigned char)PyBytes_AS_STRING(word)[0]] = 1;
-    }
-    return 0;
-}
+/* The compiled rule of these tuples (compared by identity: a `Redactor` hands over the same tuples
+ * each call), or NULL with a TypeError when they are not tuples of non-empty bytes. Valid until
+ * the next call of secrets_for: use it within one C function, without running Python code. */
+const Secrets *secrets_for(PyObject *words, PyObject *names, PyObject *top);
 
 /* Whether `lowered` (already normalised) contains a secret word. */
-static inline int
-holds_secret_word(const Secrets *secrets, const unsigned char *lowered, Py_ssize_t size)
-{
-    if (size < secrets->shortest) {
-        return 0;
-    }
-    Py_ssize_t count = PyTuple_GET_SIZE(secrets->words);
-    for (Py_ssize_t at = 0; at + secrets->shortest <= size; at++) {
-        if (!secrets->starts[lowered[at]]) {
-            continue;
-        }
-        for (Py_ssize_t k = 0; k < count; k++) {
-            PyObject *word = PyTuple_GET_ITEM(secrets->words, k);
-            Py_ssize_t length = PyBytes_GET_SIZE(word);
-            if (at + length <= size && memcmp(lowered + at, PyBytes_AS_STRING(word), (size_t)length) == 0) {
-                return 1;
-            }
-        }
-    }
-    return 0;
-}
+int holds_secret_word(const Secrets *secrets, const unsigned char *lowered, Py_ssize_t size);
 
-/* Whether `lowered` (already normalised) is one of `names` (a tuple of bytes, or NULL). */
-static inline int
-is_one_of(PyObject *names, const unsigned char *lowered, Py_ssize_t size)
-{
-    if (names == NULL) {
-        return 0;
-    }
-    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(names); k++) {
-        PyObject *name = PyTuple_GET_ITEM(names, k);
-        if (PyBytes_GET_SIZE(name) == size && memcmp(lowered, PyBytes_AS_STRING(name), (size_t)size) == 0) {
-            return 1;
-        }
-    }
-    return 0;
-}
+/* Whether an ASCII name (a query key) is secret by the rule; `top` for a top-level name. */
+int name_is_secret(const Secrets *secrets, const unsigned char *name, Py_ssize_t size, int top);
 
-/* The arguments (text: str, keys: tuple[bytes, ...]) of the raw-text scans: 0, or -1 with a
- * TypeError that shows `signature`. */
-static inline int
-text_and_secrets(PyObject *const *args, Py_ssize_t nargs, const char *signature, Secrets *secrets)
+/* The arguments (text: str, keys: tuple[bytes, ...]) of the raw-text scans: their rule, or NULL
+ * with a TypeError that shows `signature`. */
+static inline const Secrets *
+text_and_secrets(PyObject *const *args, Py_ssize_t nargs, const char *signature)
 {
     if (nargs != 2 || !PyUnicode_Check(args[0])) {
         PyErr_SetString(PyExc_TypeError, signature);
-        return -1;
+        return NULL;
     }
-    return secrets_init(secrets, args[1], NULL, NULL);
+    return secrets_for(args[1], NULL, NULL);
 }
 
 /* The arguments (text: str, words, names, top: tuple[bytes, ...]) of the key-by-key scans. */
-static inline int
-text_and_rule(PyObject *const *args, Py_ssize_t nargs, const char *signature, Secrets *secrets)
+static inline const Secrets *
+text_and_rule(PyObject *const *args, Py_ssize_t nargs, const char *signature)
 {
     if (nargs != 4 || !PyUnicode_Check(args[0])) {
         PyErr_SetString(PyExc_TypeError, signature);
-        return -1;
+        return NULL;
     }
-    return secrets_init(secrets, args[1], args[2], args[3]);
+    return secrets_for(args[1], args[2], args[3]);
 }
 
 /* The separators `Redactor` drops from names before comparing them (redaction.normalise). */
@@ -137,24 +79,6 @@ lowered_ascii(unsigned char c)
 }
 
 #define MAX_KEY 256 /* longer keys are unusual: the walk decides */
-
-/* Whether an ASCII name (a query key) is secret by the rule; `top` for a top-level name. */
-static inline int
-name_is_secret(const Secrets *secrets, const unsigned char *name, Py_ssize_t size, int top)
-{
-    unsigned char lowered[MAX_KEY];
-    if (size > MAX_KEY) {
-        return 1;
-    }
-    Py_ssize_t length = 0;
-    for (Py_ssize_t i = 0; i < size; i++) {
-        if (!dropped(name[i])) {
-            lowered[length++] = lowered_ascii(name[i]);
-        }
-    }
-    return holds_secret_word(secrets, lowered, length) || is_one_of(secrets->names, lowered, length)
-           || (top && is_one_of(secrets->top, lowered, length));
-}
 
 /* Whether a JSON object key, as the text spells it, may be secret: by the rule, or because it
  * holds an escape or a non-ASCII character (only decoding can tell then). */
@@ -291,5 +215,6 @@ PyObject *query_json(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 PyObject *headers_json(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 PyObject *read_attributes(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 PyObject *decode_attributes(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+PyObject *over_limit(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 
 #endif

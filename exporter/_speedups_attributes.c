@@ -3,7 +3,7 @@
  * read_attributes(attributes, fields, as_text, text) -> tuple
  *     For each field (a tuple of attribute keys, newer convention first) the value Python's
  *     `attributes.get(a) or attributes.get(b) or ...` gives, passed through `text` when as_text says
- *     so and the value is neither None nor a str.
+ *     so and the value is neither None nor a str (an int is made text here, as `text` makes it).
  *
  * decode_attributes(encoded, wanted, prefixes) -> dict | None
  *     Encoded OTLP `KeyValue`s (bytes) as {key: value} for the keys in `wanted` or starting with
@@ -225,7 +225,8 @@ read_attributes(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             }
         }
         if (PyTuple_GET_ITEM(as_text, f) == Py_True && value != Py_None && !PyUnicode_CheckExact(value)) {
-            Py_SETREF(value, PyObject_CallOneArg(text, value)); /* the Python rules, for the odd value */
+            /* An int (a user id) is str(value), as `text` makes it; any other value takes its rules. */
+            Py_SETREF(value, PyLong_CheckExact(value) ? PyObject_Str(value) : PyObject_CallOneArg(text, value));
             if (value == NULL) {
                 goto error;
             }

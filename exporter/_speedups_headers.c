@@ -119,8 +119,8 @@ headers_json(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
                                          "response_prefix: bytes, keys: tuple[bytes, ...])");
         return NULL;
     }
-    Secrets secrets;
-    if (secrets_init(&secrets, args[4], NULL, NULL) < 0) {
+    const Secrets *secrets = secrets_for(args[4], NULL, NULL);
+    if (secrets == NULL) {
         return NULL;
     }
     PyObject *attributes = args[0], *known = args[1], *prefixes[2] = {args[2], args[3]};
@@ -160,7 +160,7 @@ headers_json(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         }
         PyObject *flag = PyTuple_GET_ITEM(entry, 1);
         int added = side_add(&sides[which], PyTuple_GET_ITEM(entry, 0), flag == Py_True,
-                             flag == Py_None ? &secrets : NULL, value);
+                             flag == Py_None ? secrets : NULL, value);
         if (added <= 0) {
             if (added == 0) {
                 result = Py_NewRef(Py_None);

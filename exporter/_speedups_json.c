@@ -241,8 +241,8 @@ scan_value(Scanner *s, const unsigned char *p)
 PyObject *
 json_scan(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    Secrets secrets;
-    if (text_and_rule(args, nargs, "json_scan(text: str, words, names, top: tuple[bytes, ...])", &secrets) < 0) {
+    const Secrets *secrets = text_and_rule(args, nargs, "json_scan(text: str, words, names, top: tuple[bytes, ...])");
+    if (secrets == NULL) {
         return NULL;
     }
     Py_ssize_t size;
@@ -251,7 +251,7 @@ json_scan(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         PyErr_Clear(); /* lone surrogates: no UTF-8, so no JSON to store */
         return PyLong_FromLong(-1);
     }
-    Scanner s = {(const unsigned char *)text + size, &secrets, 0, 0};
+    Scanner s = {(const unsigned char *)text + size, secrets, 0, 0};
     const unsigned char *p = scan_value(&s, (const unsigned char *)text);
     if (p == NULL || skip_space(p, s.end) != s.end) {
         return PyLong_FromLong(-1);

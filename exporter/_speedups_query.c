@@ -52,15 +52,15 @@ ascii_holds_secret(const Secrets *secrets, const unsigned char *data, Py_ssize_t
 PyObject *
 text_holds_secret(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    Secrets secrets;
-    if (text_and_secrets(args, nargs, "text_holds_secret(text: str, keys: tuple[bytes, ...])", &secrets) < 0) {
+    const Secrets *secrets = text_and_secrets(args, nargs, "text_holds_secret(text: str, keys: tuple[bytes, ...])");
+    if (secrets == NULL) {
         return NULL;
     }
     PyObject *text = args[0];
     if (!PyUnicode_IS_ASCII(text)) {
         Py_RETURN_NONE;
     }
-    int found = ascii_holds_secret(&secrets, PyUnicode_1BYTE_DATA(text), PyUnicode_GET_LENGTH(text));
+    int found = ascii_holds_secret(secrets, PyUnicode_1BYTE_DATA(text), PyUnicode_GET_LENGTH(text));
     return found < 0 ? NULL : PyBool_FromLong(found);
 }
 
@@ -78,8 +78,8 @@ typedef struct {
 PyObject *
 query_json(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    Secrets secrets;
-    if (text_and_rule(args, nargs, "query_json(query: str, words, names, top: tuple[bytes, ...])", &secrets) < 0) {
+    const Secrets *secrets = text_and_rule(args, nargs, "query_json(query: str, words, names, top: tuple[bytes, ...])");
+    if (secrets == NULL) {
         return NULL;
     }
     PyObject *query = args[0];
@@ -109,7 +109,7 @@ query_json(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             Pair *pair = &pairs[count];
             pair->key = part;
             pair->key_size = (equals ? equals : stop) - part;
-            if (name_is_secret(&secrets, part, pair->key_size, 1)) {
+            if (name_is_secret(secrets, part, pair->key_size, 1)) {
                 Py_RETURN_NONE;
             }
             pair->value = equals ? equals + 1 : stop;

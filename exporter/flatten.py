@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-import orjson
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind
@@ -22,13 +21,13 @@ from opentelemetry.trace import SpanKind
 from instrumentation import attributes as attr
 
 from .attribute_values import first_str, integer, status, text
-from .bodies import decode_body, parse_query
+from .bodies import decode_body
 from .canonical import canonical_values
 from .header_attributes import collect_headers, headers_json_columns
 from .limits import cap_fields, cap_values
 from .redaction import Redactor
 from .row import RequestLog
-from .speedups import query_json, read_attributes, text_holds_secret
+from .speedups import query_params_json, read_attributes
 from .useragent import classify
 
 _EPOCH = datetime(1970, 1, 1)
@@ -62,7 +61,9 @@ def span_arguments(span: ReadableSpan, redactor: Redactor = _DEFAULT_REDACTOR) -
     # plain dict, and every lookup after that is a dict lookup.
     plain = attributes.copy() if hasattr(attributes, "copy") else dict(attributes)
     context = span.context
-    events = span.events
+    # `span.events` copies the SDK's locked event list into a tuple (~0.7 us); most spans have none,
+    # which the list itself (or whatever sequence a ReadableSpan was built with) tells for less.
+    events = span.events if getattr(span, "_events", True) else ()
     return (
         plain,
         ((event.name, event.attributes or {}) for event in events) if events else (),
@@ -174,7 +175,7 @@ def build_values(
         (end_us - start_us) / 1_000_000,  # duration, as timedelta.total_seconds() computes it
         None,  # created_at
         None,  # updated_at
-        _query_params(query, redactor),  # query_params
+        query_params_json(query, redactor),  # query_params
         decode_body(request_body, request_type, truncated=request_truncated, redactor=redactor),  # body
         decode_body(response_body, response_type, truncated=response_truncated, redactor=redactor),  # response
         request_headers,
@@ -218,16 +219,6 @@ _FIELD_TABLE: tuple[tuple[tuple[str, ...], bool], ...] = (
 )
 _NONE3 = (None, None, None)
 _FIELDS = (tuple(keys for keys, _ in _FIELD_TABLE), tuple(as_text for _, as_text in _FIELD_TABLE))
-
-
-def _query_params(query: str | None, redactor: Redactor) -> str:
-    if not query:
-        return "{}"
-    plain = query_json(query, redactor)
-    if plain is not None:
-        return plain
-    params = parse_query(query)
-    return orjson.dumps(redactor.redact_value(params) if text_holds_secret(query, redactor) else params).decode()
 
 
 def _old_path_and_query(get: Any, query: str | None) -> tuple[str | None, str | None]:

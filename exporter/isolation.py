@@ -27,11 +27,10 @@ import pyarrow as pa
 
 from .errors import StorageError
 from .repair import clean_row, json_as_text
-from .row import COLUMN_NAMES
+from .row import COLUMN, COLUMN_NAMES
 from .store import RequestLogStore, values_to_arrow
 
 ARROW_ERRORS = (pa.ArrowException, OverflowError, TypeError, ValueError)
-_TRACE_ID, _SPAN_ID = COLUMN_NAMES.index("trace_id"), COLUMN_NAMES.index("span_id")
 
 
 @dataclasses.dataclass(slots=True)
@@ -58,7 +57,7 @@ def refused_by_value(exc: BaseException) -> bool:
 
 
 def _name(values: tuple[Any, ...] | dict[str, Any]) -> str:
-    span_id = values["span_id"] if isinstance(values, dict) else values[_SPAN_ID]
+    span_id = values["span_id"] if isinstance(values, dict) else values[COLUMN.span_id]
     return f"span {span_id}"
 
 

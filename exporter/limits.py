@@ -26,7 +26,8 @@ from typing import Any
 
 import orjson
 
-from .row import COLUMN_NAMES
+from .row import COLUMN
+from .speedups import over_limit
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 MAX_TEXT_CHARS = 64 * 1024
@@ -39,14 +40,12 @@ _max_body_bytes = DEFAULT_MAX_BODY_BYTES
 # Positions in the tuple `flatten.read_attributes(attributes, *_FIELDS)` returns (its field table,
 # `flatten._FIELD_TABLE`; a test checks they agree): (content, size, truncated) per body.
 BODY_FIELDS = ((11, 13, 14), (15, 17, 18))
-_TEXT_COLUMNS = tuple(
-    COLUMN_NAMES.index(name)
-    for name in (
-        "user_id", "username", "user_full_name", "ip", "scheme", "endpoint", "method", "exception_type",
-        "exception_message", "exception_traceback", "service_name", "route",
-    )
+_TEXT_COLUMNS = (
+    COLUMN.user_id, COLUMN.username, COLUMN.user_full_name, COLUMN.ip, COLUMN.scheme, COLUMN.endpoint,
+    COLUMN.method, COLUMN.exception_type, COLUMN.exception_message, COLUMN.exception_traceback,
+    COLUMN.service_name, COLUMN.route,
 )  # fmt: skip
-_JSON_COLUMNS = tuple(COLUMN_NAMES.index(name) for name in ("query_params", "request_headers", "response_headers"))
+_JSON_COLUMNS = (COLUMN.query_params, COLUMN.request_headers, COLUMN.response_headers)
 
 
 def configure(*, max_body_bytes: int) -> None:
@@ -67,8 +66,8 @@ def cap_fields(fields: Sequence[Any]) -> Any:
     out: list[Any] | None = None
     for content_at, size_at, truncated_at in BODY_FIELDS:
         content = fields[content_at]
-        if content is None or len(content) <= limit // 4:  # at most 4 bytes a character: surely under
-            continue
+        if content is None or (type(content) is str and len(content) <= limit // 4):
+            continue  # at most 4 bytes a character: surely under (a value of another type: `_cut_body`)
         cut, original = _cut_body(content, limit)
         if cut is None:
             continue
@@ -99,6 +98,8 @@ def _cut_body(content: Any, limit: int) -> tuple[Any, int]:
 
 def cap_values(values: tuple[Any, ...]) -> tuple[Any, ...]:
     """A row's values (column order) with over-long text and JSON columns cut; `values` when none is."""
+    if not over_limit(values, _TEXT_COLUMNS, MAX_TEXT_CHARS, _JSON_COLUMNS, MAX_JSON_CHARS):
+        return values  # the usual row: one pass in C (`speedups.over_limit`)
     out: list[Any] | None = None
     for index in _TEXT_COLUMNS:
         value = values[index]

@@ -118,8 +118,13 @@ class Redactor:
     _headers: _Rule = dataclasses.field(init=False, repr=False, compare=False)
     _keys: _Rule = dataclasses.field(init=False, repr=False, compare=False)
     _scan_words: tuple[str, ...] = dataclasses.field(init=False, repr=False, compare=False)
-    _scan_keys_utf8: tuple[bytes, ...] = dataclasses.field(init=False, repr=False, compare=False)
-    _key_rule_utf8: tuple[tuple[bytes, ...], ...] = dataclasses.field(init=False, repr=False, compare=False)
+    # The rule as the C scans take it (`speedups`), encoded. Plain fields, not properties: they are
+    # read several times a span. The C side compiles each tuple once and finds it again by identity.
+    scan_keys_utf8: tuple[bytes, ...] = dataclasses.field(init=False, repr=False, compare=False)
+    """The words the raw-text pre-scan looks for (`may_hold_secret`)."""
+    key_rule_utf8: tuple[tuple[bytes, ...], ...] = dataclasses.field(init=False, repr=False, compare=False)
+    """(words, whole names, top-level names) of the key list: the key-by-key scans' rule. It ignores
+    exceptions (`!name`), so C may say "secret" where Python says not, never the other way."""
 
     @classmethod
     def build(
@@ -148,26 +153,15 @@ class Redactor:
         # The raw-text pre-scan looks for every key entry inside the text: a whole name is inside too.
         scan = _minimal([*rule.words, *rule.names, *rule.top])
         object.__setattr__(self, "_scan_words", scan)
-        object.__setattr__(self, "_scan_keys_utf8", tuple(w.encode() for w in scan))
+        object.__setattr__(self, "scan_keys_utf8", tuple(w.encode() for w in scan))
         object.__setattr__(
             self,
-            "_key_rule_utf8",
+            "key_rule_utf8",
             tuple(
                 tuple(w.encode() for w in group)
                 for group in (_minimal(rule.words), sorted(rule.names), sorted(rule.top))
             ),
         )
-
-    @property
-    def scan_keys_utf8(self) -> tuple[bytes, ...]:
-        """The words the raw-text pre-scan looks for, encoded, as the C scans take them (`speedups`)."""
-        return self._scan_keys_utf8
-
-    @property
-    def key_rule_utf8(self) -> tuple[tuple[bytes, ...], ...]:
-        """(words, whole names, top-level names) of the key list, encoded: the C key-by-key scans'
-        rule. It ignores exceptions (`!name`), so C may say "secret" where Python says not."""
-        return self._key_rule_utf8
 
     def header_is_secret(self, name: str) -> bool:
         return self._headers.verdict(name) != 0  # a header has no levels: `^name` is a whole name there

@@ -20,10 +20,9 @@ from typing import Any
 
 import orjson
 
-from .row import COLUMN_NAMES, JSON_COLUMNS
+from .row import JSON_POSITIONS
 
 REPLACEMENT = "\ufffd"
-_JSON_INDEXES = frozenset(i for i, name in enumerate(COLUMN_NAMES) if name in JSON_COLUMNS)
 
 
 def clean_text(text: str) -> str:
@@ -64,7 +63,7 @@ def clean_row(values: tuple[Any, ...]) -> tuple[Any, ...]:
 def json_as_text(values: tuple[Any, ...], is_valid: Any) -> tuple[Any, ...]:
     """A row whose JSON columns that `is_valid(text)` refuses are stored as JSON strings instead."""
     out = list(values)
-    for i in _JSON_INDEXES:
+    for i in JSON_POSITIONS:
         text = out[i]
         if isinstance(text, str) and not is_valid(text):
             out[i] = orjson.dumps(clean_text(text)).decode()

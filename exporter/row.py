@@ -4,6 +4,12 @@ A column is declared once, as a dataclass field whose metadata says its DuckDB t
 hold JSON *text* (already serialised, already redacted) so the API can splice them into its answer
 without parsing them again. Field order is the spec's response order, `user` flattened into
 `user_id`, `username`, `user_full_name`; the fields that are not in the spec come after it.
+
+On the hot paths (flattening, the store's insert, the API's reads) a row travels as a plain tuple
+of its values in column order, `values`, which costs a third of building the frozen dataclass. Its
+columns are read by name through `COLUMN`, the position of every column: `values[COLUMN.endpoint]`
+(an int known when the module loads, so no lookup per row). `ColumnPositions` is checked against
+`RequestLog` as this module loads: a column added to one and not the other fails the import.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ import dataclasses
 import operator
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -83,6 +89,52 @@ COLUMN_NAMES: tuple[str, ...] = tuple(f.name for f in COLUMNS)
 JSON_COLUMNS: frozenset[str] = frozenset(f.name for f in COLUMNS if f.metadata["json"])
 
 
+class ColumnPositions(NamedTuple):
+    """The position of each column in a row's values tuple; `COLUMN` is the one instance."""
+
+    id: int
+    user_id: int
+    username: int
+    user_full_name: int
+    ip: int
+    device: int
+    device_type: int
+    is_bot: int
+    os: int
+    browser: int
+    scheme: int
+    endpoint: int
+    method: int
+    status_code: int
+    exception_type: int
+    started_at: int
+    finished_at: int
+    duration: int
+    created_at: int
+    updated_at: int
+    query_params: int
+    body: int
+    response: int
+    request_headers: int
+    response_headers: int
+    exception_message: int
+    exception_traceback: int
+    trace_id: int
+    span_id: int
+    service_name: int
+    route: int
+    request_body_size: int
+    response_body_size: int
+    request_body_truncated: int
+    response_body_truncated: int
+
+
+if ColumnPositions._fields != COLUMN_NAMES:
+    raise ImportError("ColumnPositions must name RequestLog's fields in their order")
+COLUMN = ColumnPositions(*range(len(COLUMN_NAMES)))
+JSON_POSITIONS: tuple[int, ...] = tuple(i for i, name in enumerate(COLUMN_NAMES) if name in JSON_COLUMNS)
+
+
 def iter_columns() -> Iterator[tuple[str, str, str | None]]:
     """Yield `(name, sql_type, compression)` for every column, in order."""
     for f in COLUMNS:
@@ -112,7 +164,7 @@ def user_id_value(user_id: str | None) -> int | str | None:
 
 # Columns after the three user fields, in order: the rest of the answer (`RequestLog` is in the
 # spec's field order, `user` flattened right after `id`).
-_REST_START = COLUMN_NAMES.index("user_full_name") + 1
+_REST_START = COLUMN.user_full_name + 1
 _REST_NAMES = COLUMN_NAMES[_REST_START:]
 _JSON_NAMES = tuple(name for name in _REST_NAMES if name in JSON_COLUMNS)
 # orjson writes naive datetimes as DRF does (`2025-11-19T14:55:32.673075Z`, no fraction when it is
@@ -126,9 +178,9 @@ def to_api_dict(values: tuple[Any, ...]) -> dict[str, Any]:
     JSON columns become `orjson.Fragment`s: stored text spliced in as is, never parsed again.
     Timestamps stay datetimes, for orjson to write.
     """
-    user_id, username, full_name = values[1:_REST_START]
+    user_id, username, full_name = values[COLUMN.user_id : _REST_START]
     out: dict[str, Any] = {
-        "id": values[0],
+        "id": values[COLUMN.id],
         "user": None
         if user_id is None and username is None
         # DRF serialises Django's `get_full_name()`, which is "" for a user without a name.

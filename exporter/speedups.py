@@ -1,32 +1,32 @@
-"""Fast paths for flattening's hottest steps: C (`_speedups.c`) when it was compiled, else Python.
+"""Flattening's hottest steps: C (`_speedups*.c`) when it was compiled, and its Python reference.
 
-`pip install` compiles `exporter/_speedups.c` when a C compiler is there (pyproject.toml marks the
-extension optional). Flattening a realistic span (bench/spans.py: ~40 attributes, two 1 KB JSON
-bodies) takes ~34 us of CPU with the Python versions below and ~12 us with C (`bench/exporter.py`).
-The Python versions stay the reference: tests/exporter/test_speedups.py checks that both agree.
+`pip install` compiles the C extension when a C compiler is there (pyproject.toml marks it
+optional); without it every step runs its Python reference, with the same result. This module is
+the one place that calls C: each step below is a facade over its two twins, and each pair is run
+on the same inputs by `tests/exporter/test_speedups.py` (Hypothesis properties) and, for the secret
+rule, on one table of vectors by `tests/exporter/test_secret_rule.py`. Flattening a realistic span
+(bench/spans.py: ~40 attributes, two 1 KB JSON bodies) takes ~34 us of CPU with the Python
+references and ~12 us with C (`bench/exporter.py`).
 
-- `scan_json(text, redactor)`: whether a body is strict JSON, and if so whether it may hold a
-  secret key, so that it must be parsed and walked (`Redactor.redact_value`). C checks the grammar
-  and reads the object keys in one pass, never the string values, judging each key by the
-  normalised rule (`Redactor.key_rule_utf8`: words, whole names, top-level names); Python
-  validates with msgspec and scans the raw text (`Redactor.may_hold_secret`), which errs towards
-  "may" more often (a value mentioning "token"), never the other way.
-- `text_holds_secret(text, redactor)`: `Redactor.may_hold_secret`, the raw-text pre-scan of query
-  strings, forms, text bodies and URL headers, exactly; C answers for ASCII text and leaves other
-  text to Python.
-- `query_json(query, redactor)`: the query_params column of a plain query string none of whose
-  keys may be secret (each judged as `scan_json` judges a top-level key), or `None` when Python
-  must parse it (escapes, `;`, non-ASCII, a possible secret).
-- `decode_attributes(encoded, wanted, prefixes)`: an OTLP span's encoded attributes as a dict when
-  every value is of a common kind (a string, an array of one string, a non-negative integer, a
-  bool, a double); `None` otherwise, and `otlp_wire.AttributeDecoder` decodes them in Python.
-- `read_attributes(attributes, fields, as_text)`: the values of a table of fields, each the first
-  set attribute of its keys (both conventions), made text where it must be: one C call in place of
-  some thirty dictionary reads and conversions a span.
-- `headers_json(attributes, known, redactor)`: a span's request and response header JSON, as orjson
-  would write the header dicts, from a table of what each header key becomes; `False` when a key is
-  not in the table yet, `None` when C is missing or the span needs the dicts (`header_attributes`:
-  so does a URL-valued header that may hold a secret, by the raw-text pre-scan).
+The secret rule exists once, in `Redactor` (redaction.py): the key list's words, whole names and
+top-level names, matched on normalised names. C is handed the same rule as bytes
+(`Redactor.key_rule_utf8`, `Redactor.scan_keys_utf8`) and compiles it once (`_speedups_secrets.c`).
+
+| facade               | C (`_speedups.*`)   | Python reference                                     |
+|----------------------|---------------------|------------------------------------------------------|
+| `scan_json`          | `json_scan`         | `python_scan_json` (msgspec, `Redactor.may_hold_secret`) |
+| `text_holds_secret`  | `text_holds_secret` | `Redactor.may_hold_secret`                           |
+| `query_params_json`  | `query_json`        | `python_query_params_json`                           |
+| `read_attributes`    | `read_attributes`   | `python_read_attributes`                             |
+| `over_limit`         | `over_limit`        | `python_over_limit`                                  |
+| `decode_attributes`  | `decode_attributes` | `otlp_wire.AttributeDecoder` (a protobuf decoder)    |
+| `headers_json`       | `headers_json`      | `header_attributes.collect_headers`                  |
+
+The last two C twins take the usual spans only and answer `None` for the others, which their
+Python reference (a module of its own) then takes: their facades are `AttributeDecoder.decode` and
+`header_attributes.headers_json_columns`. Where C and Python may differ, only C is stricter:
+`json_scan` judges key by key, the reference scans the raw text, which says "may hold a secret"
+more often (a value mentioning "token"), never less; both send such a body to the redaction walk.
 """
 
 from __future__ import annotations
@@ -35,10 +35,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import msgspec
+import orjson
 
 from instrumentation import attributes as attr
 
 from .attribute_values import text
+from .query_strings import parse_query
 from .redaction import Redactor
 
 _speedups: Any
@@ -49,6 +51,7 @@ except ImportError:  # no C compiler at install time
 
 COMPILED = _speedups is not None
 
+# -- scan_json: is a body strict JSON, and may a key of it be secret? --------------------------
 
 JSON_INVALID, JSON_PLAIN, JSON_MAY_HOLD_SECRET = -1, 0, 1
 
@@ -62,6 +65,10 @@ def scan_json(text: str, redactor: Redactor) -> int:
     if _speedups is not None:
         verdict: int = _speedups.json_scan(text, *redactor.key_rule_utf8)
         return verdict
+    return python_scan_json(text, redactor)
+
+
+def python_scan_json(text: str, redactor: Redactor) -> int:
     try:
         _VALIDATOR.decode(text)
     except (msgspec.DecodeError, UnicodeEncodeError, RecursionError):  # lone surrogates; deep nesting
@@ -69,7 +76,11 @@ def scan_json(text: str, redactor: Redactor) -> int:
     return JSON_MAY_HOLD_SECRET if redactor.may_hold_secret(text) else JSON_PLAIN
 
 
+# -- text_holds_secret: the raw-text pre-scan of queries, forms, text bodies and URL headers ------
+
+
 def text_holds_secret(text: str, redactor: Redactor) -> bool:
+    """`Redactor.may_hold_secret(text)`; C answers for ASCII text and leaves other text to Python."""
     if _speedups is not None:
         found: bool | None = _speedups.text_holds_secret(text, redactor.scan_keys_utf8)
         if found is not None:
@@ -77,31 +88,49 @@ def text_holds_secret(text: str, redactor: Redactor) -> bool:
     return redactor.may_hold_secret(text)
 
 
-def query_json(query: str, redactor: Redactor) -> str | None:
-    """The query_params column for a plain query with no secret, or None: then Python parses it."""
-    if _speedups is None:
-        return None
-    result: str | None = _speedups.query_json(query, *redactor.key_rule_utf8)
-    return result
+# -- query_params_json: the query_params column ---------------------------------------------------
 
 
-def decode_attributes(
-    encoded: list[bytes], wanted: frozenset[str], prefixes: tuple[bytes, ...]
-) -> dict[str, Any] | None:
-    """Encoded OTLP attributes as a dict, in C; None when C is missing or a value needs Python."""
-    if _speedups is None:
-        return None
-    result: dict[str, Any] | None = _speedups.decode_attributes(encoded, wanted, prefixes)
-    return result
+def query_params_json(query: str | None, redactor: Redactor) -> str:
+    """The query_params column: the query string's parameters as a JSON object, secrets redacted.
+
+    C writes a plain query (ASCII, no escapes or `;`, no key that may be secret) straight to JSON.
+    """
+    if not query:
+        return "{}"
+    if _speedups is not None:
+        plain: str | None = _speedups.query_json(query, *redactor.key_rule_utf8)
+        if plain is not None:
+            return plain
+    return python_query_params_json(query, redactor)
+
+
+def python_query_params_json(query: str | None, redactor: Redactor) -> str:
+    if not query:
+        return "{}"
+    params = parse_query(query)
+    return orjson.dumps(redactor.redact_value(params) if text_holds_secret(query, redactor) else params).decode()
+
+
+# -- read_attributes: a row's plain fields ----------------------------------------------------------
 
 
 def read_attributes(
     attributes: Mapping[str, Any], fields: tuple[tuple[str, ...], ...], as_text: tuple[bool, ...]
 ) -> Sequence[Any]:
-    """For each field, `get(key1) or get(key2) or ...`, through `attribute_values.text` if `as_text`."""
+    """For each field, `get(key1) or get(key2) or ...`, through `attribute_values.text` if `as_text`.
+
+    One C call in place of some thirty dictionary reads and conversions a span.
+    """
     if _speedups is not None and type(attributes) is dict:
         values: Sequence[Any] = _speedups.read_attributes(attributes, fields, as_text, text)
         return values
+    return python_read_attributes(attributes, fields, as_text)
+
+
+def python_read_attributes(
+    attributes: Mapping[str, Any], fields: tuple[tuple[str, ...], ...], as_text: tuple[bool, ...]
+) -> Sequence[Any]:
     get = attributes.get
     out = []
     for keys, is_text in zip(fields, as_text, strict=True):
@@ -114,13 +143,52 @@ def read_attributes(
     return out
 
 
+# -- over_limit: whether a row has a column the caps cut (`limits.cap_values`) --------------------
+
+
+def over_limit(
+    values: tuple[Any, ...], text_at: tuple[int, ...], text_limit: int, json_at: tuple[int, ...], json_limit: int
+) -> bool:
+    """Whether a str at one of `text_at` is longer than `text_limit`, or one at `json_at` than `json_limit`."""
+    if _speedups is not None:
+        found: bool = _speedups.over_limit(values, text_at, text_limit, json_at, json_limit)
+        return found
+    return python_over_limit(values, text_at, text_limit, json_at, json_limit)
+
+
+def python_over_limit(
+    values: tuple[Any, ...], text_at: tuple[int, ...], text_limit: int, json_at: tuple[int, ...], json_limit: int
+) -> bool:
+    return any(type(values[i]) is str and len(values[i]) > text_limit for i in text_at) or any(
+        type(values[i]) is str and len(values[i]) > json_limit for i in json_at
+    )
+
+
+# -- the usual spans only: None sends the span to the Python reference -------------------------------
+
+
+def decode_attributes(
+    encoded: list[bytes], wanted: frozenset[str], prefixes: tuple[bytes, ...]
+) -> dict[str, Any] | None:
+    """Encoded OTLP attributes as a dict when every value is of a common kind (a string, an array of
+    one string, a non-negative integer, a bool, a double); None when C is missing or a value needs
+    `otlp_wire.AttributeDecoder`, the reference."""
+    if _speedups is None:
+        return None
+    result: dict[str, Any] | None = _speedups.decode_attributes(encoded, wanted, prefixes)
+    return result
+
+
 _PREFIXES = (attr.REQUEST_HEADER_PREFIX.encode(), attr.RESPONSE_HEADER_PREFIX.encode())
 
 
 def headers_json(
     attributes: dict[str, Any], known: dict[str, tuple[bytes, bool | None]], redactor: Redactor
 ) -> tuple[str | None, str | None] | bool | None:
-    """The request and response header JSON; False for a header key not in `known`; None else."""
+    """A span's request and response header JSON, as orjson writes `collect_headers`' dicts, from a
+    table of what each header key becomes; False when a key is not in `known` yet; None when C is
+    missing or the span needs the dicts (a header with several values, a URL-valued header that may
+    hold a secret)."""
     if _speedups is None:
         return None
     result: tuple[str | None, str | None] | bool | None = _speedups.headers_json(

@@ -1,11 +1,16 @@
 """`CaptureCore`: what the ASGI and the WSGI middleware share, so each capture rule is written once.
 
 The two middlewares are thin adapters: each turns its protocol's request (an ASGI scope, a WSGI
-environ) into decoded header pairs and hands them here. The core decides everything else: the
-order of the request attributes (the SDK drops the oldest past its attribute limit, so method and
-URL go first), the client address behind trusted proxies, header sanitising, excluded URLs, the
-parent context, which bodies are captured and how, and the span itself. The per-request state and
-the response side live in `exchange.Exchange`.
+environ) into the request's own attributes (method, URL) and its decoded headers, and hands them
+here. The core decides everything else: the order of the request attributes (the SDK drops the
+oldest past its attribute limit, so method and URL go first, headers last), the client address
+behind trusted proxies, header sanitising, excluded URLs, the parent context, which bodies are
+captured and how, and the span itself. The per-request state and the response side live in
+`exchange.Exchange`.
+
+The span starts with the request's own attributes, which a sampler sees; the header attributes are
+set right after it started, as OTel's own middlewares set captured headers, through
+`span_attributes.set_built_attributes` (the SDK's per-value re-check skipped for values built here).
 
 Built on OTel's own pieces, as its ASGI and WSGI instrumentations are: the SDK tracer, the global
 propagator, `opentelemetry.util.http`'s `ExcludeList` and `SanitizeValue` and the
@@ -15,7 +20,6 @@ instrumentation-suppression switch.
 from __future__ import annotations
 
 import os
-import sys
 from contextvars import Token
 from typing import Any
 
@@ -30,6 +34,7 @@ from . import attributes as attr
 from .capture import SIZE, BodyCapture, choose_mode, declared_length
 from .client import ClientResolver
 from .options import Options, UserResolver, parse_networks
+from .span_attributes import set_built_attributes
 
 TRACER_NAME = "reqlog.instrumentation"
 REQ = attr.REQUEST_HEADER_PREFIX
@@ -71,26 +76,23 @@ class CaptureCore:
         self._modes: dict[tuple[str | None, str | None], int] = {}
         self.methods = frozenset(self.options.methods) or None
         self.status_logged = self.options.status_matcher()
-        if "django" in sys.modules:
-            # Django turns view exceptions into 500 responses itself; its signal is how we see them.
-            from .django_hooks import connect_signals
-
-            connect_signals()
 
     def excluded(self, url: str) -> bool:
         return self._excluded is not None and self._excluded.url_disabled(url)
 
-    def client_and_version(self, attributes: dict[str, Any], peer: str | None, version: str | None) -> None:
+    def client_and_version(
+        self, attributes: dict[str, Any], headers: dict[str, Any], peer: str | None, version: str | None
+    ) -> None:
         """Add the user agent, the client address (behind trusted proxies) and the HTTP version."""
-        user_agent = attributes.get(_USER_AGENT)
+        user_agent = headers.get(_USER_AGENT)
         if user_agent is not None:
             attributes[attr.USER_AGENT_ORIGINAL] = user_agent[0]
         if self._clients.enabled:
             peer = self._clients.resolve(
                 peer,
-                attributes.get(_FORWARDED_FOR, ()),
-                attributes.get(_FORWARDED, ()),
-                attributes.get(_REAL_IP, ()),
+                headers.get(_FORWARDED_FOR, ()),
+                headers.get(_FORWARDED, ()),
+                headers.get(_REAL_IP, ()),
             )
         if peer is not None:
             attributes[attr.CLIENT_ADDRESS] = peer
@@ -104,17 +106,21 @@ class CaptureCore:
             parent = extract(carrier, getter=getter)
         return parent
 
-    def start_span(self, attributes: dict[str, Any], parent: Context | None) -> tuple[Span, Token[Context]]:
-        """Start the SERVER span with every request attribute at once, and make it current."""
+    def start_span(
+        self, attributes: dict[str, Any], headers: dict[str, Any], parent: Context | None
+    ) -> tuple[Span, Token[Context]]:
+        """Start the SERVER span with the request's attributes, add its headers, and make it current."""
         method = attributes.get(attr.HTTP_REQUEST_METHOD) or "HTTP"
         span = self._tracer.start_span(method, context=parent, kind=SpanKind.SERVER, attributes=attributes)
+        if headers and span.is_recording():
+            set_built_attributes(span, headers)
         return span, context.attach(trace.set_span_in_context(span, parent))
 
-    def sanitize(self, attributes: dict[str, Any]) -> None:
+    def sanitize(self, headers: dict[str, Any]) -> None:
         """Replace the values of headers matching `sanitize_headers` with `[REDACTED]`, in place."""
         assert self.sanitizer is not None
         secret = self._secret_keys
-        for key, value in attributes.items():
+        for key, value in headers.items():
             if not key.startswith(_HEADER_PREFIXES):
                 continue
             hidden = secret.get(key)
@@ -124,15 +130,15 @@ class CaptureCore:
                 if len(secret) < NAME_CACHE_SIZE:
                     secret[key] = hidden
             if hidden:
-                attributes[key] = (_REDACTED,) * len(value)
+                headers[key] = (_REDACTED,) * len(value)
 
-    def request_body(self, attributes: dict[str, Any]) -> BodyCapture | None:
+    def request_body(self, headers: dict[str, Any]) -> BodyCapture | None:
         """The capture of the request body, or `None` when the request declares none."""
-        if CONTENT_LENGTH not in attributes and TRANSFER_ENCODING not in attributes:
+        if CONTENT_LENGTH not in headers and TRANSFER_ENCODING not in headers:
             return None
-        content_type = attributes.get(CONTENT_TYPE)
-        encoding = attributes.get(CONTENT_ENCODING)
-        length = attributes.get(CONTENT_LENGTH)
+        content_type = headers.get(CONTENT_TYPE)
+        encoding = headers.get(CONTENT_ENCODING)
+        length = headers.get(CONTENT_LENGTH)
         body = self.body_capture(
             content_type[0] if content_type else None,
             encoding[0] if encoding else None,

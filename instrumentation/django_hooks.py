@@ -1,8 +1,8 @@
 """Django support: its exceptions, its user and its URL pattern, for the span of the current request.
 
 Django's ASGI handler never lets a view's exception reach ASGI middleware: it answers 500 itself
-and only announces the exception through the `got_request_exception` signal. `RequestLogMiddleware`
-connects `connect_signals()` when Django is loaded, so exceptions are recorded with no setup.
+and only announces the exception through the `got_request_exception` signal. Both middlewares
+connect `connect_signals()` when Django is loaded, so exceptions are recorded with no setup.
 
 Django keeps the authenticated user on `request.user` (not in the ASGI scope; only Channels' auth
 stack puts it there) and the matched URL pattern on `request.resolver_match`. Neither is visible
@@ -19,15 +19,13 @@ database query is forbidden).
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.utils.functional import LazyObject, empty
 
-from .user import current_exchange, user_from_object
-
-if TYPE_CHECKING:
-    from .exchange import Exchange
+from .exchange import Exchange, current_exchange
+from .identity import user_from_object
 
 _DISPATCH_UID = "reqlog.instrumentation.got_request_exception"
 

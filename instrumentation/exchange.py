@@ -8,6 +8,9 @@ unchanged; capture runs inside `try` so a capture bug is recorded on the span (a
 `set_attributes` call and ends it. Everything here is protocol-neutral: response headers arrive as
 decoded `(attribute key, text)` pairs, and `carrier` is the ASGI scope or the WSGI environ (what a
 `user_resolver` is given).
+
+`current_exchange` holds the exchange being served: the adapters set it around the app, and
+`set_user` and the framework hooks (Django, Flask) find their request through it.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import time
 import traceback
 from collections.abc import Iterable, Mapping
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry.trace import Span, Status, StatusCode
@@ -22,7 +26,8 @@ from opentelemetry.trace import Span, Status, StatusCode
 from . import attributes as attr
 from .capture import BodyCapture, declared_length
 from .core import add_header
-from .user import user_from_object
+from .identity import UserIdentity, text_or_none, user_from_object
+from .span_attributes import set_built_attributes
 
 if TYPE_CHECKING:
     from .core import CaptureCore
@@ -43,6 +48,8 @@ _RESPONSE_BODY_KEYS = (
     attr.RESPONSE_BODY_TRUNCATED,
 )
 _RESP_CONTENT_LENGTH = _RESP + "content-length"
+
+current_exchange: ContextVar[Exchange | None] = ContextVar("reqlog_exchange", default=None)
 
 
 class Exchange:
@@ -82,8 +89,8 @@ class Exchange:
         self.status_code: int | None = None
         self.end_time: int | None = None
         self.exception: BaseException | None = None
-        self.explicit_user: tuple[str | None, str | None, str | None] | None = None
-        self.framework_user: tuple[str | None, str | None, str | None] | None = None
+        self.explicit_user: UserIdentity | None = None
+        self.framework_user: UserIdentity | None = None
         self.route: str | None = None
         self.finished = False
 
@@ -197,7 +204,7 @@ class Exchange:
                 span.set_status(Status(StatusCode.ERROR, f"{type(raised).__name__}: {raised}"))
             elif self.status_code is not None and self.status_code >= 500:
                 span.set_status(Status(StatusCode.ERROR))
-            span.set_attributes(out)
+            set_built_attributes(span, out)
             if self.route:
                 span.update_name(f"{self._request_attributes.get(attr.HTTP_REQUEST_METHOD, 'HTTP')} {self.route}")
         except Exception as exc:
@@ -236,7 +243,7 @@ class Exchange:
             if full_name is not None:
                 out[attr.USER_FULL_NAME] = full_name
 
-    def _user(self) -> tuple[str | None, str | None, str | None] | None:
+    def _user(self) -> UserIdentity | None:
         """Explicit `set_user` first, then the resolver, then the framework's authenticated user."""
         if self.explicit_user is not None:
             return self.explicit_user
@@ -245,7 +252,7 @@ class Exchange:
             resolved = resolver(self.carrier)
             if resolved is not None:
                 user_id, username, full_name = resolved
-                return _text(user_id), _text(username), _text(full_name)
+                return text_or_none(user_id), text_or_none(username), text_or_none(full_name)
         if self.framework_user is not None:
             return self.framework_user
         return user_from_object(self.carrier.get("user"))
@@ -258,10 +265,3 @@ class Exchange:
 def _qualified_name(cls: type) -> str:
     module = cls.__module__
     return cls.__qualname__ if module in (None, "builtins") else f"{module}.{cls.__qualname__}"
-
-
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    text = value if isinstance(value, str) else str(value)
-    return text or None

@@ -12,7 +12,8 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from .user import current_exchange, user_from_object
+from .exchange import current_exchange
+from .identity import UserIdentity, user_from_object
 
 
 def connect_signals() -> None:
@@ -45,7 +46,7 @@ def _on_finished(sender: Any, response: Any = None, **extra: Any) -> None:
         exchange.capture_failed(exc)
 
 
-def _login_user(app: Any) -> tuple[str | None, str | None, str | None] | None:
+def _login_user(app: Any) -> UserIdentity | None:
     """Flask-Login's `current_user`, when the app uses Flask-Login (it loads the user from the session)."""
     if "flask_login" not in sys.modules or getattr(app, "login_manager", None) is None:
         return None

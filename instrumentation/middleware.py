@@ -37,10 +37,10 @@ from . import attributes as attr
 from . import lifecycle
 from .capture import may_read_unread
 from .core import EXPECT, NAME_CACHE_SIZE, REQ, CaptureCore, add_header
-from .exchange import Exchange
+from .exchange import Exchange, current_exchange
+from .frameworks import connect_loaded
 from .options import Options, UserResolver
 from .url_path import span_path
-from .user import current_exchange
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -96,6 +96,7 @@ class RequestLogMiddleware(CaptureCore):
         self.app = app
         self._provider = tracer_provider  # flushed at lifespan shutdown (the global one otherwise)
         self._request_keys: dict[bytes, str] = {}
+        connect_loaded(flask=False)  # Django's ASGI handler reports view exceptions only by signal
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":  # flush the span queue when the server stops (lifecycle.py)
@@ -112,13 +113,13 @@ class RequestLogMiddleware(CaptureCore):
             return
         failure: Exception | None = None
         try:
-            attributes = self._request_attributes(scope)
-            parent = self.parent(attributes, _GETTER)
+            attributes, headers = self._request_attributes(scope)
+            parent = self.parent(headers, _GETTER)
             if self.sanitizer is not None:
-                self.sanitize(attributes)
+                self.sanitize(headers)
         except Exception as exc:  # capture must never break the request
-            attributes, parent, failure = {}, None, exc
-        span, token = self.start_span(attributes, parent)
+            attributes, headers, parent, failure = {}, {}, None, exc
+        span, token = self.start_span(attributes, headers, parent)
         try:
             if not span.is_recording():  # sampled out: nothing to capture, only propagate the context
                 await self.app(scope, receive, send)
@@ -127,8 +128,8 @@ class RequestLogMiddleware(CaptureCore):
             if failure is not None:
                 exchange.capture_failed(failure)
             try:
-                exchange.request_body = self.request_body(attributes)
-                expect = attributes.get(EXPECT)
+                exchange.request_body = self.request_body(headers)
+                expect = headers.get(EXPECT)
                 exchange.may_drain = may_read_unread(expect[0] if expect else None)
             except Exception as exc:
                 exchange.capture_failed(exc)
@@ -144,8 +145,8 @@ class RequestLogMiddleware(CaptureCore):
         finally:
             context.detach(token)
 
-    def _request_attributes(self, scope: Scope) -> dict[str, Any]:
-        """Every request attribute, each header decoded once, in the order the SDK should keep."""
+    def _request_attributes(self, scope: Scope) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The request's own attributes and its header attributes, each header decoded once."""
         method = scope.get("method") or "HTTP"
         attributes: dict[str, Any] = {
             attr.HTTP_REQUEST_METHOD: method,
@@ -159,14 +160,15 @@ class RequestLogMiddleware(CaptureCore):
             except UnicodeDecodeError:  # not UTF-8: keep every byte visible rather than fail
                 attributes[attr.URL_QUERY] = query.decode("latin-1")
         keys = self._request_keys
+        headers: dict[str, Any] = {}
         for name, value in scope.get("headers") or ():
             key = keys.get(name)
             if key is None:
                 key = _header_key(keys, REQ, name)
-            add_header(attributes, key, _text(value))
+            add_header(headers, key, _text(value))
         client = scope.get("client")
-        self.client_and_version(attributes, client[0] if client else None, scope.get("http_version"))
-        return attributes
+        self.client_and_version(attributes, headers, client[0] if client else None, scope.get("http_version"))
+        return attributes, headers
 
 
 class _AsgiExchange(Exchange):

@@ -20,7 +20,6 @@ as it is (so it can still `sendfile`), with its `close()` chained to end the spa
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -31,19 +30,15 @@ from opentelemetry.instrumentation.wsgi import wsgi_getter
 from . import attributes as attr
 from .capture import may_read_unread
 from .core import EXPECT, NAME_CACHE_SIZE, REQ, CaptureCore, add_header
-from .exchange import Exchange
+from .exchange import current_exchange
+from .frameworks import connect_loaded
 from .options import Options, UserResolver
 from .url_path import wsgi_span_path
-from .user import current_exchange
-from .wsgi_streams import Body, Input
+from .wsgi_exchange import Environ, Input, StartResponse, WsgiExchange, pep3333_text
 
-Environ = dict[str, Any]
-StartResponse = Callable[..., Callable[[bytes], object]]
 WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
 
-_RESP = attr.RESPONSE_HEADER_PREFIX
 _CONTENT_KEYS = {"CONTENT_TYPE": REQ + "content-type", "CONTENT_LENGTH": REQ + "content-length"}
-_DRAIN_CHUNK = 64 * 1024
 
 
 class RequestLogWSGIMiddleware(CaptureCore):
@@ -69,11 +64,9 @@ class RequestLogWSGIMiddleware(CaptureCore):
         )
         self.app = app
         self._request_keys: dict[str, str] = {}  # environ key -> attribute key ("" for not a header)
-        if "flask" in sys.modules:
-            # Flask answers a view's exception with its own 500; its signals carry it, the rule and the user.
-            from .flask_hooks import connect_signals
-
-            connect_signals()
+        # Django and Flask answer a view's exception with their own 500; their signals carry it
+        # (and, for Flask, the URL rule and the user).
+        connect_loaded(flask=True)
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         if (
@@ -84,25 +77,25 @@ class RequestLogWSGIMiddleware(CaptureCore):
             return self.app(environ, start_response)
         failure: Exception | None = None
         try:
-            attributes = self._request_attributes(environ)
+            attributes, headers = self._request_attributes(environ)
             parent = self.parent(environ, wsgi_getter)
             if self.sanitizer is not None:
-                self.sanitize(attributes)
+                self.sanitize(headers)
         except Exception as exc:  # capture must never break the request
-            attributes, parent, failure = {}, None, exc
-        span, token = self.start_span(attributes, parent)
+            attributes, headers, parent, failure = {}, {}, None, exc
+        span, token = self.start_span(attributes, headers, parent)
         try:
             if not span.is_recording():  # sampled out: nothing to capture, only propagate the context
                 return self.app(environ, start_response)
-            exchange = _WsgiExchange(self, environ, span, attributes, start_response)
+            exchange = WsgiExchange(self, environ, span, attributes, start_response)
             if failure is not None:
                 exchange.capture_failed(failure)
             try:
-                exchange.request_body = self.request_body(attributes)
+                exchange.request_body = self.request_body(headers)
                 if exchange.request_body is not None and "wsgi.input" in environ:
                     exchange.raw_input = environ["wsgi.input"]
                     environ["wsgi.input"] = Input(exchange, exchange.raw_input)
-                    expect = attributes.get(EXPECT)
+                    expect = headers.get(EXPECT)
                     exchange.may_drain = may_read_unread(expect[0] if expect else None)
             except Exception as exc:
                 exchange.capture_failed(exc)
@@ -119,8 +112,8 @@ class RequestLogWSGIMiddleware(CaptureCore):
         finally:
             context.detach(token)
 
-    def _request_attributes(self, environ: Environ) -> dict[str, Any]:
-        """The same attributes, in the same order, as the ASGI side builds from a scope."""
+    def _request_attributes(self, environ: Environ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The same attributes and headers, in the same order, as the ASGI side builds from a scope."""
         path = wsgi_span_path(environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""))
         attributes: dict[str, Any] = {
             attr.HTTP_REQUEST_METHOD: environ.get("REQUEST_METHOD") or "HTTP",
@@ -129,8 +122,9 @@ class RequestLogWSGIMiddleware(CaptureCore):
         }
         query = environ.get("QUERY_STRING")
         if query:
-            attributes[attr.URL_QUERY] = _text(query)
+            attributes[attr.URL_QUERY] = pep3333_text(query)
         keys = self._request_keys
+        headers: dict[str, Any] = {}
         for name, value in environ.items():
             key = keys.get(name)
             if key is None:
@@ -141,95 +135,15 @@ class RequestLogWSGIMiddleware(CaptureCore):
                 if len(keys) < NAME_CACHE_SIZE:
                     keys[name] = key
             if key and isinstance(value, str) and (value or not name.startswith("CONTENT_")):
-                add_header(attributes, key, _text(value))
+                text = value if value.isascii() else pep3333_text(value)
+                if key in headers:  # two environ keys for one header name: keep both values
+                    add_header(headers, key, text)
+                else:
+                    headers[key] = (text,)
         protocol = environ.get("SERVER_PROTOCOL") or ""
-        self.client_and_version(attributes, environ.get("REMOTE_ADDR") or None, protocol.partition("/")[2] or None)
-        return attributes
-
-
-class _WsgiExchange(Exchange):
-    """The WSGI side of one exchange: wraps `start_response`, `wsgi.input` and the response iterable."""
-
-    __slots__ = ("_start_response", "raw_input", "may_drain")
-
-    def __init__(
-        self,
-        middleware: RequestLogWSGIMiddleware,
-        environ: Environ,
-        span: Any,
-        attributes: dict[str, Any],
-        start_response: StartResponse,
-    ) -> None:
-        super().__init__(middleware, environ, span, attributes)
-        self._start_response = start_response
-        self.raw_input: Any = None
-        self.may_drain = True
-
-    def start_response(self, status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-        try:
-            code = int(status.split(None, 1)[0])
-            self.response_started(code, [(_RESP + name.lower(), _text(value)) for name, value in headers])
-        except Exception as exc:
-            self.capture_failed(exc)
-        write = self._start_response(status, headers, exc_info)
-
-        def write_and_capture(data: bytes) -> object:  # PEP 3333's legacy `write()` callable
-            self.response_chunk(data)
-            return write(data)
-
-        return write_and_capture
-
-    def wrap(self, result: Iterable[bytes]) -> Iterable[bytes]:
-        file_wrapper = self.carrier.get("wsgi.file_wrapper")
-        if isinstance(file_wrapper, type) and isinstance(result, file_wrapper):
-            original = getattr(result, "close", None)
-
-            def close() -> None:
-                try:
-                    if original is not None:
-                        original()
-                finally:
-                    self.close()
-
-            try:
-                result.close = close  # type: ignore[attr-defined]
-                return result  # the server's own object: it may still sendfile
-            except (AttributeError, TypeError):
-                pass  # a wrapper with slots: pass it through our iterator instead
-        return Body(self, result)
-
-    def close(self) -> None:
-        """The server is done with the response: read what the app left unread, then end the span."""
-        try:
-            if self.may_drain and self.raw_input is not None and self.unread_wanted() > 0:
-                self._drain()
-        except Exception as exc:
-            self.capture_failed(exc)
-        self.finish()
-
-    def _drain(self) -> None:
-        body = self.request_body
-        assert body is not None
-        if body.declared is None and not self.carrier.get("wsgi.input_terminated"):
-            return  # no length and no end marker: reading could block until the client gives up
-        while (wanted := self.unread_wanted()) > 0:
-            if body.declared is not None:
-                wanted = min(wanted, body.declared - body.size)
-            data = self.raw_input.read(min(wanted, _DRAIN_CHUNK))
-            if not data:
-                self.request_ended()
-                return
-            self.request_chunk(data)
-
-
-def _text(value: str) -> str:
-    """PEP 3333 strings hold the raw bytes as latin-1: decode them as UTF-8 (as the ASGI side does)."""
-    if value.isascii():
-        return value
-    try:
-        return value.encode("latin-1").decode()
-    except (UnicodeEncodeError, UnicodeDecodeError):  # not latin-1 bytes, or not UTF-8: keep as is
-        return value
+        peer, version = environ.get("REMOTE_ADDR") or None, protocol.partition("/")[2] or None
+        self.client_and_version(attributes, headers, peer, version)
+        return attributes, headers
 
 
 def _url(environ: Environ) -> str:

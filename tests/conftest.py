@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,12 +13,23 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from . import speedups_gate  # reads REQLOG_REQUIRE_SPEEDUPS before the loop below removes it
 from .hermetic import is_ours
 
 # Removed as the suite starts, before any test module is imported: some build OTel SDK objects at
 # import time, and the SDK reads `OTEL_*` (`OTEL_SDK_DISABLED`, limits, endpoints) when constructed.
 for _name in [name for name in os.environ if is_ours(name)]:
     del os.environ[_name]
+
+
+def pytest_report_header() -> str:
+    return speedups_gate.notice()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    # The header scrolls away; a contributor without a C compiler sees this under the results.
+    if not speedups_gate.COMPILED:
+        terminalreporter.write_line(speedups_gate.notice(), yellow=True)
 
 
 @pytest.fixture(autouse=True)
@@ -44,3 +56,8 @@ def tracer_provider(span_exporter: InMemorySpanExporter) -> Iterator[TracerProvi
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "logs.duckdb"
+
+
+# tests/lake run in their own environment (DuckDB 1.5.5 with the DuckLake extension wheels), which
+# `make test-lake` builds and `make test` runs; the project's environment (DuckDB 2.x) leaves them out.
+collect_ignore = [] if importlib.util.find_spec("duckdb_extension_ducklake") else ["lake"]

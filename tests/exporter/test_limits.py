@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from exporter import flatten, limits
+from exporter import flatten, limits, speedups
 from exporter.row import COLUMN_NAMES
 from instrumentation import attributes as attr
 
@@ -72,3 +74,32 @@ def test_huge_headers_and_exception_text_are_cut_with_a_marker() -> None:
     assert text.startswith("t" * limits.MAX_TEXT_CHARS) and text.endswith(
         f"cut {100_000 - limits.MAX_TEXT_CHARS} characters]"
     )
+
+
+def test_a_body_attribute_of_another_type_costs_only_its_own_field() -> None:
+    # An OTLP sender may put any value in any attribute: an integer body once failed its whole span.
+    row = _build(
+        **{attr.REQUEST_BODY_CONTENT: 12345, attr.RESPONSE_BODY_CONTENT: 1.5, "http.response.status_code": 200}
+    )
+    assert (row["body"], row["response"], row["status_code"]) == (
+        '"12345"',
+        '"1.5"',
+        200,
+    )  # stored as text: JSON strings
+
+
+TEXT_AT = (0, 2)
+JSON_AT = (1,)
+ROW_VALUES = st.tuples(*[st.none() | st.integers() | st.text(max_size=12) | st.binary(max_size=12)] * 3)
+
+
+@settings(max_examples=300, deadline=None)
+@given(ROW_VALUES, st.integers(0, 10), st.integers(0, 10))
+def test_over_limit_in_c_is_its_python_twin(values: tuple[Any, ...], text_limit: int, json_limit: int) -> None:
+    expected = speedups.python_over_limit(values, TEXT_AT, text_limit, JSON_AT, json_limit)
+    assert expected == any(
+        isinstance(values[i], str) and len(values[i]) > limit
+        for indexes, limit in ((TEXT_AT, text_limit), (JSON_AT, json_limit))
+        for i in indexes
+    )
+    assert speedups.over_limit(values, TEXT_AT, text_limit, JSON_AT, json_limit) is expected

@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from exporter import REDACTED, ConfigError, ExporterSettings, Redactor
-from exporter.bodies import decode_body, parse_query
+from exporter.bodies import decode_body
+from exporter.query_strings import parse_query
 from exporter.scrub import scrub_json_text
 from exporter.speedups import text_holds_secret
 

@@ -9,7 +9,16 @@ from datetime import UTC, datetime
 import pytest
 
 from exporter import RequestLog, to_json
-from exporter.row import COLUMN_NAMES, JSON_COLUMNS, format_timestamp, render_json, row_values, user_id_value
+from exporter.row import (
+    COLUMN,
+    COLUMN_NAMES,
+    JSON_COLUMNS,
+    JSON_POSITIONS,
+    format_timestamp,
+    render_json,
+    row_values,
+    user_id_value,
+)
 
 SPEC_FIELDS = [
     "id", "user", "ip", "device", "device_type", "is_bot", "os", "browser", "scheme", "endpoint", "method",
@@ -69,3 +78,15 @@ def test_values_round_trip() -> None:
     assert RequestLog(*row_values(row)) == row
     with pytest.raises(dataclasses.FrozenInstanceError):
         row.method = "POST"  # type: ignore[misc]
+
+
+def test_column_positions_name_every_column_in_its_place() -> None:
+    assert COLUMN._fields == COLUMN_NAMES
+    assert list(COLUMN) == list(range(len(COLUMN_NAMES)))
+    assert [COLUMN_NAMES[i] for i in JSON_POSITIONS] == [name for name in COLUMN_NAMES if name in JSON_COLUMNS]
+    values = row_values(RequestLog(endpoint="/orders", span_id="00f067aa0ba902b7", status_code=201))
+    assert (values[COLUMN.endpoint], values[COLUMN.span_id], values[COLUMN.status_code]) == (
+        "/orders",
+        "00f067aa0ba902b7",
+        201,
+    )

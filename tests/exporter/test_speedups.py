@@ -16,12 +16,13 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from exporter import REDACTED, Redactor, header_attributes, otlp, speedups
-from exporter.bodies import parse_query
 from exporter.flatten import span_values
 from exporter.header_attributes import collect_headers, headers_json_columns
 from exporter.otlp_wire import AttributeDecoder
+from exporter.query_strings import parse_query
 from exporter.row import COLUMN_NAMES, JSON_COLUMNS
 
+from ..speedups_gate import C_ONLY, REQUIRED
 from .spans import make_span
 
 PROPERTY = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -29,6 +30,7 @@ REDACTOR = Redactor()
 _speedups = speedups._speedups
 
 
+@pytest.mark.skipif(not REQUIRED, reason="REQLOG_REQUIRE_SPEEDUPS is not 1 (make test sets it where cc or gcc is)")
 def test_the_c_speedups_were_compiled() -> None:
     # The extension is optional at install time, so a compile error would only show as slowness.
     assert speedups.COMPILED, "exporter/_speedups.c did not compile: reinstall with a C compiler (make clean test)"
@@ -94,6 +96,7 @@ def test_header_json_is_what_orjson_writes_for_the_header_dicts(
     assert headers_json_columns(attributes, redactor) == _by_dicts(attributes, redactor)
 
 
+@C_ONLY
 def test_headers_json_in_c_takes_the_usual_span_and_leaves_the_rest() -> None:
     known: dict[str, tuple[bytes, bool | None]] = {}
     usual = {
@@ -118,6 +121,7 @@ def test_headers_json_in_c_takes_the_usual_span_and_leaves_the_rest() -> None:
         assert speedups.headers_json(unusual, header_attributes._FRAGMENTS[REDACTOR.headers], REDACTOR) is None
 
 
+@C_ONLY
 def test_headers_json_refuses_bad_arguments() -> None:
     with pytest.raises(TypeError):
         _speedups.headers_json([], {}, b"a.", b"b.", ())
@@ -166,6 +170,7 @@ def _c_must_say(key: str, ascii: bool, top: bool) -> bool:
     return REDACTOR.key_is_secret(key, top=top) or "\\" in encoded or not key.isascii() or len(key.encode()) > 256
 
 
+@C_ONLY
 @PROPERTY
 @given(DOCUMENTS, st.sampled_from([None, 1, 2]), st.booleans())
 def test_json_scan_reads_every_key_and_only_keys(document: object, indent: int | None, ascii: bool) -> None:
@@ -191,12 +196,14 @@ JSON_PIECES = st.sampled_from(['{', '}', '[', ']', ',', ':', '"', '"a"', '"k":',
 NEAR_JSON = st.lists(JSON_PIECES, max_size=14).map("".join) | DOCUMENTS.map(json.dumps)
 
 
+@C_ONLY
 @PROPERTY
 @given(NEAR_JSON)
 def test_json_scan_accepts_exactly_what_msgspec_accepts(text: str) -> None:
     assert (_scan(text) != speedups.JSON_INVALID) == _valid_for_msgspec(text), text
 
 
+@C_ONLY
 def test_json_scan_examples(tmp_path: Path) -> None:
     assert _scan('{"user": {"Pass-Word": 1, "API-Key": "k"}}') == 1  # api_key
     assert _scan('{"user": {"Pass-Word": 1}}') == 1  # normalised: password
@@ -234,6 +241,7 @@ QUERY_PIECES = st.sampled_from(["password", "PASS-WORD", "api-key", "Api_Key", "
 QUERIES = st.lists(QUERY_PIECES | st.text(max_size=6), max_size=10).map("".join)
 
 
+@C_ONLY
 @PROPERTY
 @given(QUERIES)
 def test_text_holds_secret_is_may_hold_secret_on_ascii_text(text: str) -> None:
@@ -245,6 +253,7 @@ def test_text_holds_secret_is_may_hold_secret_on_ascii_text(text: str) -> None:
     assert speedups.text_holds_secret(text, REDACTOR) is REDACTOR.may_hold_secret(text)
 
 
+@C_ONLY
 def test_text_holds_secret_reads_long_texts() -> None:
     form = "&".join(f"field{n}=value{n}" for n in range(200))
     assert _speedups.text_holds_secret(form, REDACTOR.scan_keys_utf8) is False
@@ -257,6 +266,7 @@ QUERY_TEXT = st.lists(st.sampled_from(["a", "b", "tag", "=", "&", "&&", "x=1", '
                                        "caf\u00e9", "token", "Page"]), max_size=12).map("".join)  # fmt: skip
 
 
+@C_ONLY
 @PROPERTY
 @given(QUERY_TEXT | QUERIES)
 def test_query_json_is_what_the_python_path_writes(query: str) -> None:
@@ -270,6 +280,7 @@ def test_query_json_is_what_the_python_path_writes(query: str) -> None:
     assert (plain is not None) == simple  # the strategies stay below C's 64 pairs
 
 
+@C_ONLY
 def test_query_json_examples() -> None:
     def plain(query: str) -> str | None:
         result: str | None = _speedups.query_json(query, *REDACTOR.key_rule_utf8)
@@ -318,6 +329,7 @@ def _decode_in_python(encoded: list[bytes]) -> dict[str, object]:
         speedups._speedups = _speedups
 
 
+@C_ONLY
 @PROPERTY
 @given(ENCODED)
 def test_decode_attributes_is_the_python_decoder(encoded: list[bytes]) -> None:
@@ -331,6 +343,7 @@ def test_decode_attributes_is_the_python_decoder(encoded: list[bytes]) -> None:
         assert [type(v) for v in decoded.values()] == [type(v) for v in expected.values()]  # type: ignore[union-attr]
 
 
+@C_ONLY
 def test_decode_attributes_takes_the_common_kinds() -> None:
     accept = AnyValue(array_value=ArrayValue(values=[AnyValue(string_value="*/*")]))
     values = {"http.request.method": AnyValue(string_value="GET"), "user.id": AnyValue(int_value=42),
@@ -390,3 +403,28 @@ def _parsed(values: tuple[object, ...] | None) -> list[object]:
     assert values is not None
     return [json.loads(value) if name in JSON_COLUMNS and isinstance(value, str) else value
             for name, value in zip(COLUMN_NAMES, values, strict=True)]  # fmt: skip
+
+
+# -- read_attributes -------------------------------------------------------------------------------
+
+FIELD_KEYS = ("a", "b", "c")
+FIELD_VALUES = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | st.text(max_size=6)
+    | st.binary(max_size=6)
+    | st.lists(st.text(max_size=3) | st.integers(), max_size=3).map(tuple)
+)
+
+
+@C_ONLY
+@PROPERTY
+@given(st.dictionaries(st.sampled_from(FIELD_KEYS), FIELD_VALUES), st.tuples(st.booleans(), st.booleans()))
+def test_read_attributes_in_c_is_its_python_twin(attributes: dict[str, object], as_text: tuple[bool, bool]) -> None:
+    fields = (("a", "b"), ("c",))
+    expected = list(speedups.python_read_attributes(attributes, fields, as_text))
+    found = list(_speedups.read_attributes(attributes, fields, as_text, speedups.text))
+    assert found == expected
+    assert [type(v) for v in found] == [type(v) for v in expected]

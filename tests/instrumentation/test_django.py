@@ -219,7 +219,7 @@ def test_django_middleware_sync_path_notes_user_and_route(django_db: Path) -> No
     from django.contrib.auth.models import AnonymousUser, User
 
     from instrumentation.django_hooks import RequestLogDjangoMiddleware
-    from instrumentation.user import current_exchange
+    from instrumentation.exchange import current_exchange
 
     def get_response(request: Any) -> str:
         return "response"

@@ -1,0 +1,279 @@
+"""`LakeStore`: the request-log store on a DuckLake, for a writer, a query node or a maintenance node.
+
+It is a `RequestLogStore` whose database is a DuckLake attached as the default catalog, so every
+read (retrieve, list, stats, analyst SQL, export) runs the single file's SQL unchanged and answers
+with the same JSON. What differs is below: the attach, the schema, ids from the PostgreSQL counter
+(`ids`), spans stored once without a UNIQUE index (`SpanMemory`), and the cap of list answers under
+ranges still in flight.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import psycopg
+import pyarrow as pa
+
+from .. import store_queries
+from ..errors import StorageError
+from ..log_filter import LogFilter
+from ..row import COLUMN_NAMES
+from ..schema import SPAN_KEY, SPAN_KEY_SQL, TABLE
+from ..store import RequestLogStore
+from ..store_connection import utcnow
+from . import ids
+from .config import LakeConfig
+from .connect import LAKE, open_lake
+from .schema import LAKE_SCHEMA_VERSION, MIGRATION
+from .span_memory import SpanMemory, not_stored, recall
+
+logger = logging.getLogger(__name__)
+_MIGRATION_LOCK = 0x7265716C6F67_01  # pg_advisory_lock key: one node migrates at a time
+_STORED = [name for name in COLUMN_NAMES if name not in ("created_at", "updated_at")]
+_INSERT = (
+    f"INSERT INTO {TABLE} ({', '.join(COLUMN_NAMES)}, {SPAN_KEY}) SELECT "
+    + ", ".join("$now" if name in ("created_at", "updated_at") else name for name in COLUMN_NAMES)
+    + ", k FROM _reqlog_batch"
+)
+_RETURNED = "SELECT " + ", ".join("$now" if n in ("created_at", "updated_at") else n for n in COLUMN_NAMES)
+_COMMIT_TRIES = 5
+# A newest-first page looks at ids in [before - width, before), width starting at 64 ids per row
+# asked for and growing 16-fold while the page is not full (a sparse filter), up to the whole table.
+_FIRST_WINDOW_ROWS_PER_ROW = 64
+_WINDOW_GROWTH = 16
+
+
+class LakeStore(RequestLogStore):
+    """Attach the lake in `config`; `read_only` for query nodes (their catalog role may only SELECT)."""
+
+    def __init__(
+        self, config: LakeConfig, *, read_only: bool = False, memory_limit: str = "1GB", lockdown: bool = True
+    ) -> None:
+        self.config = config
+        self.read_only = read_only
+        self.path = Path(config.data)  # named in the base class's messages
+        self._memory_limit = memory_limit
+        self._lockdown = lockdown
+        self._local = threading.local()
+        self._closed = False
+        self._cursors: list[duckdb.DuckDBPyConnection] = []
+        self._cursors_lock = threading.Lock()
+        self._generation = 0
+        self.reopens = 0
+        self.last_reopen: tuple[datetime, str] | None = None
+        self.spans = SpanMemory(0 if read_only else config.span_memory)
+        self.skipped_duplicates = 0  # spans refused as already stored (the writer's memory caught them)
+        self._pg_lock = threading.Lock()
+        try:
+            self._pg = psycopg.connect(config.catalog, autocommit=True)
+        except psycopg.Error as exc:
+            raise StorageError(f"cannot reach the lake's catalog: {exc}") from exc
+        try:
+            self._con = self._connect()
+        except BaseException:
+            self._pg.close()
+            raise
+        if not read_only:
+            try:
+                self._migrate()
+                self.sync_sequence()
+                self._recall_spans()
+            except BaseException:
+                self.close()
+                raise
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        return open_lake(
+            self.config, read_only=self.read_only, memory_limit=self._memory_limit, lockdown=self._lockdown
+        )
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        fresh = (
+            getattr(self._local, "generation", None) != self._generation or getattr(self._local, "cursor", None) is None
+        )
+        cursor = super().cursor()
+        if fresh:
+            cursor.execute(f"USE {LAKE}")  # a cursor starts on the in-memory database
+        return cursor
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        super().close()
+        with self._pg_lock:
+            self._pg.close()
+
+    # -- schema, counter, memory ------------------------------------------------------------
+
+    def _migrate(self) -> None:
+        with self._pg_lock:
+            ids.setup(self._pg)
+            self._pg.execute("SELECT pg_advisory_lock(%s)", [_MIGRATION_LOCK])
+        try:
+            con = self._con
+            con.execute("CREATE TABLE IF NOT EXISTS reqlog_migrations (version INTEGER, applied_at TIMESTAMP)")
+            current = con.execute("SELECT max(version) FROM reqlog_migrations").fetchall()[0][0] or 0
+            if current > LAKE_SCHEMA_VERSION:
+                raise StorageError(f"the lake has schema version {current}; this release knows {LAKE_SCHEMA_VERSION}")
+            if current < LAKE_SCHEMA_VERSION:
+                con.execute("BEGIN TRANSACTION")
+                for statement in MIGRATION:
+                    con.execute(statement)
+                con.execute("INSERT INTO reqlog_migrations VALUES (?, ?)", [LAKE_SCHEMA_VERSION, utcnow()])
+                con.execute("COMMIT")
+        finally:
+            with self._pg_lock:
+                self._pg.execute("SELECT pg_advisory_unlock(%s)", [_MIGRATION_LOCK])
+
+    def schema_version(self) -> int:
+        return int(self.cursor().execute("SELECT max(version) FROM reqlog_migrations").fetchall()[0][0] or 0)
+
+    def sync_sequence(self) -> int:
+        """Move the PostgreSQL counter past the largest stored id; return the next id it will give."""
+        (max_id,) = self.cursor().execute(f"SELECT max(id) FROM {TABLE}").fetchall()[0]
+        with self._pg_lock:
+            if max_id is not None:
+                ids.move_past(self._pg, int(max_id))
+            row = self._pg.execute(f"SELECT next_id FROM {ids.COUNTER}").fetchone()
+        return int(row[0]) if row else 1
+
+    def _recall_spans(self) -> None:
+        found = recall(self.cursor(), self.spans)
+        logger.info("recalled %d recent span keys from the lake", found)
+
+    # -- writes -----------------------------------------------------------------------------
+
+    def _insert(self, table: pa.Table, returning: bool) -> list[tuple[Any, ...]]:
+        if self.read_only:
+            raise StorageError("this node attached the lake read-only and stores nothing")
+        cursor = self.cursor()
+        cursor.register("_reqlog_keys", table)
+        try:
+            keys = [row[0] for row in cursor.execute(f"SELECT {SPAN_KEY_SQL} FROM _reqlog_keys").fetchall()]
+        finally:
+            cursor.unregister("_reqlog_keys")
+        keep, keys = not_stored(cursor, self.spans, table, keys)
+        self.skipped_duplicates += keep.count(False)
+        if len(keys) != table.num_rows:
+            table = table.filter(pa.array(keep, pa.bool_()))
+        count = table.num_rows
+        if count == 0:
+            return [(0,)] if not returning else []
+        with self._pg_lock:
+            try:
+                first = ids.take(self._pg, count)
+            except psycopg.Error as exc:
+                raise StorageError(f"cannot take ids from the lake's catalog: {exc}") from exc
+        taken = time.monotonic()
+        batch = table.append_column("id", pa.array(range(first, first + count), pa.int64()))
+        batch = batch.append_column("k", pa.array(keys, pa.uint64()))
+        now = utcnow()
+        cursor.register("_reqlog_batch", batch)
+        try:
+            self._commit(cursor, now, taken)
+            stored = (
+                cursor.execute(_RETURNED + " FROM _reqlog_batch ORDER BY id", {"now": now}).fetchall()
+                if returning
+                else []
+            )
+        finally:
+            cursor.unregister("_reqlog_batch")
+            with self._pg_lock:
+                try:
+                    ids.release(self._pg, first)
+                except psycopg.Error:
+                    logger.exception("cannot release id range %d; readers wait for it to expire", first)
+        self.spans.remember(zip(keys, range(first, first + count), strict=True))
+        return stored if returning else [(count,)]
+
+    def _commit(self, cursor: duckdb.DuckDBPyConnection, now: datetime, taken: float) -> None:
+        """One DuckLake transaction, tried again when another writer's commit conflicted with it."""
+        for attempt in range(_COMMIT_TRIES):
+            if time.monotonic() - taken > ids.COMMIT_WITHIN_SECONDS:
+                raise StorageError("the batch's id range expired before it could be committed; send it again")
+            cursor.execute("BEGIN TRANSACTION")
+            try:
+                cursor.execute(_INSERT, {"now": now})
+                cursor.execute("COMMIT")
+                return
+            except duckdb.TransactionException as exc:
+                _rollback(cursor)
+                if attempt == _COMMIT_TRIES - 1:
+                    raise StorageError(f"the lake refused the commit {_COMMIT_TRIES} times: {exc}") from exc
+                time.sleep(0.01 * 2**attempt)
+            except BaseException:
+                _rollback(cursor)
+                raise
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def visible_below(self) -> int:
+        """Ids at or above this may still be joined by a lower range: newest-first answers stop under it."""
+        with self._pg_lock:
+            return ids.visible_below(self._pg)
+
+    def list_page(
+        self,
+        log_filter: LogFilter | None = None,
+        *,
+        before_id: int | None = None,
+        after_id: int | None = None,
+        limit: int = 50,
+        max_bytes: int | None = None,
+        at_least_id: int | None = None,
+    ) -> tuple[list[tuple[Any, ...]], bool]:
+        # The cap is read before DuckLake's snapshot: every range below it committed before the snapshot.
+        cap = self.visible_below()
+        if after_id is not None and before_id is None:  # a walk towards newer rows, oldest first
+            rows, cut = store_queries.list_page(
+                self.cursor(),
+                log_filter,
+                before_id=None,
+                after_id=after_id,
+                limit=limit,
+                max_bytes=max_bytes,
+                at_least_id=at_least_id,
+            )
+            return [row for row in rows if row[0] < cap], cut
+        before_id = cap if before_id is None else min(before_id, cap)
+        if after_id is not None:
+            return store_queries.list_page(
+                self.cursor(),
+                log_filter,
+                before_id=before_id,
+                after_id=after_id,
+                limit=limit,
+                max_bytes=max_bytes,
+                at_least_id=at_least_id,
+            )
+        # Newest first in widening id windows: DuckLake opens only the files whose ids fall in the
+        # window (their min/max statistics), where a top-N over the whole table reads every file's ids.
+        lowest = at_least_id if at_least_id is not None else 1
+        width = max(limit, 1) * _FIRST_WINDOW_ROWS_PER_ROW
+        while True:
+            floor = max(before_id - width, lowest)
+            rows, cut = store_queries.list_page(
+                self.cursor(),
+                log_filter,
+                before_id=before_id,
+                after_id=None,
+                limit=limit,
+                max_bytes=max_bytes,
+                at_least_id=floor if floor > 1 else None,
+            )
+            if cut or len(rows) >= limit or floor <= lowest:
+                return rows, cut
+            width *= _WINDOW_GROWTH
+
+
+def _rollback(cursor: duckdb.DuckDBPyConnection) -> None:
+    # A failed COMMIT has already ended the transaction; ROLLBACK then says there is none.
+    with contextlib.suppress(duckdb.Error):
+        cursor.execute("ROLLBACK")

@@ -1,0 +1,77 @@
+"""Put the attributes reqlog built itself on an SDK span without the SDK checking each value again.
+
+`Span.set_attributes` cleans every value it is given: type checks per value and, for a sequence,
+an `isinstance(value, Sequence)` ABC check, one check per element and a copy into a new tuple. A
+request log carries ~40 attributes, most of them header tuples, and that cleaning was about half of
+what the middleware added to a request (docs/instrumentation.md, "Cost"). The values it builds are
+already what the cleaning would produce: `str`, `int`, `bool` and tuples of `str`. So on the SDK's
+own span, with no attribute value length limit set, they go straight into the span's attribute
+dict, under the same two locks and with the same rules the SDK applies: nothing is set on an ended
+span (the SDK's warning is logged), and past the attribute limit the oldest attributes are dropped
+and counted. Anything else (another API implementation, a limit on value length, an SDK whose
+internals differ from the ones probed at first use) takes `set_attributes`, so this path can only be
+absent, never different.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from opentelemetry.attributes import BoundedAttributes
+from opentelemetry.sdk.trace import Span as SdkSpan
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON
+from opentelemetry.trace import Span
+
+AttributeValue = str | int | bool | tuple[str, ...]
+
+_usable: bool | None = None  # whether the SDK's internals are the ones this module writes to
+
+
+def set_built_attributes(span: Span, attributes: Mapping[str, AttributeValue]) -> None:
+    """`span.set_attributes(attributes)` for values of the types above, built by this package."""
+    if not (_usable if _usable is not None else _probe()) or not isinstance(span, SdkSpan):
+        span.set_attributes(attributes)
+        return
+    bounded: Any = getattr(span, "_attributes", None)  # a subclass may keep them elsewhere
+    if type(bounded) is not BoundedAttributes or bounded.max_value_len is not None:
+        span.set_attributes(attributes)
+        return
+    with span._lock:  # the SDK's own lock for its attributes and its end time
+        if span._end_time is not None:
+            ended = True
+        else:
+            ended = False
+            store: dict[str, Any] = bounded._dict
+            maxlen = bounded.maxlen
+            with bounded._lock:
+                if maxlen is None or len(store) + len(attributes) <= maxlen:
+                    store.update(attributes)
+                else:  # the SDK's own rule: drop (and count) the oldest past the limit
+                    for key, value in attributes.items():
+                        bounded._setitem_locked(key, value)
+    if ended:
+        span.set_attributes(attributes)  # logs the SDK's "Setting attribute on ended span"
+
+
+def _probe() -> bool:
+    """Check once, on a span of a private provider, that the SDK keeps its attributes as expected."""
+    global _usable
+    try:
+        provider = TracerProvider(sampler=ALWAYS_ON, shutdown_on_exit=False)
+        span: Any = provider.get_tracer(__name__).start_span("probe")
+        bounded = span._attributes
+        _usable = (
+            type(bounded) is BoundedAttributes
+            and isinstance(bounded._dict, dict)
+            and callable(getattr(bounded, "_setitem_locked", None))
+            and hasattr(bounded._lock, "__enter__")
+            and hasattr(span._lock, "__enter__")
+            and span._end_time is None
+        )
+        span.end()
+        _usable = _usable and span._end_time is not None
+    except Exception:
+        _usable = False
+    return _usable

@@ -1,0 +1,233 @@
+"""One WSGI exchange: `start_response`, `wsgi.input` and the response iterable, wrapped for capture.
+
+`WsgiExchange` is the WSGI side of `exchange.Exchange`; `Body` and `Input` are the two streams it
+wraps. Each passes every chunk through unchanged and feeds it to the exchange's capture. While a
+streaming response produces each chunk, the request's span (and exchange) is current, so a
+generator's `set_user` or child spans land on the request; a response that runs no code of the app
+while it is iterated (a list, Django's non-streaming `HttpResponse`) is iterated without that.
+`close()` is where the span ends (PEP 3333 servers call it after the last byte, even after an error).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from opentelemetry import context, trace
+
+from . import attributes as attr
+from .core import NAME_CACHE_SIZE, CaptureCore
+from .exchange import Exchange, current_exchange
+
+Environ = dict[str, Any]
+StartResponse = Callable[..., Callable[[bytes], object]]
+
+_RESP = attr.RESPONSE_HEADER_PREFIX
+_DRAIN_CHUNK = 64 * 1024
+
+
+class WsgiExchange(Exchange):
+    """The WSGI side of one exchange: wraps `start_response`, `wsgi.input` and the response iterable."""
+
+    __slots__ = ("_start_response", "raw_input", "may_drain")
+
+    def __init__(
+        self,
+        middleware: CaptureCore,
+        environ: Environ,
+        span: Any,
+        attributes: dict[str, Any],
+        start_response: StartResponse,
+    ) -> None:
+        super().__init__(middleware, environ, span, attributes)
+        self._start_response = start_response
+        self.raw_input: Any = None
+        self.may_drain = True
+
+    def start_response(self, status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        try:
+            code = int(status.split(None, 1)[0])
+            self.response_started(code, self._response_headers(headers))
+        except Exception as exc:
+            self.capture_failed(exc)
+        write = self._start_response(status, headers, exc_info)
+
+        def write_and_capture(data: bytes) -> object:  # PEP 3333's legacy `write()` callable
+            self.response_chunk(data)
+            return write(data)
+
+        return write_and_capture
+
+    def _response_headers(self, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """`(attribute key, text)` pairs; the keys of the names seen before come from a bounded cache."""
+        keys = self._middleware.response_keys
+        pairs = []
+        for name, value in headers:
+            key = keys.get(name)
+            if key is None:
+                key = _RESP + name.lower()
+                if len(keys) < NAME_CACHE_SIZE:
+                    keys[name] = key
+            pairs.append((key, value if value.isascii() else pep3333_text(value)))
+        return pairs
+
+    def wrap(self, result: Iterable[bytes]) -> Iterable[bytes]:
+        file_wrapper = self.carrier.get("wsgi.file_wrapper")
+        if isinstance(file_wrapper, type) and isinstance(result, file_wrapper):
+            original = getattr(result, "close", None)
+
+            def close() -> None:
+                try:
+                    if original is not None:
+                        original()
+                finally:
+                    self.close()
+
+            try:
+                result.close = close  # type: ignore[attr-defined]
+                return result  # the server's own object: it may still sendfile
+            except (AttributeError, TypeError):
+                pass  # a wrapper with slots: pass it through our iterator instead
+        return Body(self, result)
+
+    def close(self) -> None:
+        """The server is done with the response: read what the app left unread, then end the span."""
+        try:
+            if self.may_drain and self.raw_input is not None and self.unread_wanted() > 0:
+                self._drain()
+        except Exception as exc:
+            self.capture_failed(exc)
+        self.finish()
+
+    def _drain(self) -> None:
+        body = self.request_body
+        assert body is not None
+        if body.declared is None and not self.carrier.get("wsgi.input_terminated"):
+            return  # no length and no end marker: reading could block until the client gives up
+        while (wanted := self.unread_wanted()) > 0:
+            if body.declared is not None:
+                wanted = min(wanted, body.declared - body.size)
+            data = self.raw_input.read(min(wanted, _DRAIN_CHUNK))
+            if not data:
+                self.request_ended()
+                return
+            self.request_chunk(data)
+
+
+class Body:
+    """The app's response iterable, chunk by chunk, with the span current while each is made."""
+
+    __slots__ = ("_exchange", "_result", "_iterator", "_static")
+
+    def __init__(self, exchange: WsgiExchange, result: Iterable[bytes]) -> None:
+        self._exchange = exchange
+        self._result = result
+        self._iterator: Iterator[bytes] | None = None
+        # Iterating a list, or a Django `HttpResponse` (its `streaming` is False), runs no code of
+        # the app: nothing there can call `set_user` or start a span, so no context is needed.
+        self._static = type(result) in (list, tuple) or getattr(result, "streaming", None) is False
+
+    def __iter__(self) -> Body:
+        return self
+
+    def __next__(self) -> bytes:
+        exchange = self._exchange
+        if self._static:
+            if self._iterator is None:
+                self._iterator = iter(self._result)
+            try:
+                chunk = next(self._iterator)
+            except StopIteration:
+                exchange.response_ended()
+                raise
+            exchange.response_chunk(chunk)
+            return chunk
+        token = context.attach(trace.set_span_in_context(exchange.span))
+        exchange_token = current_exchange.set(exchange)
+        try:
+            if self._iterator is None:
+                self._iterator = iter(self._result)
+            chunk = next(self._iterator)
+        except StopIteration:
+            exchange.response_ended()
+            raise
+        except Exception as exc:
+            exchange.record_exception(exc)
+            raise
+        finally:
+            current_exchange.reset(exchange_token)
+            context.detach(token)
+        exchange.response_chunk(chunk)
+        return chunk
+
+    def close(self) -> None:
+        try:
+            close = getattr(self._result, "close", None)
+            if close is not None:
+                close()
+        finally:
+            self._exchange.close()
+
+
+class Input:
+    """`wsgi.input` as the app reads it: every byte it gets is fed to the request body capture."""
+
+    __slots__ = ("_exchange", "_raw")
+
+    def __init__(self, exchange: WsgiExchange, raw: Any) -> None:
+        self._exchange = exchange
+        self._raw = raw
+
+    def _got(self, data: bytes, asked: int | None) -> bytes:
+        exchange = self._exchange
+        if data:
+            exchange.request_chunk(data)
+            body = exchange.request_body
+            if body is not None and body.declared is not None and body.size >= body.declared:
+                exchange.request_ended()
+        elif asked != 0:
+            exchange.request_ended()
+        return data
+
+    def read(self, size: int | None = None, /) -> bytes:
+        data = self._raw.read() if size is None or size < 0 else self._raw.read(size)
+        return self._got(data, size)
+
+    def readline(self, size: int | None = None, /) -> bytes:
+        data = self._raw.readline() if size is None or size < 0 else self._raw.readline(size)
+        return self._got(data, size)
+
+    def readinto(self, buffer: bytearray | memoryview, /) -> int:
+        """Not PEP 3333, but werkzeug (Flask) reads this way when the server's input offers it."""
+        readinto = getattr(self._raw, "readinto", None)
+        if readinto is None:
+            data = self._raw.read(len(buffer))
+            buffer[: len(data)] = data
+            count = len(data)
+        else:
+            count = readinto(buffer) or 0
+        self._got(bytes(memoryview(buffer)[:count]), len(buffer))
+        return count
+
+    def readlines(self, hint: int | None = None, /) -> list[bytes]:
+        lines: list[bytes] = self._raw.readlines() if hint is None else self._raw.readlines(hint)
+        for line in lines:
+            self._got(line, None)
+        return lines
+
+    def __iter__(self) -> Iterator[bytes]:
+        while line := self.readline():
+            yield line
+
+    def __getattr__(self, name: str) -> Any:  # anything else a server's input offers
+        return getattr(self._raw, name)
+
+
+def pep3333_text(value: str) -> str:
+    """PEP 3333 strings hold the raw bytes as latin-1: decode them as UTF-8 (as the ASGI side does)."""
+    if value.isascii():
+        return value
+    try:
+        return value.encode("latin-1").decode()
+    except (UnicodeEncodeError, UnicodeDecodeError):  # not latin-1 bytes, or not UTF-8: keep as is
+        return value
