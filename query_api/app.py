@@ -26,6 +26,8 @@ from .errors import error_middleware
 from .fetcher import RowFetcher
 from .ingest import setup_ingest
 from .keys import ACCOUNTS_KEY, FETCHER_KEY, OPENAPI_KEY, READER_KEY, RECENT_KEY, SETTINGS_KEY, STORE_KEY
+from .ops.metrics import http_metrics_middleware
+from .ops.setup import setup_ops
 from .readpool import ReadPool
 from .recent import RecentCache, warm
 from .service_status import setup_service_status
@@ -37,7 +39,10 @@ logger = logging.getLogger("reqlog.service")
 
 def create_app(settings: ServiceSettings) -> web.Application:
     """The reqlog service as an aiohttp application (nothing is opened until it starts)."""
-    app = web.Application(middlewares=[error_middleware], client_max_size=settings.client_max_size)
+    # The metrics middleware outermost: it sees every answer, the error middleware's included.
+    app = web.Application(
+        middlewares=[http_metrics_middleware, error_middleware], client_max_size=settings.client_max_size
+    )
     app[SETTINGS_KEY] = settings
     app[RECENT_KEY] = RecentCache(settings.recent_cache_bytes)
     app[OPENAPI_KEY] = openapi.base_document()
@@ -51,6 +56,7 @@ def create_app(settings: ServiceSettings) -> web.Application:
     setup_ingest(app)
     setup_sql(app)
     setup_service_status(app)
+    setup_ops(app)
     return app
 
 

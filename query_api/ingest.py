@@ -30,6 +30,7 @@ from .auth import PERM_INGEST, authorize
 from .ingest_budget import ByteBudget, OverBudget
 from .ingest_decode import INVALID_ARGUMENT, UNAVAILABLE, WBITS, DecodePool, OtlpError, too_large
 from .keys import RECENT_KEY, SETTINGS_KEY, STORE_KEY
+from .ops import metrics as ops_metrics
 from .writer import StoredValues, Writer, WriterBusy, WriterClosed
 
 logger = logging.getLogger("reqlog.ingest")
@@ -135,6 +136,7 @@ async def handle_traces(request: web.Request) -> web.Response:
     ingest = request.app[INGEST_KEY]
     json = request.content_type == JSON
     held = [0]  # bytes this request holds of the in-flight budget, given back when it is answered
+    rows: int | None = None  # HTTP server spans to store, once decoded
     try:
         if not json and request.content_type != PROTOBUF:
             json = True  # the client speaks neither encoding: answer in the readable one
@@ -149,6 +151,7 @@ async def handle_traces(request: web.Request) -> web.Response:
         elif encoding not in WBITS:  # left to us (auto_decompress off), and not one we inflate
             raise _unsupported_encoding(encoding)
         decoded, table = await ingest.decoder.decode(raw, encoding, json, ingest.max_bytes)
+        rows = 0 if table is None else table.num_rows
         ingest.stats.requests += 1
         ingest.stats.spans += decoded.spans
         ingest.stats.ignored += decoded.ignored
@@ -160,6 +163,7 @@ async def handle_traces(request: web.Request) -> web.Response:
             ingest.stats.too_large += 1
         elif isinstance(error, _OverBudgetAnswer):
             ingest.stats.over_budget += 1
+        ops_metrics.otlp_failed(request.app, error.status, over_budget=isinstance(error, _OverBudgetAnswer), rows=rows)
         headers = {"Retry-After": str(ingest.retry_after)} if error.status == 503 else None
         return web.Response(
             status=error.status,
@@ -169,6 +173,7 @@ async def handle_traces(request: web.Request) -> web.Response:
         )
     finally:
         ingest.budget.release(held[0])
+    ops_metrics.otlp_stored(request.app)
     return web.Response(body=encode_response(decoded, json=json), content_type=JSON if json else PROTOBUF)
 
 

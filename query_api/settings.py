@@ -10,6 +10,7 @@ docstring, and (if it needs one) a check in `_validate`.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,12 @@ class ServiceSettings:
     - `ingest_retry_after`: seconds in the `Retry-After` of a 503 from `POST /v1/traces`, default 1.
     - `ingest_workers`: processes that decode OTLP requests, default 1 (spawned on the first one);
       0 decodes in a thread of the service (slower: it shares a core with everything else).
+    - `metrics_networks`: comma-separated addresses and CIDRs allowed to read `GET /metrics` without a
+      token (a Prometheus scrape network); others need a token with permission 3601. Default none.
+    - `ready_stall_seconds`: `GET /readyz` answers 503 once one writer transaction has run this long,
+      default 30.
+    - `ready_min_free_bytes`: `GET /readyz` answers 503 when the data directory's file system has less
+      free space, default 64 MiB.
     - `redact_headers`, `unredact_headers`, `redact_keys`, `unredact_keys`: comma-separated, as for
       the exporter (`ExporterSettings`): what OTLP ingest redacts beyond the defaults / keeps.
     """
@@ -88,6 +95,9 @@ class ServiceSettings:
     ingest_batch_rows: int = 10_000
     ingest_retry_after: int = 1
     ingest_workers: int = 1
+    metrics_networks: str = ""
+    ready_stall_seconds: float = 30.0
+    ready_min_free_bytes: int = 64 * 1024 * 1024
     redact_headers: str = ""
     unredact_headers: str = ""
     redact_keys: str = ""
@@ -183,5 +193,15 @@ def _validate(settings: ServiceSettings) -> None:
         raise ConfigError("ingest_inflight_bytes", "must be at least ingest_max_bytes (one request must fit)")
     if not 0 <= settings.ingest_workers <= 64:
         raise ConfigError("ingest_workers", "must be 0 (decode in a thread) to 64")
+    for network in settings.metrics_networks.split(","):
+        try:
+            if network.strip():
+                ipaddress.ip_network(network.strip(), strict=False)
+        except ValueError:
+            raise ConfigError("metrics_networks", f"not an address or CIDR: {network.strip()!r}") from None
+    if not settings.ready_stall_seconds > 0:
+        raise ConfigError("ready_stall_seconds", "must be more than 0 seconds")
+    if settings.ready_min_free_bytes < 0:
+        raise ConfigError("ready_min_free_bytes", "must be 0 or more")
     if settings.retention_days is not None and settings.retention_days < 1:
         raise ConfigError("retention_days", "must be at least 1 day (leave it unset to keep everything)")

@@ -36,11 +36,12 @@ from .errors import JSON, ApiError, PermissionDenied, TooManyRequests, Validatio
 from .export import ARROW_STREAM, parse_bound, read_batches
 from .filters import PARAMETERS
 from .keys import SETTINGS_KEY, STORE_KEY
+from .ops import metrics as ops_metrics
 from .readpool import ReadPool
 from .retention import cutoff_for, parse_age
 from .retention import preview as preview_prune
 from .sql_result import SqlResult
-from .sqlsandbox import SqlError, run_sql, run_with_deadline
+from .sqlsandbox import SqlError, SqlRefused, SqlTimeout, run_sql, run_with_deadline
 
 logger = logging.getLogger("reqlog.sql")
 
@@ -111,7 +112,9 @@ async def sql_query(request: web.Request) -> web.StreamResponse:
                 _run, store, sql, settings.sql_timeout, settings.sql_row_limit, settings.sql_max_bytes
             )
         except SqlError as exc:
+            ops_metrics.sql_outcome(request.app, _outcome(exc))
             raise ApiError(400, exc.message) from None
+    ops_metrics.sql_outcome(request.app, "truncated" if result.truncated else "ok")
     headers = {"X-Reqlog-Truncated": "true" if result.truncated else "false"}
     if output == "csv":
         # Spreadsheet-safe unless the caller asks for raw cells (`?csv_raw=true`), for programs.
@@ -119,6 +122,10 @@ async def sql_query(request: web.Request) -> web.StreamResponse:
         body = result.to_csv(spreadsheet_safe=not raw).encode()
         return web.Response(body=body, content_type=CSV, charset="utf-8", headers=headers)
     return web.Response(body=result.to_json(), content_type=JSON, headers=headers)
+
+
+def _outcome(exc: SqlError) -> str:
+    return "timeout" if isinstance(exc, SqlTimeout) else "refused" if isinstance(exc, SqlRefused) else "error"
 
 
 def _run(store: RequestLogStore, sql: str, timeout: float, row_limit: int, byte_limit: int) -> SqlResult:
