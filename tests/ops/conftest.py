@@ -20,7 +20,9 @@ def spans_body(count: int, *, first: int = 1, ignored: int = 0) -> bytes:
     return pb_request(spans).SerializeToString()
 
 
-async def send(client: TestClient[Any, Any], token: str, body: bytes, content_type: str = "application/x-protobuf") -> int:
+async def send(
+    client: TestClient[Any, Any], token: str, body: bytes, content_type: str = "application/x-protobuf"
+) -> int:
     response = await client.post("/v1/traces", data=body, headers={"Content-Type": content_type, **auth(token)})
     await response.read()
     return response.status

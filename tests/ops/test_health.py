@@ -1,4 +1,4 @@
-"""`GET /healthz` and `GET /readyz` on the real service: open to all, telling nothing about the data, 503 with reasons."""
+"""`GET /healthz` and `GET /readyz` on the real service: open to all, revealing no data, 503 with reasons."""
 
 from __future__ import annotations
 

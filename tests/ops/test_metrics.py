@@ -58,7 +58,9 @@ async def test_metrics_count_ingest_sql_http_and_the_cache(api_client: TestClien
     )
     assert response.status == 413
     sql = [{"sql": "SELECT count(*) FROM request_logs"}, {"sql": "DELETE FROM request_logs"}]
-    statuses = [(await api_client.post("/api/metrics/sql", json=body, headers=auth(tokens.admin))).status for body in sql]
+    statuses = [
+        (await api_client.post("/api/metrics/sql", json=body, headers=auth(tokens.admin))).status for body in sql
+    ]
     assert statuses == [200, 400]
     assert (await api_client.get("/api/metrics/request_logs/1", headers=auth(tokens.admin))).status == 200
     assert (await api_client.get("/api/metrics/request_logs/999", headers=auth(tokens.admin))).status == 404
