@@ -19,6 +19,7 @@ from exporter.errors import ConfigError, RequestLogError, StorageError
 from . import demo, service_file, sql_cli
 from .accounts import AccountDB
 from .auth import PERM_INGEST, PERM_SQL, PERM_VIEW_LOGS
+from .ops import backup_cli
 from .settings import ServiceSettings
 
 logger = logging.getLogger("reqlog")
@@ -198,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
         _db_option(sub)
 
     sql_cli.add_commands(commands)
+    backup_cli.add_command(commands)
     demo.add_command(commands)
     return parser
 
