@@ -13,7 +13,7 @@ PORT ?= 8000
 $(STAMP): pyproject.toml $(wildcard exporter/_speedups*.c exporter/_speedups.h)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,demo,bench]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[server,test,demo,bench]'
 	touch $(STAMP)
 
 # Stock OpenTelemetry's Django and Flask instrumentations pin older OpenTelemetry packages than

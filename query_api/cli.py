@@ -8,6 +8,7 @@ Only this module (an entry point) reads `os.environ`.
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import logging
 import os
 import sys
@@ -19,7 +20,7 @@ from exporter.errors import ConfigError, RequestLogError, StorageError
 from . import demo, service_file, sql_cli
 from .accounts import AccountDB
 from .auth import PERM_INGEST, PERM_SQL, PERM_VIEW_LOGS
-from .ops import backup_cli
+from .ops import backup_cli, listen
 from .settings import ServiceSettings
 
 logger = logging.getLogger("reqlog")
@@ -68,21 +69,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.retention_days is not None:
         overrides["retention_days"] = args.retention_days
     settings = _settings(args, **overrides)
+    try:
+        sock = listen.bind(settings.host, settings.port)  # first: a busy port fails before anything else
+    except listen.CannotListen as exc:
+        print(f"reqlog: error: {exc}", file=sys.stderr)
+        return 1
+    url = listen.url_of(sock, settings.host)
     token = ensure_first_admin(settings)
     if token is not None:
         # On stdout, never through logging: the log (stderr) is often collected and kept, stdout is the
         # terminal of whoever started the service.
-        print(_first_start_message(token, f"http://{settings.host}:{settings.port}"), flush=True)
+        print(_first_start_message(token, url), flush=True)
     else:
         print(f"reqlog: accounts exist; `reqlog token create {FIRST_ADMIN}` makes a new token", file=sys.stderr)
     app = create_app(settings)
 
-    url = f"http://{settings.host}:{settings.port}"
-
     async def announce(app: web.Application) -> None:
-        # After the cleanup contexts' start (they run first): the file is open, so this is true.
+        # After the cleanup contexts' start (they run first) and the cache warm-up: the file is open,
+        # the writer runs and the socket listens, so requests are answered from now on.
         service_file.write(settings.db, url)
-        print(f"reqlog: serving {settings.db} on {url}", file=sys.stderr, flush=True)
+        print(f"reqlog: ready: serving {settings.db} on {url}", file=sys.stderr, flush=True)
 
     async def forget(app: web.Application) -> None:
         service_file.remove(settings.db)
@@ -93,8 +99,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # the cleanup contexts (writer flush, then store close).
     web.run_app(
         app,
-        host=settings.host,
-        port=settings.port,
+        sock=sock,
         access_log=logging.getLogger("aiohttp.access") if settings.access_log else None,
         print=None,
         shutdown_timeout=10.0,
@@ -149,12 +154,21 @@ def cmd_token_revoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def version() -> str:
+    """The installed release of reqlog (`unknown` when run from a checkout that was never installed)."""
+    try:
+        return importlib.metadata.version("reqlog")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def _yes(flag: bool) -> str:
     return "yes" if flag else "no"
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="reqlog", description="Request logs: serve, manage access, analyse.")
+    parser.add_argument("--version", action="version", version=f"reqlog {version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the service (API, OTLP ingest, SQL)")
