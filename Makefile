@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint format bench demo sanitize clean node
+.PHONY: install run test lint format bench demo sanitize clean node nginx
 
 # The environment is rebuilt whenever pyproject.toml changes (the stamp is older than it), and the
 # C speedups recompiled whenever their source does.
@@ -50,7 +50,15 @@ $(NODE_STAMP): $(NODE_DIR)/package-lock.json
 
 node: $(NODE_STAMP)
 
-test: lint node
+# Debian's nginx (and openssl for its test certificate) for tests/ops/test_deploy.py: installed when
+# missing and this runs as root (as .ci/run does); otherwise say how, and the test says so too.
+nginx:
+	@if command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx; then :; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq --no-install-recommends nginx openssl >/dev/null; \
+	else echo "nginx is missing: sudo apt-get install nginx (tests/ops/test_deploy.py needs it)"; fi
+
+test: lint node nginx
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP) $(PEERS)/.installed
