@@ -25,6 +25,15 @@ COMMIT_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 
 HTTP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNMATCHED = "unmatched"  # the route label of a request no route took (404s: never the raw path)
+_OTLP_REASONS = {400: ("rejected", "malformed"), 413: ("rejected", "too_large"), 415: ("rejected", "unsupported_media")}
+_REFUSALS = ("writer", "inflight_budget", "decoder")
+SQL_OUTCOMES = (
+    "ok",
+    "truncated",
+    "refused",
+    "timeout",
+    "error",
+)  # the route label of a request no route took (404s: never the raw path)
 
 
 class ServiceMetrics:
@@ -69,13 +78,16 @@ class ServiceMetrics:
         )
         # process_resident_memory_bytes, process_cpu_seconds_total, open fds: sizing and leaks.
         ProcessCollector(registry=registry)
+        # Every known outcome exists from the start at 0, so rates and alert ratios have a series to read.
+        for outcome, reason in (("stored", ""), *_OTLP_REASONS.values(), *(("refused", r) for r in _REFUSALS)):
+            self.otlp_requests.labels(outcome, reason)
+        for outcome in SQL_OUTCOMES:
+            self.sql_queries.labels(outcome)
 
 
 METRICS_KEY = web.AppKey("reqlog_ops_metrics", ServiceMetrics)
 
 # -- the one-line calls from where events happen --------------------------------------------
-
-_OTLP_REASONS = {400: ("rejected", "malformed"), 413: ("rejected", "too_large"), 415: ("rejected", "unsupported_media")}
 
 
 def otlp_stored(app: web.Application) -> None:
