@@ -164,10 +164,10 @@ def stack(tmp_path: Path, nginx_binary: str) -> Iterator[dict[str, object]]:
         (tmp_path / "nginx.conf").write_text(_nginx_config(tmp_path, cert, key, ports))
         nginx_log = tmp_path / "nginx.out"
         with nginx_log.open("w") as out:
+            command = [nginx_binary, "-p", str(tmp_path), "-e", str(tmp_path / "error.log")]
             nginx = subprocess.Popen(
-                [nginx_binary, "-p", str(tmp_path), "-e", str(tmp_path / "error.log"), "-c", str(tmp_path / "nginx.conf")],
-                stdout=out, stderr=subprocess.STDOUT,
-            )  # fmt: skip
+                [*command, "-c", str(tmp_path / "nginx.conf")], stdout=out, stderr=subprocess.STDOUT
+            )
         processes.append(nginx)
         app_env = {
             "REQLOG_ENDPOINT": f"https://127.0.0.1:{ports['api_tls']}",
