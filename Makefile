@@ -64,8 +64,10 @@ test: lint node nginx
 bench: $(STAMP) $(PEERS)/.installed
 	$(BIN)/python -m bench
 
+# The demo has its own port (8765), so it runs beside `make run`; `PORT=9000 make demo` moves it.
+DEMO_PORT := $(if $(filter environment command line,$(origin PORT)),$(PORT),8765)
 demo: $(STAMP)
-	$(BIN)/reqlog demo
+	$(BIN)/reqlog demo --port $(DEMO_PORT)
 
 # The C speedups under AddressSanitizer and UndefinedBehaviorSanitizer: the exporter's and the redaction
 # attack tests (their Hypothesis properties feed the C code malformed input) against a sanitized build, which stands in
