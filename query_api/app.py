@@ -109,6 +109,7 @@ async def _accounts_context(app: web.Application) -> AsyncIterator[None]:
         poller.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await poller
+        cache.flush_use()
         db.close()
 
 

@@ -17,9 +17,8 @@ from typing import Any
 
 from exporter.errors import ConfigError, RequestLogError, StorageError
 
-from . import demo, service_file, sql_cli
+from . import account_commands, demo, service_file, sql_cli
 from .accounts import AccountDB
-from .auth import PERM_INGEST, PERM_SQL, PERM_VIEW_LOGS
 from .ops import backup_cli, listen
 from .settings import ServiceSettings
 
@@ -107,63 +106,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_account_create(args: argparse.Namespace) -> int:
-    with AccountDB(_settings(args).accounts_path) as db:
-        account = db.create_account(
-            args.username,
-            full_name=args.full_name,
-            is_staff=args.staff or args.admin,
-            is_superuser=args.admin,
-            permissions=args.grant,
-        )
-    print(f"created account {account.username!r} (id {account.id})")
-    return 0
-
-
-def cmd_account_list(args: argparse.Namespace) -> int:
-    with AccountDB(_settings(args).accounts_path) as db:
-        rows = db.list_accounts()
-    print(f"{'id':>4}  {'username':<20} {'active':<6} {'staff':<5} {'admin':<5} {'tokens':>6}  permissions  full name")
-    for account, tokens in rows:
-        permissions = ",".join(str(code) for code in sorted(account.permissions)) or "-"
-        print(
-            f"{account.id:>4}  {account.username:<20} {_yes(account.is_active):<6} {_yes(account.is_staff):<5} "
-            f"{_yes(account.is_superuser):<5} {tokens:>6}  {permissions:<11}  {account.full_name}"
-        )
-    return 0
-
-
-def cmd_account_deactivate(args: argparse.Namespace) -> int:
-    with AccountDB(_settings(args).accounts_path) as db:
-        db.set_active(args.username, False)
-    print(f"deactivated {args.username!r}", file=sys.stderr)
-    return 0
-
-
-def cmd_token_create(args: argparse.Namespace) -> int:
-    with AccountDB(_settings(args).accounts_path) as db:
-        key = db.create_token(args.username)
-    print(key)  # alone on stdout, so `TOKEN=$(reqlog token create alice)` works
-    return 0
-
-
-def cmd_token_revoke(args: argparse.Namespace) -> int:
-    with AccountDB(_settings(args).accounts_path) as db:
-        count = db.revoke(args.token_or_username)
-    print(f"revoked {count} token{'s' if count != 1 else ''}", file=sys.stderr)
-    return 0
-
-
 def version() -> str:
     """The installed release of reqlog (`unknown` when run from a checkout that was never installed)."""
     try:
         return importlib.metadata.version("reqlog")
     except importlib.metadata.PackageNotFoundError:
         return "unknown"
-
-
-def _yes(flag: bool) -> str:
-    return "yes" if flag else "no"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -178,40 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--retention-days", type=int, help="delete request logs older than this many days")
     serve.set_defaults(func=cmd_serve)
 
-    account = commands.add_parser("account", help="manage accounts").add_subparsers(dest="action", required=True)
-    create = account.add_parser("create", help="create an account")
-    create.add_argument("username")
-    create.add_argument("--full-name", default="")
-    create.add_argument("--staff", action="store_true", help="a staff account (needed for request logs)")
-    create.add_argument("--admin", action="store_true", help="an admin: every permission")
-    create.add_argument(
-        "--grant",
-        type=int,
-        action="extend",
-        nargs="+",
-        default=[],
-        metavar="CODE",
-        help=f"permission codes: {PERM_VIEW_LOGS} request logs, {PERM_INGEST} ingest, {PERM_SQL} SQL",
-    )
-    create.set_defaults(func=cmd_account_create)
-    listing = account.add_parser("list", help="list accounts")
-    listing.set_defaults(func=cmd_account_list)
-    deactivate = account.add_parser("deactivate", help="deactivate an account (its tokens stop working)")
-    deactivate.add_argument("username")
-    deactivate.set_defaults(func=cmd_account_deactivate)
-    for sub in (create, listing, deactivate):
-        _db_option(sub)
-
-    token = commands.add_parser("token", help="manage API tokens").add_subparsers(dest="action", required=True)
-    token_create = token.add_parser("create", help="create a token and print it")
-    token_create.add_argument("username")
-    token_create.set_defaults(func=cmd_token_create)
-    revoke = token.add_parser("revoke", help="revoke a token, or every token of an account")
-    revoke.add_argument("token_or_username", metavar="TOKEN|USERNAME")
-    revoke.set_defaults(func=cmd_token_revoke)
-    for sub in (token_create, revoke):
-        _db_option(sub)
-
+    account_commands.add_commands(commands)
     sql_cli.add_commands(commands)
     backup_cli.add_command(commands)
     demo.add_command(commands)
