@@ -16,12 +16,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .. import remote
-from ..export import read_batches
-from ..local_db import DatabaseBusy, open_local
-from ..settings import ServiceSettings
-from ..sql_cli import ProgressBar, _access_options, _busy, _resolve_target, _token
-from .backup import BackupError, backup_accounts, write_backup
+from query_api.cli import remote
+from query_api.cli.analysis import ProgressBar, _access_options, _busy, _resolve_target, _token
+from query_api.cli.local_db import DatabaseBusy, open_local
+from query_api.ops.backup import BackupError, backup_accounts, write_backup
+from query_api.settings import ServiceSettings
 
 
 def add_command(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -49,12 +48,12 @@ def cmd_backup(args: argparse.Namespace) -> int:
                 close()
         else:
             path = ServiceSettings.from_env(os.environ, db=args.db).db
-            with open_local(path, read_only=True) as con:
-                total, reader, cursor = read_batches(con, None, None)
+            with open_local(path, read_only=True) as store:
+                read = store.export_batches(None, None)
                 try:
-                    summary = write_backup(reader, args.out, expected_rows=total)
+                    summary = write_backup(read.rows, args.out, expected_rows=read.total)
                 finally:
-                    cursor.close()
+                    read.close()
         print(f"backed up {summary.rows:,} rows into {summary.path} ({summary.size:,} bytes)", file=sys.stderr)
         if args.accounts_out is not None:
             accounts = args.accounts_db or ServiceSettings.from_env(os.environ, db=args.db).accounts_path

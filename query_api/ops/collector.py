@@ -19,10 +19,9 @@ from aiohttp import web
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from ..ingest import INGEST_KEY
-from ..keys import RECENT_KEY, SETTINGS_KEY, STORE_KEY
-from .health import readiness_problems
-from .metrics import ServiceMetrics
+from query_api.keys import INGEST_KEY, RECENT_KEY, SETTINGS_KEY, STORE_KEY
+from query_api.ops.health import readiness_problems
+from query_api.ops.registry import ServiceMetrics
 
 
 class StateCollector(Collector):

@@ -19,8 +19,7 @@ import time
 import orjson
 from aiohttp import web
 
-from ..ingest import INGEST_KEY
-from ..keys import ACCOUNTS_KEY, SETTINGS_KEY, STORE_KEY
+from query_api.keys import ACCOUNTS_KEY, INGEST_KEY, SETTINGS_KEY, STORE_KEY
 
 HEALTH_PATH = "/healthz"
 READY_PATH = "/readyz"

@@ -15,9 +15,8 @@ from functools import cache
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 
-from ..auth import PERM_VIEW_LOGS, authorize
-from ..keys import SETTINGS_KEY
-from .metrics import METRICS_KEY
+from query_api.auth import PERM_VIEW_LOGS, authorize
+from query_api.keys import METRICS_KEY, SETTINGS_KEY
 
 PATH = "/metrics"
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network

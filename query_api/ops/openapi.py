@@ -1,12 +1,8 @@
-"""`/healthz`, `/readyz` and `/metrics` in the OpenAPI document."""
+"""`/healthz`, `/readyz` and `/metrics` in the OpenAPI document (their `Route`s in `app.ROUTES` carry these)."""
 
 from __future__ import annotations
 
-from aiohttp import web
-
-from .. import openapi
-from .health import HEALTH_PATH, READY_PATH
-from .metrics_view import PATH as METRICS_PATH
+from typing import Any
 
 _READY = {
     "type": "object",
@@ -29,39 +25,34 @@ def _json(description: str) -> dict[str, object]:
     }
 
 
-_PATHS = {
-    HEALTH_PATH: {
-        "get": {
-            "operationId": "health",
-            "summary": "Liveness: 200 whenever the process answers (no authentication).",
-            "security": [],
-            "responses": {"200": _json("The process answers.")},
-        }
-    },
-    READY_PATH: {
-        "get": {
-            "operationId": "ready",
-            "summary": "Readiness: store open and writable, writer running and not stalled, accounts loaded.",
-            "security": [],
-            "responses": {"200": _json("Ready for traffic."), "503": _json("Not ready; `reasons` says why.")},
-        }
-    },
-    METRICS_PATH: {
-        "get": {
-            "operationId": "prometheusMetrics",
-            "summary": "Prometheus metrics, text format 0.0.4 (permission 3601, or a peer in REQLOG_METRICS_NETWORKS).",
-            "responses": {
-                "200": {
-                    "description": "The metrics.",
-                    "content": {"text/plain; version=0.0.4": {"schema": {"type": "string"}}},
-                },
-                "401": {"$ref": "#/components/responses/Unauthorized"},
-                "403": {"$ref": "#/components/responses/Forbidden"},
-            },
-        }
-    },
+HEALTH_OPERATIONS: dict[str, Any] = {
+    "get": {
+        "operationId": "health",
+        "summary": "Liveness: 200 whenever the process answers (no authentication).",
+        "security": [],
+        "responses": {"200": _json("The process answers.")},
+    }
 }
-
-
-def add_to_document(app: web.Application) -> None:
-    openapi.add_paths(app, _PATHS, schemas={"Health": _READY})
+READY_OPERATIONS: dict[str, Any] = {
+    "get": {
+        "operationId": "ready",
+        "summary": "Readiness: store open and writable, writer running and not stalled, accounts loaded.",
+        "security": [],
+        "responses": {"200": _json("Ready for traffic."), "503": _json("Not ready; `reasons` says why.")},
+    }
+}
+METRICS_OPERATIONS: dict[str, Any] = {
+    "get": {
+        "operationId": "prometheusMetrics",
+        "summary": "Prometheus metrics, text format 0.0.4 (permission 3601, or a peer in REQLOG_METRICS_NETWORKS).",
+        "responses": {
+            "200": {
+                "description": "The metrics.",
+                "content": {"text/plain; version=0.0.4": {"schema": {"type": "string"}}},
+            },
+            "401": {"$ref": "#/components/responses/Unauthorized"},
+            "403": {"$ref": "#/components/responses/Forbidden"},
+        },
+    }
+}
+SCHEMAS = {"Health": _READY}

@@ -1,31 +1,31 @@
-"""Registering the operations endpoints on the app: `setup_ops(app)`."""
+"""The operations room's part of the app: its metrics registry and the writer's commit timer.
+
+`app.ROUTES` holds `/healthz`, `/readyz` and `/metrics`; `create_app` calls `add_metrics` before
+anything starts, and `metrics_context` (in `app.LIFECYCLE`, after ingest) hands the writer the
+histogram it times each commit into.
+"""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 from aiohttp import web
 
-from . import health, metrics_view
-from .collector import StateCollector
-from .metrics import METRICS_KEY, ServiceMetrics, commit_observer
-from .openapi import add_to_document
+from query_api.keys import INGEST_KEY, METRICS_KEY
+from query_api.ops.collector import StateCollector
+from query_api.ops.metrics import commit_observer
+from query_api.ops.registry import ServiceMetrics
 
 
-def setup_ops(app: web.Application) -> None:
-    """Register the operations endpoints and the metrics of `app` (before it starts)."""
+def add_metrics(app: web.Application) -> None:
+    """Give `app` its own registry: event metrics plus the state collector."""
     service_metrics = ServiceMetrics()
     service_metrics.registry.register(StateCollector(app, service_metrics))
     app[METRICS_KEY] = service_metrics
-    app.router.add_get(health.HEALTH_PATH, health.healthz)
-    app.router.add_get(health.READY_PATH, health.readyz)
-    app.router.add_get(metrics_view.PATH, metrics_view.metrics)
-    app.on_startup.append(_observe_commits)
-    add_to_document(app)
 
 
-async def _observe_commits(app: web.Application) -> None:
-    # After the cleanup contexts have started (aiohttp runs them first), so the writer exists.
-    from ..ingest import INGEST_KEY
-
+async def metrics_context(app: web.Application) -> AsyncIterator[None]:
     ingest = app.get(INGEST_KEY)
     if ingest is not None:
         ingest.writer.commit_observer = commit_observer(app[METRICS_KEY])
+    yield

@@ -12,7 +12,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from query_api import ServiceSettings
-from query_api.accounts import AccountDB
+from query_api.accounts.db import AccountDB
 from query_api.cli import main
 from tests.query_api.harness import Tokens, auth
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from exporter.store import RequestLogStore
-from query_api.accounts import AccountDB
+from query_api.accounts.db import AccountDB
 from tests.hermetic import clean_environ
 from tests.otlp_payloads import pb_request, pb_span
 
