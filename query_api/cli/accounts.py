@@ -1,10 +1,10 @@
 """`reqlog account ...` and `reqlog token ...`: who may use the API, managed from a terminal.
 
 They open the SQLite accounts database beside the DuckDB file, so they work while `reqlog serve`
-runs on the same data directory; the service sees each change within a second. Commands that only
-read (`account list`, `token list`) and every command given a `--db` where no data directory exists
-never create a database or a directory: they say that none exists there. Only `account create`
-starts an accounts database, in an existing directory.
+runs on the same data directory; the service sees each change within a second. Only `account create`
+starts an accounts database (and its directory: accounts may be made before the first start). Every
+other command needs one to exist and creates nothing: with a mistyped `--db` it says that none
+exists there, instead of leaving an empty database behind.
 """
 
 from __future__ import annotations
@@ -35,9 +35,9 @@ class NoAccountsDatabase(RequestLogError):
 
 
 def open_accounts(args: argparse.Namespace, *, create: bool = False) -> AccountDB:
-    """The accounts database of `--db` / `$REQLOG_DB`; only `create` makes one, and never a directory."""
+    """The accounts database of `--db` / `$REQLOG_DB`; only with `create` is one (and its directory) made."""
     path = ServiceSettings.from_env(os.environ, db=getattr(args, "db", None)).accounts_path
-    if not path.parent.is_dir():
+    if not create and not path.parent.is_dir():
         raise NoAccountsDatabase(path, directory=True)
     if not create and not path.exists():
         raise NoAccountsDatabase(path)

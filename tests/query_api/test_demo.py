@@ -96,9 +96,12 @@ def test_demo_shows_one_full_request_and_leaves_no_directory(tmp_path: Path) -> 
 
 def test_make_demo_has_its_own_port_and_respects_port() -> None:
     def planned(*args: str, **env: str) -> str:
-        environ = {k: v for k, v in clean_environ(env).items() if k not in ("PORT", "MAKEFLAGS")}
+        # Without the variables of an outer make (`make test` runs this), which would change what make prints.
+        outer = ("PORT", "MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")
+        environ = {k: v for k, v in clean_environ().items() if k not in outer}
         environ.update(env)
-        out = subprocess.run(["make", "-n", "demo", *args], cwd=ROOT, capture_output=True, text=True, env=environ)
+        command = ["make", "--no-print-directory", "-n", "demo", *args]
+        out = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=environ)
         return out.stdout.strip().splitlines()[-1]
 
     assert planned().endswith("reqlog demo --port 8765")
