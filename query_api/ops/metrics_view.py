@@ -33,8 +33,8 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 @cache
-def _networks(setting: str) -> tuple[Network, ...]:
-    return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in setting.split(",") if part.strip())
+def _networks(setting: tuple[str, ...]) -> tuple[Network, ...]:
+    return tuple(ipaddress.ip_network(part, strict=False) for part in setting)
 
 
 def _in_networks(remote: str | None, networks: tuple[Network, ...]) -> bool:

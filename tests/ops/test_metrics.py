@@ -112,7 +112,7 @@ async def test_a_scrape_network_reads_without_a_token(
 
 
 def test_network_matching() -> None:
-    networks = _networks("10.0.0.0/8, 2001:db8::/32")
+    networks = _networks(("10.0.0.0/8", "2001:db8::/32"))
     assert _in_networks("10.1.2.3", networks) and _in_networks("::ffff:10.1.2.3", networks)
     assert _in_networks("2001:db8::1", networks) and not _in_networks("11.0.0.1", networks)
     assert not _in_networks(None, networks) and not _in_networks("127.0.0.1", ())
