@@ -1,8 +1,8 @@
-"""The `reqlog` command: `serve`, `account ...`, `token ...` (plus `analysis` and `demo`).
+"""The `reqlog` command: the parser, `serve` and `main` (the groups: `accounts`, `analysis`, `demo`, backup).
 
-Account and token commands open the SQLite accounts database beside the DuckDB file, so they work
-while `reqlog serve` runs on the same data directory; the service sees each change within a second.
-Only this module (an entry point) reads `os.environ`.
+`serve` binds its socket first (`ops.listen`), so a busy port is one line and exit 1, and logs one
+line once it is ready. The command modules are entry points: they, and no library module, read
+`os.environ`.
 """
 
 from __future__ import annotations
