@@ -84,6 +84,10 @@ class LogStore(Protocol):
     def close(self) -> None:
         """Release the database (idempotent). Later calls raise `StorageError`."""
 
+    @property
+    def closed(self) -> bool:
+        """`close()` was called (the service's readiness check reads it)."""
+
     def count(self) -> int:
         """The number of stored rows."""
 

@@ -22,6 +22,9 @@ from query_api.keys import OPENAPI_KEY, RECENT_KEY, RETENTION_KEY, SETTINGS_KEY
 from query_api.lifecycle import Lifecycle
 from query_api.logs import schema, stats, views
 from query_api.logs.recent import RecentCache
+from query_api.ops import health, metrics_view, setup
+from query_api.ops import openapi as ops_doc
+from query_api.ops.metrics import http_metrics_middleware
 from query_api.routing import Route, add_routes
 from query_api.settings import ServiceSettings
 from query_api.sql import endpoint as sql
@@ -45,6 +48,10 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", prune.PATH, prune.prune_logs, prune.OPERATIONS, slash_twin=True),
     # status/: the service's counters
     Route("GET", status.PATH, status.service_status, status.OPERATIONS, status.SCHEMAS),
+    # ops/: liveness and readiness (no token, no data), Prometheus metrics (3601 or a scrape network)
+    Route("GET", health.HEALTH_PATH, health.healthz, ops_doc.HEALTH_OPERATIONS, ops_doc.SCHEMAS),
+    Route("GET", health.READY_PATH, health.readyz, ops_doc.READY_OPERATIONS),
+    Route("GET", metrics_view.PATH, metrics_view.metrics, ops_doc.METRICS_OPERATIONS),
 )
 
 LIFECYCLE: tuple[Lifecycle, ...] = (
@@ -54,6 +61,7 @@ LIFECYCLE: tuple[Lifecycle, ...] = (
     ingest.ingest_context,  # the writer drains its queue into the store when the app stops, before the store closes
     sql_context,  # the analysis threads (SQL, stats, export, prune previews)
     retention_context,  # the daily retention job (when `retention_days` is set) and its thread
+    setup.metrics_context,  # the writer's commit times into the metrics (the registry is made with the app)
     status.status_clock,  # last: the service counts as started once all of the above are up
 )
 
@@ -97,8 +105,11 @@ def lifecycle_for(settings: ServiceSettings) -> tuple[Lifecycle, ...]:
 
 def create_app(settings: ServiceSettings) -> web.Application:
     """The reqlog service as an aiohttp application (nothing is opened until it starts)."""
-    app = web.Application(middlewares=[error_middleware], client_max_size=settings.client_max_size)
+    # The metrics middleware outermost: it sees every answer, the error middleware's included.
+    middlewares = [http_metrics_middleware, error_middleware]
+    app = web.Application(middlewares=middlewares, client_max_size=settings.client_max_size)
     app[SETTINGS_KEY] = settings
+    setup.add_metrics(app)
     app[RECENT_KEY] = RecentCache(settings.recent_cache_bytes)
     app[RETENTION_KEY] = RetentionState()
     routes = routes_for(settings)

@@ -14,6 +14,7 @@ import asyncio
 import concurrent.futures
 import multiprocessing
 import os
+import signal
 import threading
 import time
 import zlib
@@ -122,6 +123,9 @@ _worker_redactor = Redactor()
 
 def _init_worker(redaction: Redaction, parent: int, max_body_bytes: int = limits.DEFAULT_MAX_BODY_BYTES) -> None:
     global _worker_redactor
+    # Ctrl-C reaches the whole process group: the service stops its workers itself, in order, so a
+    # worker ignores SIGINT instead of dying with a KeyboardInterrupt traceback on the terminal.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     limits.configure(max_body_bytes=max_body_bytes)
     add_headers, keep_headers, add_keys, keep_keys = redaction
     _worker_redactor = Redactor.build(
