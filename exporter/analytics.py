@@ -102,3 +102,68 @@ GROUP BY 1
 ORDER BY requests DESC, key NULLS LAST
 LIMIT ?"""
     return sql, [*params, limit]
+
+
+# -- the viewer's dashboard (query_api/ui/dashboard.py) ----------------------------------------
+
+
+def _range_where(
+    started_after: datetime | None, started_before: datetime | None, route: str | None, extra: str = ""
+) -> tuple[str, list[Any]]:
+    clauses, params = LogFilter(started_after=started_after, started_before=started_before).sql()
+    if route is not None:
+        clauses.append(f"{ROUTE_EXPRESSION} = ?")
+        params.append(route)
+    if extra:
+        clauses.append(extra)
+    return (f"WHERE {' AND '.join(clauses)}" if clauses else ""), params
+
+
+def timeseries_query(
+    bucket_seconds: int,
+    *,
+    started_after: datetime | None = None,
+    started_before: datetime | None = None,
+    route: str | None = None,
+) -> tuple[str, list[Any]]:
+    """Per time bucket (unix seconds of its start): requests, errors, bot requests, p50/p95/p99 duration.
+
+    `route` (a value of `coalesce(route, endpoint)`) narrows it to one route. Quantiles are DuckDB's
+    `approx_quantile` (a t-digest): exact ones sort each bucket, several times slower at 10M rows
+    (bench/ui.py), and a chart does not show the difference.
+    """
+    where, params = _range_where(started_after, started_before, route)
+    sql = f"""SELECT CAST(floor(epoch(started_at) / ?) AS BIGINT) * ? AS bucket,
+    count(*) AS requests,
+    count(*) FILTER (WHERE {ERROR_CONDITION}) AS errors,
+    count(*) FILTER (WHERE is_bot) AS bots,
+    approx_quantile(duration, [0.5, 0.95, 0.99]) AS latency
+FROM request_logs {where}
+GROUP BY 1
+ORDER BY 1"""
+    return sql, [bucket_seconds, bucket_seconds, *params]
+
+
+def slowest_query(
+    *, started_after: datetime | None = None, started_before: datetime | None = None, limit: int = 10
+) -> tuple[str, list[Any]]:
+    """The slowest requests of the range: id, started_at, duration, method, endpoint, status_code."""
+    where, params = _range_where(started_after, started_before, None, "duration IS NOT NULL")
+    sql = f"""SELECT id, started_at, duration, method, endpoint, status_code
+FROM request_logs {where}
+ORDER BY duration DESC, id DESC
+LIMIT ?"""
+    return sql, [*params, limit]
+
+
+def exceptions_query(
+    *, started_after: datetime | None = None, started_before: datetime | None = None, limit: int = 10
+) -> tuple[str, list[Any]]:
+    """The range's most frequent exception types: type, occurrences, the latest such request's id."""
+    where, params = _range_where(started_after, started_before, None, "exception_type IS NOT NULL")
+    sql = f"""SELECT exception_type, count(*) AS occurrences, max(id) AS last_id
+FROM request_logs {where}
+GROUP BY exception_type
+ORDER BY occurrences DESC, exception_type
+LIMIT ?"""
+    return sql, [*params, limit]

@@ -30,6 +30,7 @@ class AccountCache:
         self._db = db
         self.interval = interval
         self._tokens: dict[str, Account] = {}
+        self._accounts: dict[int, Account] = {}
         self._version: int | None = None
         self.reloads = 0
         self.refresh()
@@ -39,7 +40,7 @@ class AccountCache:
         version = self._db.data_version()
         if version == self._version:
             return False
-        self._tokens = self._db.snapshot()
+        self._tokens, self._accounts = self._db.snapshot_all()
         self._version = version
         self.reloads += 1
         return True
@@ -56,6 +57,14 @@ class AccountCache:
         if account is None and self._safe_refresh():
             account = self._tokens.get(key_hash)
         return account
+
+    def account(self, account_id: int) -> Account | None:
+        """The account with this id as of the last reload (the viewer's sessions name accounts by id)."""
+        return self._accounts.get(account_id)
+
+    def has_token_hash(self, key_hash: str) -> bool:
+        """Whether a token with this hash exists (a session opened with a token ends when it is revoked)."""
+        return key_hash in self._tokens
 
     def _safe_refresh(self) -> bool:
         try:

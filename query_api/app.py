@@ -31,11 +31,12 @@ from .recent import RecentCache, warm
 from .service_status import setup_service_status
 from .settings import ServiceSettings
 from .sql_api import setup_sql
+from .ui import UiSettings, setup_ui
 
 logger = logging.getLogger("reqlog.service")
 
 
-def create_app(settings: ServiceSettings) -> web.Application:
+def create_app(settings: ServiceSettings, ui_settings: UiSettings | None = None) -> web.Application:
     """The reqlog service as an aiohttp application (nothing is opened until it starts)."""
     app = web.Application(middlewares=[error_middleware], client_max_size=settings.client_max_size)
     app[SETTINGS_KEY] = settings
@@ -51,6 +52,7 @@ def create_app(settings: ServiceSettings) -> web.Application:
     setup_ingest(app)
     setup_sql(app)
     setup_service_status(app)
+    setup_ui(app, ui_settings)
     return app
 
 

@@ -8,6 +8,7 @@ Only this module (an entry point) reads `os.environ`.
 from __future__ import annotations
 
 import argparse
+import getpass
 import logging
 import os
 import sys
@@ -20,6 +21,7 @@ from . import demo, service_file, sql_cli
 from .accounts import AccountDB
 from .auth import PERM_INGEST, PERM_SQL, PERM_VIEW_LOGS
 from .settings import ServiceSettings
+from .ui import passwords
 
 logger = logging.getLogger("reqlog")
 FIRST_ADMIN = "admin"
@@ -62,6 +64,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
     from .app import create_app
+    from .ui.settings import UiSettings
 
     overrides: dict[str, Any] = {"host": args.host, "port": args.port}
     if args.retention_days is not None:
@@ -74,7 +77,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(_first_start_message(token, f"http://{settings.host}:{settings.port}"), flush=True)
     else:
         print(f"reqlog: accounts exist; `reqlog token create {FIRST_ADMIN}` makes a new token", file=sys.stderr)
-    app = create_app(settings)
+    app = create_app(settings, UiSettings.from_env(os.environ))
 
     url = f"http://{settings.host}:{settings.port}"
 
@@ -134,6 +137,23 @@ def cmd_account_deactivate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_account_password(args: argparse.Namespace) -> int:
+    """Set the viewer password of an account: typed twice on a terminal, else the first line of stdin."""
+    if sys.stdin.isatty():
+        password = getpass.getpass(f"password for {args.username}: ")
+        if getpass.getpass("again: ") != password:
+            raise ConfigError("password", "the two passwords differ")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    problem = passwords.check_new_password(password)
+    if problem is not None:
+        raise ConfigError("password", problem)
+    with AccountDB(_settings(args).accounts_path) as db:
+        db.set_password(args.username, passwords.hash_password(password))
+    print(f"password set for {args.username!r}", file=sys.stderr)
+    return 0
+
+
 def cmd_token_create(args: argparse.Namespace) -> int:
     with AccountDB(_settings(args).accounts_path) as db:
         key = db.create_token(args.username)
@@ -184,7 +204,10 @@ def build_parser() -> argparse.ArgumentParser:
     deactivate = account.add_parser("deactivate", help="deactivate an account (its tokens stop working)")
     deactivate.add_argument("username")
     deactivate.set_defaults(func=cmd_account_deactivate)
-    for sub in (create, listing, deactivate):
+    password = account.add_parser("password", help="set the password that signs the account in to the viewer")
+    password.add_argument("username")
+    password.set_defaults(func=cmd_account_password)
+    for sub in (create, listing, deactivate, password):
         _db_option(sub)
 
     token = commands.add_parser("token", help="manage API tokens").add_subparsers(dest="action", required=True)
