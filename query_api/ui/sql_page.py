@@ -75,7 +75,8 @@ async def sql_run(request: web.Request) -> web.StreamResponse:
         result = await _run(request, sql)
     except SqlError as exc:
         context["error"] = exc.message
-        return render(request, "sql.html", context, status=400)
+        # 200: the page worked, the statement did not (a 4xx would read as a broken page in the browser).
+        return render(request, "sql.html", context)
     rows = orjson.loads(result.to_json())["rows"]
     context["result"] = {
         "columns": result.columns,
