@@ -27,7 +27,7 @@ EVIL_TRACE = bytes(range(0xA0, 0xB0))
 def ordinary(index: int, now_ns: int) -> Any:
     """A plausible request: routes, methods, statuses, bots and exceptions vary with `index`."""
     status = (200, 200, 201, 302, 404, 500)[index % 6]
-    start = now_ns - (index + 5) * 7_000_000_000
+    start = now_ns - (40 - index) * 7_000_000_000  # later index, later time: ids grow with time
     attributes: dict[str, Any] = {
         "http.request.method": ("GET", "POST", "GET", "DELETE")[index % 4],
         "url.path": f"/api/items/{index}" if index % 3 else "/api/orders",

@@ -14,6 +14,7 @@
       series: [{}].concat(series),
       axes: [{}, { values: function (u, ticks) { return ticks.map(yFormat); }, size: 60 }],
       legend: { show: true },
+      tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"); },  // the page is in UTC
       cursor: { drag: { x: false, y: false } }
     };
     var chart = new uPlot(options, data, el);

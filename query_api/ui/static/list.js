@@ -10,6 +10,10 @@
   }
   range.addEventListener("change", showCustom);
   showCustom();
+  // On a phone the filters would fill the first screen: folded there unless some filter is set.
+  if (window.matchMedia("(max-width: 640px)").matches && !/[?&](?!cursor=)[^=&]+=[^&]/.test(window.location.search)) {
+    document.getElementById("filter-box").open = false;
+  }
   form.addEventListener("submit", function () {
     form.querySelectorAll("input, select").forEach(function (el) {
       var customOff = range.value !== "custom" && el.closest(".custom-time");
