@@ -9,16 +9,28 @@ from pathlib import Path
 
 import pytest
 
+from query_api import ServiceSettings
 from query_api.accounts import AccountDB
 from query_api.auth import PERM_INGEST, PERM_SQL, PERM_VIEW_LOGS
 from query_api.ui.passwords import hash_password
-from tests.query_api.harness import Service
+from tests.query_api.harness import Service, Tokens, make_accounts
 
 from . import data
 
 PASSWORD = "correct horse battery"
 TRACE_URL = "https://traces.example/trace/{trace_id}?span={span_id}"
 ORDINARY_ROWS = 30
+
+
+@pytest.fixture
+def settings(db_path: Path) -> ServiceSettings:
+    """Service settings on `db_path` (accounts beside it), for an in-process app."""
+    return ServiceSettings.from_env({}, db=db_path, port=0)
+
+
+@pytest.fixture
+def tokens(settings: ServiceSettings) -> Tokens:
+    return make_accounts(settings.accounts_path)
 
 
 @dataclasses.dataclass
