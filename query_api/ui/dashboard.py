@@ -132,8 +132,5 @@ async def dashboard_series(request: web.Request) -> web.StreamResponse:
 
 
 def _ms(latency: list[float | None] | None, index: int) -> float | None:
-    if not latency or latency[index] is None:
-        return None
-    return round(latency[index] * 1000, 3)
-
-
+    value = latency[index] if latency else None
+    return None if value is None else round(value * 1000, 3)

@@ -53,12 +53,15 @@ def header_rows(headers: Any) -> list[tuple[str, str, bool]]:
 
 def curl_command(log: dict[str, Any]) -> str:
     """A curl command repeating the request, from what was stored (redacted values stay redacted)."""
-    headers = log.get("request_headers") if isinstance(log.get("request_headers"), dict) else {}
+    stored = log.get("request_headers")
+    headers: dict[str, Any] = stored if isinstance(stored, dict) else {}
     host = next((str(v) for k, v in headers.items() if k.lower() == "host"), "HOST")
     url = f"{log.get('scheme') or 'http'}://{host}{log.get('endpoint') or '/'}"
     query = log.get("query_params")
     if isinstance(query, dict) and query:
-        url += "?" + urlencode({k: v if isinstance(v, list | str) else orjson.dumps(v) for k, v in query.items()}, doseq=True)
+        url += "?" + urlencode(
+            {k: v if isinstance(v, list | str) else orjson.dumps(v) for k, v in query.items()}, doseq=True
+        )
     parts = ["curl", "-X", str(log.get("method") or "GET"), url]
     for name, value, _ in header_rows(headers):
         if name.lower() not in ("host", "content-length"):

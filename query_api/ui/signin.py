@@ -75,7 +75,9 @@ async def login(request: web.Request) -> web.StreamResponse:
         token_hash = hash_token(token)
     else:
         async with state.password_checks:
-            account = await asyncio.to_thread(_check_password, request.app[SETTINGS_KEY].accounts_path, username, password)
+            account = await asyncio.to_thread(
+                _check_password, request.app[SETTINGS_KEY].accounts_path, username, password
+            )
     if account is None or not account.is_active:
         return _form(request, next_url, error=_FAILED, status=400, username=username)
     lifetime = state.settings.session_hours * 3600

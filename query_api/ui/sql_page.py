@@ -26,7 +26,11 @@ from .access import check_csrf, viewer
 from .render import page, render
 
 SHOWN_ROWS = 1000  # rows drawn in the page; the downloads hold the whole answer
-EXAMPLE = "SELECT method, route, count(*) AS requests, avg(duration) AS mean\nFROM request_logs\nGROUP BY ALL\nORDER BY requests DESC\nLIMIT 20"
+EXAMPLE = """SELECT method, route, count(*) AS requests, avg(duration) AS mean
+FROM request_logs
+GROUP BY ALL
+ORDER BY requests DESC
+LIMIT 20"""
 _DOWNLOADS = {"csv": ("text/csv", "csv"), "json": ("application/json", "json")}
 
 
@@ -45,7 +49,9 @@ async def _run(request: web.Request, sql: str) -> SqlResult:
     settings = request.app[SETTINGS_KEY]
     store = request.app[STORE_KEY]
     async with _sql_slot(request.app) as pool:
-        return await pool.run(_execute, store, sql, settings.sql_timeout, settings.sql_row_limit, settings.sql_max_bytes)
+        return await pool.run(
+            _execute, store, sql, settings.sql_timeout, settings.sql_row_limit, settings.sql_max_bytes
+        )
 
 
 def _execute(store: RequestLogStore, sql: str, timeout: float, rows: int, max_bytes: int) -> SqlResult:

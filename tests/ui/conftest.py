@@ -48,7 +48,7 @@ class Running:
         """Until the list API holds `count` rows (ingest writes in the background), at most 20 s."""
         deadline = time.monotonic() + 20
         while True:
-            status, page = self.service.get(f"/api/metrics/request_logs?page_size=500", self.admin_token)
+            status, page = self.service.get("/api/metrics/request_logs?page_size=500", self.admin_token)
             if status == 200 and len(page["results"]) >= count:
                 return
             assert time.monotonic() < deadline, f"only {len(page['results']) if page else 0} of {count} rows arrived"

@@ -16,7 +16,9 @@ def csrf_of(html: str) -> str:
     return found.group(1)
 
 
-async def sign_in(client: TestClient[Any, Any], *, token: str | None = None, username: str = "", password: str = "") -> Any:
+async def sign_in(
+    client: TestClient[Any, Any], *, token: str | None = None, username: str = "", password: str = ""
+) -> Any:
     """Fetch the form, post it; return the POST's response (303 on success, not followed)."""
     form_page = await client.get("/ui/login")
     assert form_page.status == 200

@@ -49,10 +49,20 @@ RAW = ("<script>window", "<img src=x", 'onerror="window', "<script>alert")
 @pytest.fixture
 def rows() -> list[RequestLog]:
     started = NOW - timedelta(minutes=10)
-    ordinary = [make_row(i, started_at=started + timedelta(seconds=i), trace_id="ab" * 16 if i == 3 else f"{i:032x}") for i in range(20)]
-    big = make_row(20, started_at=started + timedelta(seconds=20), response=orjson.dumps({"k": "v" * 5000}).decode(),
-                   body=orjson.dumps("partial prefix").decode(), request_body_truncated=True, request_body_size=90_000,
-                   response_body_size=4096, response_body_truncated=False)
+    ordinary = [
+        make_row(i, started_at=started + timedelta(seconds=i), trace_id="ab" * 16 if i == 3 else f"{i:032x}")
+        for i in range(20)
+    ]
+    big = make_row(
+        20,
+        started_at=started + timedelta(seconds=20),
+        response=orjson.dumps({"k": "v" * 5000}).decode(),
+        body=orjson.dumps("partial prefix").decode(),
+        request_body_truncated=True,
+        request_body_size=90_000,
+        response_body_size=4096,
+        response_body_truncated=False,
+    )
     binary = make_row(21, started_at=started + timedelta(seconds=21), response=None, response_body_size=2048)
     hostile = make_row(22, **{**HOSTILE, "started_at": started + timedelta(seconds=22)})
     return [*ordinary, big, binary, hostile]
@@ -77,7 +87,14 @@ async def _html(client: TestClient[Any, Any], path: str, status: int = 200) -> s
 
 
 async def test_hostile_values_are_escaped_on_every_page(client: TestClient[Any, Any]) -> None:
-    pages = ["/ui/", "/ui/logs/23", "/ui/logs/4", "/ui/dashboard?range=1h", "/ui/?trace_id=" + "ab" * 16, "/ui/rows?after_id=20"]
+    pages = [
+        "/ui/",
+        "/ui/logs/23",
+        "/ui/logs/4",
+        "/ui/dashboard?range=1h",
+        "/ui/?trace_id=" + "ab" * 16,
+        "/ui/rows?after_id=20",
+    ]
     for path in pages:
         html = await _html(client, path)
         for raw in RAW:
@@ -169,7 +186,9 @@ async def test_sql_runs_in_the_sandbox_and_downloads(client: TestClient[Any, Any
     assert (await as_json.json())["rows"] == [[23, data.EVIL_USER]]
     forged = await client.post("/ui/sql", data={"csrf": "forged", "sql": sql})
     assert forged.status == 403
-    elsewhere = await client.post("/ui/sql", data={"csrf": csrf, "sql": sql}, headers={"Origin": "https://evil.example"})
+    elsewhere = await client.post(
+        "/ui/sql", data={"csrf": csrf, "sql": sql}, headers={"Origin": "https://evil.example"}
+    )
     assert elsewhere.status == 403
 
 

@@ -17,8 +17,8 @@ from query_api.accounts import AccountDB
 from query_api.ui.passwords import hash_password, verify_password
 from query_api.ui.session import SESSION_COOKIE, Session, decode_session, new_session
 from query_api.ui.signin import safe_next
-from tests.query_api.conftest import ClientFactory
 from tests.hermetic import clean_environ
+from tests.query_api.conftest import ClientFactory
 from tests.query_api.harness import Tokens
 
 from .helpers import page_csrf, sign_in
@@ -84,7 +84,9 @@ async def test_revoking_the_token_ends_its_session(
     await _until_redirected(client)
 
 
-async def test_deactivating_the_account_ends_its_session(client: TestClient[Any, Any], settings: ServiceSettings) -> None:
+async def test_deactivating_the_account_ends_its_session(
+    client: TestClient[Any, Any], settings: ServiceSettings
+) -> None:
     await sign_in(client, username="alice", password=PASSWORD)
     with AccountDB(settings.accounts_path) as db:
         db.set_active("alice", False)
@@ -101,7 +103,9 @@ async def _until_redirected(client: TestClient[Any, Any]) -> None:
     raise AssertionError("the session outlived the change")
 
 
-async def test_sign_out_ends_the_session_even_for_a_replayed_cookie(client: TestClient[Any, Any], tokens: Tokens) -> None:
+async def test_sign_out_ends_the_session_even_for_a_replayed_cookie(
+    client: TestClient[Any, Any], tokens: Tokens
+) -> None:
     await sign_in(client, token=tokens.admin)
     cookie = client.session.cookie_jar.filter_cookies(client.make_url("/"))[SESSION_COOKIE].value
     csrf = await page_csrf(client)
@@ -137,7 +141,9 @@ async def test_sign_in_needs_the_form_s_csrf_token(client: TestClient[Any, Any],
         ("admin", "/ui/sql", 200),
     ],
 )
-async def test_pages_need_the_api_s_permissions(client: TestClient[Any, Any], tokens: Tokens, who: str, path: str, status: int) -> None:
+async def test_pages_need_the_api_s_permissions(
+    client: TestClient[Any, Any], tokens: Tokens, who: str, path: str, status: int
+) -> None:
     await sign_in(client, token=getattr(tokens, who))
     answer = await client.get(path, allow_redirects=False)
     assert answer.status == status
