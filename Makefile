@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint format bench demo sanitize clean node
+.PHONY: install run test lint format bench demo sanitize clean node chromium
 
 # The environment is rebuilt whenever pyproject.toml changes (the stamp is older than it), and the
 # C speedups recompiled whenever their source does.
@@ -50,7 +50,11 @@ $(NODE_STAMP): $(NODE_DIR)/package-lock.json
 
 node: $(NODE_STAMP)
 
-test: lint node
+# The viewer's browser test (tests/ui) drives Debian's Chromium: installed here when missing (CI runs as root).
+chromium:
+	@test -x /usr/bin/chromium || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
+
+test: lint node chromium
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP) $(PEERS)/.installed

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCHMARKS = ("exporter", "instrumentation", "api", "ingest", "analytics", "django")
+BENCHMARKS = ("exporter", "instrumentation", "api", "ingest", "analytics", "django", "ui")
 
 
 def main(argv: list[str]) -> int:
