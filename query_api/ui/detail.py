@@ -22,7 +22,7 @@ from ..errors import NotFound
 from ..keys import FETCHER_KEY, READER_KEY, RECENT_KEY, STORE_KEY
 from ..views import NO_MATCH, parse_id
 from .access import viewer
-from .listing import row_view
+from .listing import summary_view
 from .render import page, render
 from .state import UI_KEY
 
@@ -73,7 +73,7 @@ def curl_command(log: dict[str, Any]) -> str:
 
 
 def _same_trace(store: RequestLogStore, trace_id: str) -> list[tuple[Any, ...]]:
-    return store.list_page(LogFilter(trace_id=trace_id), limit=TRACE_NEIGHBOURS + 1)[0]
+    return store.list_summaries(LogFilter(trace_id=trace_id), limit=TRACE_NEIGHBOURS + 1)
 
 
 @page
@@ -91,7 +91,7 @@ async def detail_page(request: web.Request) -> web.StreamResponse:
     neighbours = []
     if trace_id:
         rows = await app[READER_KEY].run(_same_trace, app[STORE_KEY], trace_id)
-        neighbours = [row_view(row) for row in rows if row[0] != request_id][:TRACE_NEIGHBOURS]
+        neighbours = [summary_view(row) for row in rows if row[0] != request_id][:TRACE_NEIGHBOURS]
     context = {
         "viewer": found,
         "log": log,

@@ -17,12 +17,11 @@ from aiohttp import web
 from multidict import MultiDict
 
 from exporter.log_filter import LogFilter
-from exporter.row import COLUMN_NAMES
-from exporter.store import RequestLogStore
+from exporter.store import SUMMARY_COLUMNS, RequestLogStore
 
 from ..auth import PERM_VIEW_LOGS
 from ..filters import parse_filters
-from ..keys import READER_KEY, SETTINGS_KEY, STORE_KEY
+from ..keys import READER_KEY, STORE_KEY
 from ..pagination import decode_cursor, page_links, page_size
 from .access import viewer
 from .render import page, render
@@ -53,16 +52,17 @@ def resolve_range(query: Mapping[str, str], now: datetime | None = None) -> dict
     return values
 
 
-def row_view(values: tuple[Any, ...]) -> dict[str, Any]:
-    """A stored row as a name -> value mapping for the templates."""
-    return dict(zip(COLUMN_NAMES, values, strict=True))
+def summary_view(values: tuple[Any, ...]) -> dict[str, Any]:
+    """A row of `list_summaries` as a name -> value mapping for the templates."""
+    return dict(zip(SUMMARY_COLUMNS, values, strict=True))
 
 
 def _page(
-    store: RequestLogStore, log_filter: LogFilter, before: int | None, after: int | None, size: int, max_bytes: int
+    store: RequestLogStore, log_filter: LogFilter, before: int | None, after: int | None, size: int
 ) -> tuple[list[tuple[Any, ...]], bool]:
-    values, cut = store.list_page(log_filter, before_id=before, after_id=after, limit=size + 1, max_bytes=max_bytes)
-    has_more = len(values) > size or cut
+    # The list shows the narrow columns only: no byte budget needed, and no wide column is read.
+    values = store.list_summaries(log_filter, before_id=before, after_id=after, limit=size + 1)
+    has_more = len(values) > size
     values = values[:size]
     if after is not None:
         values.reverse()  # fetched oldest first, shown newest first
@@ -80,13 +80,12 @@ async def list_page(request: web.Request) -> web.StreamResponse:
     if cursor is not None:
         before, after = (None, cursor.position) if cursor.reverse else (cursor.position, None)
     app = request.app
-    budget = app[SETTINGS_KEY].list_page_bytes
-    values, has_more = await app[READER_KEY].run(_page, app[STORE_KEY], log_filter, before, after, size, budget)
+    values, has_more = await app[READER_KEY].run(_page, app[STORE_KEY], log_filter, before, after, size)
     ids = [row[0] for row in values]
     next_url, previous_url = page_links(request.rel_url, cursor, ids, has_more=has_more)
     context = {
         "viewer": found,
-        "rows": [row_view(row) for row in values],
+        "rows": [summary_view(row) for row in values],
         "form": query,
         "ranges": list(RANGES),
         "next_url": next_url,
@@ -108,6 +107,5 @@ async def live_rows(request: web.Request) -> web.StreamResponse:
         after_id = 0
     log_filter = parse_filters(resolve_range(dict(query.items())))
     app = request.app
-    budget = app[SETTINGS_KEY].list_page_bytes
-    values, _ = await app[READER_KEY].run(_page, app[STORE_KEY], log_filter, None, after_id, LIVE_ROWS, budget)
-    return render(request, "rows.html", {"viewer": found, "rows": [row_view(row) for row in values]})
+    values, _ = await app[READER_KEY].run(_page, app[STORE_KEY], log_filter, None, after_id, LIVE_ROWS)
+    return render(request, "rows.html", {"viewer": found, "rows": [summary_view(row) for row in values]})

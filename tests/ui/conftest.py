@@ -66,7 +66,9 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
         accounts.set_password("root", hash_password(PASSWORD))
         accounts.set_password("alice", hash_password(PASSWORD))
         tokens = [accounts.create_token(name) for name in ("root", "alice", "shipper")]
-    service = Service(db, folder / "service.log", env={"REQLOG_TRACE_URL": TRACE_URL, "REQLOG_WARM_CACHE": "0"})
+    # Decoding in a thread of the service: no worker process to spawn for 32 spans.
+    environment = {"REQLOG_TRACE_URL": TRACE_URL, "REQLOG_WARM_CACHE": "0", "REQLOG_INGEST_WORKERS": "0"}
+    service = Service(db, folder / "service.log", env=environment)
     try:
         run = Running(service, *tokens)
         now = data.now_ns()
