@@ -8,6 +8,7 @@ threads with the SQL time limit, as the stats endpoint's does.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -86,9 +87,12 @@ async def dashboard_page(request: web.Request) -> web.StreamResponse:
     found = viewer(request, PERM_VIEW_LOGS)
     name, start, end = time_range(request.query)
     bounds = {"started_after": start, "started_before": end}
-    routes = await _query(request, *stats_query("route", **bounds, limit=TOP))
-    slowest = await _query(request, *slowest_query(**bounds, limit=TOP))
-    exceptions = await _query(request, *exceptions_query(**bounds, limit=TOP))
+    # Side by side on the analysis threads (two): the page waits for the slowest, not the sum.
+    routes, slowest, exceptions = await asyncio.gather(
+        _query(request, *stats_query("route", **bounds, limit=TOP)),
+        _query(request, *slowest_query(**bounds, limit=TOP)),
+        _query(request, *exceptions_query(**bounds, limit=TOP)),
+    )
     context = {
         "viewer": found,
         "form": dict(request.query.items()),
