@@ -7,6 +7,7 @@ back from that JSON, so the page shows exactly what `GET /api/metrics/request_lo
 from __future__ import annotations
 
 import shlex
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -28,6 +29,10 @@ from .state import UI_KEY
 
 COLLAPSE_CHARS = 2000  # pretty JSON longer than this starts folded
 TRACE_NEIGHBOURS = 50  # other requests of the same trace listed at most
+# Other requests of the trace are looked for this close in time: a trace_id search over every row
+# scans the whole column (~130 ms at 1M rows), a window prunes by the time's zone maps (~20 ms).
+# The page's "All requests of this trace" link searches without the window.
+TRACE_WINDOW = timedelta(hours=1)
 
 
 def pretty(value: Any) -> dict[str, Any] | None:
@@ -72,8 +77,16 @@ def curl_command(log: dict[str, Any]) -> str:
     return " ".join(shlex.quote(part) for part in parts)
 
 
-def _same_trace(store: RequestLogStore, trace_id: str) -> list[tuple[Any, ...]]:
-    return store.list_summaries(LogFilter(trace_id=trace_id), limit=TRACE_NEIGHBOURS + 1)
+def _same_trace(store: RequestLogStore, trace_id: str, started_at: str | None) -> list[tuple[Any, ...]]:
+    moment = None
+    if started_at:
+        moment = datetime.fromisoformat(started_at.replace("Z", "+00:00")).replace(tzinfo=None)
+    log_filter = LogFilter(
+        trace_id=trace_id,
+        started_after=None if moment is None else moment - TRACE_WINDOW,
+        started_before=None if moment is None else moment + TRACE_WINDOW,
+    )
+    return store.list_summaries(log_filter, limit=TRACE_NEIGHBOURS + 1)
 
 
 @page
@@ -90,7 +103,7 @@ async def detail_page(request: web.Request) -> web.StreamResponse:
     trace_id = log.get("trace_id")
     neighbours = []
     if trace_id:
-        rows = await app[READER_KEY].run(_same_trace, app[STORE_KEY], trace_id)
+        rows = await app[READER_KEY].run(_same_trace, app[STORE_KEY], trace_id, log.get("started_at"))
         neighbours = [summary_view(row) for row in rows if row[0] != request_id][:TRACE_NEIGHBOURS]
     context = {
         "viewer": found,
