@@ -6,7 +6,7 @@ sandboxed) into a file created by `RequestLogStore`, so the schema, compression 
 real ones. They look like real traffic: ~200 route templates, ids in paths, a lognormal latency,
 1.7 KB of request headers with per-row cookies, ids and dates, bodies on writes, 1% exceptions with
 tracebacks. Queries then run on a read-only connection with the service's sandbox settings, and
-the export is `query_api.export.export_from` (pyarrow, zstd, Hive partitions by day).
+the export is `query_api.housekeeping.export.export_from` (pyarrow, zstd, Hive partitions by day).
 
 Goals (issue 6): per-route p95 <= 1 s at 10M rows; the DuckDB file <= 15% of the JSON-lines size.
 `python -m bench analytics`; REQLOG_BENCH_QUICK=1 runs 100k and 1M rows only.
@@ -27,7 +27,7 @@ from bench.common import QUICK, median, report
 from exporter.analytics import stats_query
 from exporter.row import COLUMN_NAMES, render_json
 from exporter.store import SERVICE_DUCKDB_CONFIG, RequestLogStore
-from query_api.export import export_from
+from query_api.housekeeping.export import export_from
 
 SIZES = (100_000, 1_000_000) if QUICK else (1_000_000, 10_000_000)
 MEMORY_LIMIT = "2GB"  # for the queries and the export
@@ -222,7 +222,8 @@ def _timed(con: duckdb.DuckDBPyConnection, sql: str) -> float:
 def _measure(work: Path, rows: int) -> list[dict[str, Any]]:
     path = work / f"logs_{rows}.duckdb"
     built = _build(path, rows)
-    con = duckdb.connect(str(path), read_only=True, config={**SERVICE_DUCKDB_CONFIG, "memory_limit": MEMORY_LIMIT})
+    store = RequestLogStore(path, read_only=True, config={**SERVICE_DUCKDB_CONFIG, "memory_limit": MEMORY_LIMIT})
+    con = store.cursor()
     try:
         routes = con.execute("SELECT count(DISTINCT coalesce(route, endpoint)) FROM request_logs").fetchall()[0][0]
         p95_table = _timed(con, P95_PER_ROUTE.format(source="request_logs"))
@@ -230,10 +231,10 @@ def _measure(work: Path, rows: int) -> list[dict[str, Any]]:
         stats_table = _timed(con, stats_sql.replace("?", str(params[0])))
         out = work / f"parquet_{rows}"
         start = time.perf_counter()
-        export_from(con, out)
+        export_from(store, out)
         export_s = time.perf_counter() - start
     finally:
-        con.close()
+        store.close()
     parquet_bytes = sum(p.stat().st_size for p in out.rglob("*.parquet"))
     reader = duckdb.connect(config={"memory_limit": MEMORY_LIMIT})
     try:

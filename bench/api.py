@@ -340,7 +340,7 @@ def load(port: int, token: str, low: int, high: int, requests: int, connections:
 
 def main() -> None:
     from exporter.row import render_json
-    from query_api.accounts import AccountDB
+    from query_api.accounts.db import AccountDB
 
     path = build_database(ROWS)
     # (a) needs its own copy: the service process holds `path` while it runs, and the machine is

@@ -41,7 +41,7 @@ from exporter import otlp as otlp_decoder
 from exporter.otlp_wire import LeanExportTraceServiceRequest
 from exporter.store import values_to_arrow
 from exporter.useragent import warm_up
-from query_api.accounts import AccountDB
+from query_api.accounts.db import AccountDB
 from query_api.auth import PERM_INGEST
 
 BATCH = 512

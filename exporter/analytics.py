@@ -10,6 +10,7 @@ per-route figures do not lump every request of an uninstrumented framework under
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -175,3 +176,15 @@ GROUP BY exception_type
 ORDER BY occurrences DESC, exception_type
 LIMIT ?"""
     return sql, [*params, limit]
+
+
+DASHBOARD_PARTS: dict[str, Callable[..., tuple[str, list[Any]]]] = {
+    "time_series": timeseries_query,
+    "slowest": slowest_query,
+    "exceptions": exceptions_query,
+}
+
+
+def dashboard_query(part: str, **arguments: Any) -> tuple[str, list[Any]]:
+    """SQL and parameters of the dashboard query `part` (a key of `DASHBOARD_PARTS`; KeyError otherwise)."""
+    return DASHBOARD_PARTS[part](**arguments)

@@ -34,3 +34,27 @@ class InvalidRequestId(RequestLogError):
     def __init__(self, raw: str) -> None:
         super().__init__(f"not a request-log id: {raw!r}")
         self.raw = raw
+
+
+class SqlError(RequestLogError):
+    """A query that cannot be answered; `message` is safe to show the caller."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class SqlRefused(SqlError):
+    """The statement is not allowed in the sandbox (what and why is in `message`)."""
+
+
+class SqlTimeout(SqlError):
+    """The query ran past its time limit and was interrupted."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__(f"The query was interrupted: it ran longer than the {timeout:g} s time limit.")
+        self.timeout = timeout
+
+
+class SqlFailed(SqlError):
+    """DuckDB rejected or failed the query (syntax, unknown column, permission...)."""

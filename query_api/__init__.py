@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .app import create_app
-from .settings import ServiceSettings
+from query_api.app import create_app
+from query_api.settings import ServiceSettings
 
 __all__ = ["ServiceSettings", "create_app"]

@@ -1,39 +1,80 @@
-"""The application factory: `create_app(settings)` wires the store, accounts, caches and routes.
+"""The application factory: `create_app(settings)`, from one route table and one lifecycle list.
 
-Lifecycle: resources open in `cleanup_ctx` order when the app starts and close in reverse order
-when it stops. The store's context is registered first, so it closes last: the ingest writer
-(`setup_ingest`, registered after it) commits its pending rows while the store is still open.
-`web.run_app` turns SIGINT/SIGTERM into that orderly shutdown after in-flight requests finish.
+Read top to bottom, `ROUTES` is every endpoint the service answers, with the room that serves it;
+`LIFECYCLE` is every resource it holds, opened in that order when the app starts and closed in
+reverse order when it stops. `web.run_app` turns SIGINT/SIGTERM into that orderly shutdown after
+in-flight requests finish. A new room adds its routes to `ROUTES` and its context to `LIFECYCLE`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
-import time
-from collections.abc import AsyncIterator
-from functools import partial
-
 from aiohttp import web
 
-from exporter.store import SERVICE_DUCKDB_CONFIG, RequestLogStore
+from query_api import lifecycle, openapi
+from query_api.errors import error_middleware
+from query_api.housekeeping import export_endpoint as export
+from query_api.housekeeping import prune_endpoint as prune
+from query_api.housekeeping.retention import RetentionState
+from query_api.housekeeping.retention_job import retention_context
+from query_api.ingest import openapi as ingest_doc
+from query_api.ingest import receiver as ingest
+from query_api.keys import OPENAPI_KEY, RECENT_KEY, RETENTION_KEY, SETTINGS_KEY
+from query_api.lifecycle import Lifecycle
+from query_api.logs import schema, stats, views
+from query_api.logs.recent import RecentCache
+from query_api.routing import Route, add_routes
+from query_api.settings import ServiceSettings
+from query_api.sql import endpoint as sql
+from query_api.sql.slots import sql_context
+from query_api.status import service_status as status
+from query_api.ui import dashboard, detail, listing, signin, sql_page, static_files
+from query_api.ui.render import setup_rendering, ui_context, viewer_root
+from query_api.ui.settings import UiSettings
 
-from . import openapi, views
-from .account_cache import AccountCache
-from .accounts import AccountDB
-from .errors import error_middleware
-from .fetcher import RowFetcher
-from .ingest import setup_ingest
-from .keys import ACCOUNTS_KEY, FETCHER_KEY, OPENAPI_KEY, READER_KEY, RECENT_KEY, SETTINGS_KEY, STORE_KEY
-from .readpool import ReadPool
-from .recent import RecentCache, warm
-from .service_status import setup_service_status
-from .settings import ServiceSettings
-from .sql_api import setup_sql
-from .ui import UiSettings, setup_ui
+# Route(method, path, handler, OpenAPI operations, schemas they refer to, ...). aiohttp matches a plain
+# path before a variable one, so `/request_logs/stats` and `/export` win over `/request_logs/{id}`.
+ROUTES: tuple[Route, ...] = (
+    # logs/: the request logs as DRF serves them (every method: DRF's views answer 405 themselves)
+    Route("*", views.LIST_PATH, views.list_view, views.LIST_OPERATIONS, schema.SCHEMAS, slash_twin=True),
+    Route("*", views.DETAIL_PATH, views.detail_view, views.DETAIL_OPERATIONS, slash_twin=True),
+    # the OpenAPI document of this table
+    Route("GET", openapi.OPENAPI_PATH, openapi.serve_document, openapi.OPERATIONS, allow_head=False),
+    # ingest/: OTLP/HTTP trace ingest
+    Route("POST", ingest.PATH, ingest.handle_traces, ingest_doc.OPERATIONS, ingest_doc.SCHEMAS),
+    # sql/: analyst SQL; logs/: stats; housekeeping/: export and prune (all on the analysis threads)
+    Route("POST", sql.PATH, sql.sql_query, sql.OPERATIONS, sql.SCHEMAS, slash_twin=True),
+    Route("GET", stats.PATH, stats.get_stats, stats.OPERATIONS, stats.SCHEMAS, slash_twin=True, allow_head=False),
+    Route("GET", export.PATH, export.export_logs, export.OPERATIONS, slash_twin=True, allow_head=False),
+    Route("POST", prune.PATH, prune.prune_logs, prune.OPERATIONS, slash_twin=True),
+    # status/: the service's counters
+    Route("GET", status.PATH, status.service_status, status.OPERATIONS, status.SCHEMAS),
+    # ui/: the viewer (HTML pages, signed-in with a session cookie; not in the OpenAPI document)
+    Route("GET", "/", viewer_root),
+    Route("GET", "/ui", viewer_root),
+    Route("GET", "/ui/", listing.list_page),
+    Route("GET", "/ui/rows", listing.live_rows),
+    Route("GET", "/ui/logs/{id}", detail.detail_page),
+    Route("GET", "/ui/dashboard", dashboard.dashboard_page),
+    Route("GET", "/ui/dashboard/series", dashboard.dashboard_series),
+    Route("GET", "/ui/sql", sql_page.sql_form),
+    Route("POST", "/ui/sql", sql_page.sql_run),
+    Route("POST", "/ui/sql/download", sql_page.sql_download),
+    Route("GET", signin.LOGIN_PATH, signin.login_form),
+    Route("POST", signin.LOGIN_PATH, signin.login),
+    Route("POST", signin.LOGOUT_PATH, signin.logout),
+    Route("GET", static_files.PATH, static_files.static_file),
+)
 
-logger = logging.getLogger("reqlog.service")
+LIFECYCLE: tuple[Lifecycle, ...] = (
+    lifecycle.store_context,  # first: every other resource reads or writes the store, so it closes last
+    lifecycle.accounts_context,  # the token cache `auth.authorize` reads
+    lifecycle.warm_recent_cache,  # the newest rows into the recent-rows cache, before any request
+    ingest.ingest_context,  # the writer drains its queue into the store when the app stops, before the store closes
+    sql_context,  # the analysis threads (SQL, stats, export, prune previews)
+    retention_context,  # the daily retention job (when `retention_days` is set) and its thread
+    ui_context,  # the viewer's cookie-signing key (read or made beside the database)
+    status.status_clock,  # last: the service counts as started once all of the above are up
+)
 
 
 def create_app(settings: ServiceSettings, ui_settings: UiSettings | None = None) -> web.Application:
@@ -41,18 +82,12 @@ def create_app(settings: ServiceSettings, ui_settings: UiSettings | None = None)
     app = web.Application(middlewares=[error_middleware], client_max_size=settings.client_max_size)
     app[SETTINGS_KEY] = settings
     app[RECENT_KEY] = RecentCache(settings.recent_cache_bytes)
-    app[OPENAPI_KEY] = openapi.base_document()
+    app[RETENTION_KEY] = RetentionState()
+    app[OPENAPI_KEY] = openapi.document_for(ROUTES)
     app.on_response_prepare.append(_security_headers)
-    app.cleanup_ctx.append(_store_context)
-    app.cleanup_ctx.append(_accounts_context)
-    if settings.warm_cache:
-        app.on_startup.append(_warm_recent_cache)
-    views.setup_routes(app)
-    openapi.setup_routes(app)
-    setup_ingest(app)
-    setup_sql(app)
-    setup_service_status(app)
-    setup_ui(app, ui_settings)
+    setup_rendering(app, ui_settings or UiSettings())  # the viewer's templates and page headers
+    add_routes(app, ROUTES)
+    app.cleanup_ctx.extend(LIFECYCLE)
     return app
 
 
@@ -70,53 +105,3 @@ async def _security_headers(request: web.Request, response: web.StreamResponse) 
     # aiohttp makes itself. `setdefault`, as Django does, so a handler's own value wins.
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
-
-
-async def _store_context(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS_KEY]
-    # Opening replays the WAL, which can take a while on a big file: keep the loop free meanwhile.
-    store = await asyncio.to_thread(
-        RequestLogStore,
-        settings.db,
-        memory_limit=settings.memory_limit,
-        checkpoint_threshold=settings.checkpoint_threshold,
-        config=SERVICE_DUCKDB_CONFIG,
-    )
-    app[STORE_KEY] = store
-    app[READER_KEY] = ReadPool(settings.read_threads)
-    app[FETCHER_KEY] = RowFetcher(store, app[READER_KEY])
-    try:
-        yield
-    finally:
-        await asyncio.to_thread(app[READER_KEY].close)
-        await asyncio.to_thread(store.close)
-        logger.info("request-log store closed")
-
-
-async def _accounts_context(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS_KEY]
-    db = AccountDB(settings.accounts_path)
-    cache = AccountCache(db, interval=settings.account_refresh_interval)
-    app[ACCOUNTS_KEY] = cache
-    poller = asyncio.create_task(cache.run(), name="reqlog-accounts")
-    try:
-        yield
-    finally:
-        poller.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await poller
-        db.close()
-
-
-async def _warm_recent_cache(app: web.Application) -> None:
-    # The newest rows are the likeliest to be asked for: load them up to the cache's byte budget.
-    # This runs before the server accepts connections (so no write races it, and the cache keeps
-    # id order), on a reader thread: about 3 s for 64 MiB of rows, none of it on the event loop.
-    cache = app[RECENT_KEY]
-    if cache.max_bytes <= 0:
-        return
-    started = time.perf_counter()
-    await app[READER_KEY].run(partial(warm, step_bytes=app[SETTINGS_KEY].list_page_bytes), app[STORE_KEY], cache)
-    logger.info(
-        "recent cache warmed with %d rows (%d bytes) in %.1f s", len(cache), cache.nbytes, time.perf_counter() - started
-    )

@@ -6,17 +6,17 @@ The lookup that follows is the view's business, so a missing row never leaks to 
 caller.
 
 Tokens are checked by hash lookup in an in-memory snapshot of the accounts database
-(`account_cache.AccountCache`), so the request path does no I/O.
+(`accounts.cache.AccountCache`), so the request path does no I/O.
 """
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from .account_cache import AccountCache
-from .accounts import Account
-from .errors import AuthenticationFailed, NotAuthenticated, PermissionDenied
-from .keys import ACCOUNTS_KEY
+from query_api.accounts.cache import AccountCache
+from query_api.accounts.db import Account
+from query_api.errors import AuthenticationFailed, NotAuthenticated, PermissionDenied
+from query_api.keys import ACCOUNTS_KEY
 
 PERM_VIEW_LOGS = 3601  # RequestLogPermission: retrieve and list request logs (staff + this, or admin)
 PERM_INGEST = 3602  # send spans to POST /v1/traces

@@ -1,144 +1,27 @@
-"""The OpenAPI 3.1 document served at `GET /api/openapi.json`, written by hand.
+"""The OpenAPI 3.1 document served at `GET /api/openapi.json`, built from the route table.
 
-Other modules add their endpoints from their `setup_*` function with `add_paths(app, paths,
-schemas=...)`; for example, in `setup_sql(app)`:
-
-    openapi.add_paths(app, {"/api/sql": {"post": {...}}}, schemas={"SqlResult": {...}})
-
-Operations may refer to the shared pieces: `#/components/schemas/Error` (`{"detail": ...}`),
-`#/components/responses/{Unauthorized,Forbidden,NotFound,ValidationError}` and the security
-scheme `TokenAuth` (declared for every operation by default; give `"security": []` to opt out).
+Each route (`routing.Route`) carries its own operations and schemas, declared beside its handler;
+`document_for(routes)` puts them together with the pieces every operation may refer to:
+`#/components/schemas/{Error,FieldErrors}` (`{"detail": ...}` and DRF's field errors),
+`#/components/responses/{Unauthorized,Forbidden,NotFound,NotAcceptable,ValidationError,ServerError,Throttled}`
+and the security scheme `TokenAuth` (declared for every operation by default; give `"security": []`
+to opt out).
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
 from aiohttp import web
 
-from exporter.row import JSON_COLUMNS
-
-from .errors import JSON
-from .filters import PARAMETERS
-from .keys import OPENAPI_KEY
-from .pagination import MAX_PAGE_SIZE, PAGE_SIZE
+from query_api.errors import JSON
+from query_api.keys import OPENAPI_KEY
+from query_api.routing import Route
 
 OPENAPI_PATH = "/api/openapi.json"
-
-_NULLABLE_STRING = {"type": ["string", "null"]}
-_TIMESTAMP = {"type": ["string", "null"], "format": "date-time"}
-_JSON_VALUE: dict[str, Any] = {}  # any JSON value (objects, or a string for truncated or non-JSON bodies)
-
-_REQUEST_LOG: dict[str, Any] = {
-    "type": "object",
-    "required": [
-        "id",
-        "user",
-        "ip",
-        "device",
-        "device_type",
-        "is_bot",
-        "os",
-        "browser",
-        "scheme",
-        "endpoint",
-        "method",
-        "status_code",
-        "exception_type",
-        "started_at",
-        "finished_at",
-        "duration",
-        "created_at",
-        "updated_at",
-        "query_params",
-        "body",
-        "response",
-        "request_headers",
-        "response_headers",
-        "exception_message",
-        "exception_traceback",
-    ],  # fmt: skip
-    "properties": {
-        "id": {"type": "integer"},
-        "user": {
-            "oneOf": [
-                {"type": "null"},
-                {
-                    "type": "object",
-                    "required": ["id", "username", "full_name"],
-                    "properties": {
-                        "id": {"type": ["integer", "string", "null"]},
-                        "username": _NULLABLE_STRING,
-                        "full_name": _NULLABLE_STRING,
-                    },
-                },
-            ]
-        },
-        "ip": _NULLABLE_STRING,
-        "device": _NULLABLE_STRING,
-        "device_type": _NULLABLE_STRING,
-        "is_bot": {"type": "boolean"},
-        "os": _NULLABLE_STRING,
-        "browser": _NULLABLE_STRING,
-        "scheme": _NULLABLE_STRING,
-        "endpoint": _NULLABLE_STRING,
-        "method": _NULLABLE_STRING,
-        "status_code": {"type": ["integer", "null"]},
-        "exception_type": _NULLABLE_STRING,
-        "started_at": _TIMESTAMP,
-        "finished_at": _TIMESTAMP,
-        "duration": {"type": ["number", "null"]},
-        "created_at": _TIMESTAMP,
-        "updated_at": _TIMESTAMP,
-        **{name: _JSON_VALUE for name in sorted(JSON_COLUMNS)},
-        "exception_message": _NULLABLE_STRING,
-        "exception_traceback": _NULLABLE_STRING,
-        "trace_id": _NULLABLE_STRING,
-        "span_id": _NULLABLE_STRING,
-        "service_name": _NULLABLE_STRING,
-        "route": _NULLABLE_STRING,
-        "request_body_size": {"type": ["integer", "null"]},
-        "response_body_size": {"type": ["integer", "null"]},
-        "request_body_truncated": {"type": "boolean"},
-        "response_body_truncated": {"type": "boolean"},
-    },
-}
-
-_OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
-_IPV4_NETWORK = rf"^({_OCTET}\.){{3}}{_OCTET}/([0-9]|[12][0-9]|3[0-2])$"
-# DRF's CharField refuses a NUL; with its default trimming, also text that is blank once stripped.
-_TEXT = {"type": "string", "pattern": "^[^\\x00]*$"}
-_TRIMMED = {"type": "string", "pattern": "^[^\\x00]*\\S[^\\x00]*$"}
-_PARAMETER_SCHEMAS: dict[str, dict[str, Any]] = {
-    "user": {"type": "string", "description": "A user id; 0 selects anonymous requests."},
-    "username": _TEXT,
-    "endpoint": _TEXT,
-    "endpoint_prefix": {**_TEXT, "description": "The endpoint starts with this text (no wildcards)."},
-    "route": {**_TEXT, "description": "The route template, such as `/items/{id}`."},
-    "service_name": {**_TEXT, "description": "The OpenTelemetry `service.name` of the app that served it."},
-    "exception_type": _TEXT,
-    "method": {**_TRIMMED, "description": "Case-insensitive."},
-    "device_type": _TRIMMED,
-    "trace_id": {**_TRIMMED, "description": "32 hex digits, case-insensitive."},
-    "status_code": {"type": "integer", "description": "Any integer; one outside 32 bits matches nothing."},
-    "status": {"type": "string", "enum": ["1xx", "2xx", "3xx", "4xx", "5xx"]},
-    "is_bot": {"type": "boolean"},
-    "has_exception": {"type": "boolean"},
-    "started_after": {"type": "string", "format": "date-time"},
-    "started_before": {"type": "string", "format": "date-time"},
-    "min_duration": {"type": "number", "description": "Seconds, inclusive."},
-    "max_duration": {"type": "number", "description": "Seconds, inclusive."},
-    "ip": {
-        "type": "string",
-        # IPv6 networks (2001:db8::/32) are taken too; a pattern for them would be unreadable.
-        "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}, {"pattern": _IPV4_NETWORK}],
-        "description": "An IP address in any spelling (::ffff:10.0.0.1 finds 10.0.0.1), or a network in CIDR "
-        "notation (10.0.0.0/8).",
-    },
-}
 
 
 def _error(description: str) -> dict[str, Any]:
@@ -151,98 +34,22 @@ def _unauthorized() -> dict[str, Any]:
     return response
 
 
-# DRF's `?format=`: only JSON is rendered; any other format is a 404 "Not found.".
-_FORMAT = {"name": "format", "in": "query", "required": False, "schema": {"type": "string", "enum": ["json"]}}
+OPERATIONS = {
+    "get": {
+        "operationId": "openapi",
+        "summary": "This document.",
+        "security": [],
+        "responses": {"200": {"description": "OpenAPI 3.1", "content": {JSON: {"schema": {"type": "object"}}}}},
+    }
+}
 
 
-def _options(operation_id: str, summary: str) -> dict[str, Any]:
-    metadata = {"$ref": "#/components/schemas/Metadata"}
+def _base_document() -> dict[str, Any]:
     return {
-        "operationId": operation_id,
-        "summary": summary,
-        "responses": {
-            "200": {"description": "DRF's view metadata.", "content": {JSON: {"schema": metadata}}},
-            "401": {"$ref": "#/components/responses/Unauthorized"},
-            "403": {"$ref": "#/components/responses/Forbidden"},
-            "406": {"$ref": "#/components/responses/NotAcceptable"},
-        },
-    }
-
-
-def _list_parameters() -> list[dict[str, Any]]:
-    names = ["user", *PARAMETERS]
-    parameters = [
-        {"name": name, "in": "query", "required": False, "schema": _PARAMETER_SCHEMAS.get(name, {"type": "string"})}
-        for name in names
-    ]
-    parameters.append({"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"}})
-    parameters.append(_FORMAT)
-    parameters.append(
-        {
-            "name": "page_size",
-            "in": "query",
-            "required": False,
-            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE, "default": PAGE_SIZE},
-        }
-    )
-    return parameters
-
-
-def base_document() -> dict[str, Any]:
-    """A fresh copy of the document with the request-log endpoints."""
-    ok = {"description": "The request log.", "content": {JSON: {"schema": {"$ref": "#/components/schemas/RequestLog"}}}}
-    page = {
-        "description": "A page of request logs, newest first.",
-        "content": {JSON: {"schema": {"$ref": "#/components/schemas/RequestLogPage"}}},
-    }
-    common_errors = {
-        "401": {"$ref": "#/components/responses/Unauthorized"},
-        "403": {"$ref": "#/components/responses/Forbidden"},
-        "406": {"$ref": "#/components/responses/NotAcceptable"},
-        "500": {"$ref": "#/components/responses/ServerError"},
-    }
-    doc: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {"title": "reqlog", "version": "0.1.0", "description": "Request logs with DRF-compatible access."},
         "security": [{"TokenAuth": []}],
-        "paths": {
-            "/api/metrics/request_logs/{id}": {
-                "get": {
-                    "operationId": "retrieveRequestLog",
-                    "summary": "Retrieve one request log by id (staff with permission 3601, or admin).",
-                    "parameters": [
-                        {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}},
-                        _FORMAT,
-                    ],
-                    "responses": {"200": ok, **common_errors, "404": {"$ref": "#/components/responses/NotFound"}},
-                },
-                "options": _options("describeRequestLog", "DRF's metadata for the retrieve view."),
-            },
-            "/api/metrics/request_logs": {
-                "get": {
-                    "operationId": "listRequestLogs",
-                    "summary": "List request logs, newest first, filtered, cursor-paginated.",
-                    "parameters": _list_parameters(),
-                    "responses": {
-                        "200": page,
-                        "400": {"$ref": "#/components/responses/ValidationError"},
-                        **common_errors,
-                        "404": {"$ref": "#/components/responses/NotFound"},
-                    },
-                },
-                "options": _options("describeRequestLogs", "DRF's metadata for the list view."),
-            },
-            OPENAPI_PATH: {
-                "get": {
-                    "operationId": "openapi",
-                    "summary": "This document.",
-                    "security": [],
-                    "responses": {
-                        "200": {"description": "OpenAPI 3.1", "content": {JSON: {"schema": {"type": "object"}}}}
-                    },
-                }
-            },
-        },
+        "paths": {},
         "components": {
             "securitySchemes": {
                 "TokenAuth": {
@@ -263,27 +70,6 @@ def base_document() -> dict[str, Any]:
                     "type": "object",
                     "additionalProperties": {"type": "array", "items": {"type": "string"}},
                 },
-                "RequestLog": _REQUEST_LOG,
-                "Metadata": {
-                    "type": "object",
-                    "required": ["name", "description", "renders", "parses"],
-                    "properties": {
-                        "name": {"type": "string"},
-                        "description": {"type": "string"},
-                        "renders": {"type": "array", "items": {"type": "string"}},
-                        "parses": {"type": "array", "items": {"type": "string"}},
-                    },
-                },
-                "RequestLogPage": {
-                    "type": "object",
-                    "required": ["next", "previous", "results"],
-                    "properties": {
-                        "next": {"type": ["string", "null"]},
-                        "previous": {"type": ["string", "null"]},
-                        "results": {"type": "array", "items": {"$ref": "#/components/schemas/RequestLog"}},
-                    },
-                    "additionalProperties": False,
-                },
             },
             "responses": {
                 "Unauthorized": _unauthorized(),
@@ -297,25 +83,27 @@ def base_document() -> dict[str, Any]:
                     "description": "Invalid filter values, DRF's field errors.",
                     "content": {JSON: {"schema": {"$ref": "#/components/schemas/FieldErrors"}}},
                 },
+                "Throttled": {
+                    "description": "Every SQL slot stayed busy; try again after `Retry-After` seconds.",
+                    "headers": {"Retry-After": {"schema": {"type": "string"}}},
+                    "content": {JSON: {"schema": {"$ref": "#/components/schemas/Error"}}},
+                },
             },
         },
     }
-    return copy.deepcopy(doc)
 
 
-def add_paths(app: web.Application, paths: Mapping[str, Any], *, schemas: Mapping[str, Any] | None = None) -> None:
-    """Add path items (merged per path, by method) and component schemas to the app's document."""
-    doc = app[OPENAPI_KEY]
-    for path, item in paths.items():
-        doc["paths"].setdefault(path, {}).update(copy.deepcopy(dict(item)))
-    for name, schema in (schemas or {}).items():
-        doc["components"]["schemas"][name] = copy.deepcopy(schema)
+def document_for(routes: Iterable[Route]) -> dict[str, Any]:
+    """A fresh document describing `routes` (their operations, merged per path by method, and schemas)."""
+    doc = _base_document()
+    for route in routes:
+        if route.operations:
+            doc["paths"].setdefault(route.path, {}).update(copy.deepcopy(dict(route.operations)))
+        for name, schema in route.schemas.items():
+            doc["components"]["schemas"][name] = copy.deepcopy(schema)
+    return doc
 
 
 async def serve_document(request: web.Request) -> web.Response:
     """`GET /api/openapi.json` (public, like DRF's schema view by default)."""
     return web.Response(body=orjson.dumps(request.app[OPENAPI_KEY]), content_type=JSON)
-
-
-def setup_routes(app: web.Application) -> None:
-    app.router.add_get(OPENAPI_PATH, serve_document, allow_head=False)

@@ -16,8 +16,7 @@ from typing import Any
 
 from exporter.errors import ConfigError
 from exporter.settings import DEFAULT_DB_PATH
-
-from .accounts import accounts_path_for
+from query_api.accounts.db import accounts_path_for
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}

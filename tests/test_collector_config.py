@@ -16,7 +16,7 @@ import yaml
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from query_api import ServiceSettings, create_app
-from query_api.ingest import PATH
+from query_api.ingest.receiver import PATH
 from query_api.keys import STORE_KEY
 from tests.otlp_payloads import pb_request, pb_span
 from tests.query_api.harness import make_accounts

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 
-from query_api.accounts import accounts_path_for
+from query_api.accounts.db import accounts_path_for
 from tests.otlp_payloads import pb_request, pb_span
 from tests.query_api.harness import Service, make_accounts
 

@@ -32,8 +32,7 @@ from exporter.schema import TABLE
 from exporter.store import RequestLogStore
 from instrumentation import RequestLogMiddleware, set_user
 from query_api import ServiceSettings, create_app
-from query_api.ingest import INGEST_KEY
-from query_api.keys import STORE_KEY
+from query_api.keys import INGEST_KEY, STORE_KEY
 from tests.query_api.harness import auth, make_accounts
 
 IPHONE = (

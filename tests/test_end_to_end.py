@@ -19,7 +19,7 @@ from starlette.routing import Route
 from exporter import REDACTED, DuckDBSpanExporter
 from instrumentation import RequestLogMiddleware, set_user
 from query_api import ServiceSettings, create_app
-from query_api.accounts import AccountDB
+from query_api.accounts.db import AccountDB
 
 FIREFOX = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:145.0) Gecko/20100101 Firefox/145.0"
 

@@ -30,7 +30,7 @@ import duckdb
 import orjson
 import pytest
 
-from query_api.accounts import AccountDB, accounts_path_for
+from query_api.accounts.db import AccountDB, accounts_path_for
 from query_api.auth import PERM_INGEST, PERM_VIEW_LOGS
 
 NODE_DIR = Path(__file__).parent / "node"

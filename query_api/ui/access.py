@@ -14,12 +14,12 @@ import time
 
 from aiohttp import web
 
-from ..accounts import Account
-from ..auth import PERM_SQL, PERM_VIEW_LOGS, has_permission
-from ..errors import PermissionDenied
-from ..keys import ACCOUNTS_KEY
+from query_api.accounts.db import Account
+from query_api.auth import PERM_SQL, PERM_VIEW_LOGS, has_permission
+from query_api.errors import PermissionDenied
+from query_api.keys import ACCOUNTS_KEY, UI_KEY
+
 from .session import SESSION_COOKIE, Session, csrf_token, csrf_valid, decode_session
-from .state import UI_KEY
 
 
 class SignInNeeded(Exception):

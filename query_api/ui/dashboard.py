@@ -9,21 +9,21 @@ threads with the SQL time limit, as the stats endpoint's does.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from aiohttp import web
 
-from exporter.analytics import exceptions_query, slowest_query, stats_query, timeseries_query
-from exporter.store import RequestLogStore
+from exporter.errors import SqlError
+from exporter.log_store import LogStore
+from query_api.auth import PERM_VIEW_LOGS
+from query_api.errors import JSON, ApiError, ValidationError
+from query_api.keys import SETTINGS_KEY, STORE_KEY
+from query_api.logs.filters import PARAMETERS
+from query_api.sql.slots import sql_slot
 
-from ..auth import PERM_VIEW_LOGS
-from ..errors import JSON, ApiError, ValidationError
-from ..filters import PARAMETERS
-from ..keys import SETTINGS_KEY, STORE_KEY
-from ..sql_api import _sql_slot
-from ..sqlsandbox import SqlError, run_with_deadline
 from .access import viewer
 from .listing import RANGES
 from .render import page, render
@@ -68,18 +68,17 @@ def bucket_seconds(start: datetime, end: datetime) -> int:
     return next((step for step in _STEPS if span / step <= POINTS), _STEPS[-1])
 
 
-async def _query(request: web.Request, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+async def _query(
+    request: web.Request, read: Callable[[LogStore, float], list[tuple[Any, ...]]]
+) -> list[tuple[Any, ...]]:
+    """`read(store, timeout)` on the analysis threads with the SQL time limit; its `SqlError` as a 400."""
     store = request.app[STORE_KEY]
     timeout = request.app[SETTINGS_KEY].sql_timeout
-    async with _sql_slot(request.app) as pool:
+    async with sql_slot(request.app) as pool:
         try:
-            return await pool.run(_fetch, store, sql, params, timeout)
+            return await pool.run(read, store, timeout)
         except SqlError as exc:
             raise ApiError(400, exc.message) from None
-
-
-def _fetch(store: RequestLogStore, sql: str, params: list[Any], timeout: float) -> list[tuple[Any, ...]]:
-    return run_with_deadline(store.cursor(), sql, params, timeout=timeout)
 
 
 @page
@@ -89,9 +88,9 @@ async def dashboard_page(request: web.Request) -> web.StreamResponse:
     bounds = {"started_after": start, "started_before": end}
     # Side by side on the analysis threads (two): the page waits for the slowest, not the sum.
     routes, slowest, exceptions = await asyncio.gather(
-        _query(request, *stats_query("route", **bounds, limit=TOP)),
-        _query(request, *slowest_query(**bounds, limit=TOP)),
-        _query(request, *exceptions_query(**bounds, limit=TOP)),
+        _query(request, lambda store, timeout: store.stats("route", **bounds, limit=TOP, timeout=timeout)),
+        _query(request, lambda store, timeout: store.dashboard("slowest", **bounds, limit=TOP, timeout=timeout)),
+        _query(request, lambda store, timeout: store.dashboard("exceptions", **bounds, limit=TOP, timeout=timeout)),
     )
     context = {
         "viewer": found,
@@ -116,7 +115,8 @@ async def dashboard_series(request: web.Request) -> web.StreamResponse:
     _, start, end = time_range(request.query)
     step = bucket_seconds(start, end)
     route = request.query.get("route") or None
-    rows = await _query(request, *timeseries_query(step, started_after=start, started_before=end, route=route))
+    arguments = {"bucket_seconds": step, "started_after": start, "started_before": end, "route": route}
+    rows = await _query(request, lambda store, timeout: store.dashboard("time_series", timeout=timeout, **arguments))
     per_minute = 60 / step
     body: dict[str, Any] = {
         "bucket_seconds": step,

@@ -15,17 +15,16 @@ import orjson
 from aiohttp import web
 
 from exporter.log_filter import LogFilter
+from exporter.log_store import LogStore
 from exporter.redaction import REDACTED
-from exporter.store import RequestLogStore
+from query_api.auth import PERM_VIEW_LOGS
+from query_api.errors import NotFound
+from query_api.keys import FETCHER_KEY, READER_KEY, RECENT_KEY, STORE_KEY, UI_KEY
+from query_api.logs.views import NO_MATCH, parse_id
 
-from ..auth import PERM_VIEW_LOGS
-from ..errors import NotFound
-from ..keys import FETCHER_KEY, READER_KEY, RECENT_KEY, STORE_KEY
-from ..views import NO_MATCH, parse_id
 from .access import viewer
 from .listing import summary_view
 from .render import page, render
-from .state import UI_KEY
 
 COLLAPSE_CHARS = 2000  # pretty JSON longer than this starts folded
 TRACE_NEIGHBOURS = 50  # other requests of the same trace listed at most
@@ -77,7 +76,7 @@ def curl_command(log: dict[str, Any]) -> str:
     return " ".join(shlex.quote(part) for part in parts)
 
 
-def _same_trace(store: RequestLogStore, trace_id: str, started_at: str | None) -> list[tuple[Any, ...]]:
+def _same_trace(store: LogStore, trace_id: str, started_at: str | None) -> list[tuple[Any, ...]]:
     moment = None
     if started_at:
         moment = datetime.fromisoformat(started_at.replace("Z", "+00:00")).replace(tzinfo=None)

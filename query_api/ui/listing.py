@@ -17,12 +17,13 @@ from aiohttp import web
 from multidict import MultiDict
 
 from exporter.log_filter import LogFilter
-from exporter.store import SUMMARY_COLUMNS, RequestLogStore
+from exporter.log_store import LogStore
+from exporter.store_queries import SUMMARY_COLUMNS
+from query_api.auth import PERM_VIEW_LOGS
+from query_api.keys import READER_KEY, STORE_KEY
+from query_api.logs.filters import parse_filters
+from query_api.logs.pagination import decode_cursor, page_links, page_size
 
-from ..auth import PERM_VIEW_LOGS
-from ..filters import parse_filters
-from ..keys import READER_KEY, STORE_KEY
-from ..pagination import decode_cursor, page_links, page_size
 from .access import viewer
 from .render import page, render
 
@@ -58,7 +59,7 @@ def summary_view(values: tuple[Any, ...]) -> dict[str, Any]:
 
 
 def _page(
-    store: RequestLogStore, log_filter: LogFilter, before: int | None, after: int | None, size: int
+    store: LogStore, log_filter: LogFilter, before: int | None, after: int | None, size: int
 ) -> tuple[list[tuple[Any, ...]], bool]:
     # The list shows the narrow columns only: no byte budget needed, and no wide column is read.
     values = store.list_summaries(log_filter, before_id=before, after_id=after, limit=size + 1)

@@ -9,9 +9,10 @@ plain page with the API's message, never a stack trace.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -19,8 +20,14 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from ..errors import ApiError, ValidationError
+from query_api.errors import ApiError, ValidationError
+from query_api.keys import SETTINGS_KEY, UI_KEY, UI_SETTINGS_KEY
+
 from .access import SignInNeeded, current_viewer
+from .formatting import register_filters
+from .secret import load_secret
+from .settings import UiSettings
+from .state import UiState
 
 logger = logging.getLogger("reqlog.ui")
 UI_PREFIX = "/ui"
@@ -37,16 +44,30 @@ _HEADERS = {
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def setup_templates(app: web.Application) -> jinja2.Environment:
+def setup_rendering(app: web.Application, settings: UiSettings) -> None:
+    """The viewer's templates (autoescaped), their filters, its page headers and its settings, on `app`."""
     environment = aiohttp_jinja2.setup(
         app,
         loader=jinja2.PackageLoader("query_api.ui", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
     )
-    environment.policies["json.dumps_kwargs"] = {"sort_keys": True}
+    register_filters(environment)
     app.on_response_prepare.append(_ui_headers)
-    return environment
+    app[UI_SETTINGS_KEY] = settings
+
+
+async def ui_context(app: web.Application) -> AsyncIterator[None]:
+    """The viewer's state: the cookie-signing key, read (or made) when the app starts."""
+    settings = app[UI_SETTINGS_KEY]
+    key = await asyncio.to_thread(load_secret, app[SETTINGS_KEY].db, settings.secret)
+    app[UI_KEY] = UiState(settings, key)
+    yield
+
+
+async def viewer_root(request: web.Request) -> web.StreamResponse:
+    """`/` and `/ui`: the viewer's list."""
+    raise web.HTTPFound(UI_PREFIX + "/")
 
 
 async def _ui_headers(request: web.Request, response: web.StreamResponse) -> None:

@@ -12,13 +12,13 @@ import time
 
 from aiohttp import web
 
-from ..accounts import Account, AccountDB, hash_token
-from ..keys import ACCOUNTS_KEY, SETTINGS_KEY
+from query_api.accounts.db import Account, AccountDB, hash_token
+from query_api.keys import ACCOUNTS_KEY, SETTINGS_KEY, UI_KEY
+
 from .access import check_csrf, current_viewer, is_https, viewer
 from .passwords import verify_password
 from .render import UI_PREFIX, page, redirect, render
 from .session import LOGIN_COOKIE, SESSION_COOKIE, csrf_token, csrf_valid, new_login_id, new_session
-from .state import UI_KEY
 
 LOGIN_PATH = UI_PREFIX + "/login"
 LOGOUT_PATH = UI_PREFIX + "/logout"

@@ -1,6 +1,6 @@
 """The SQL page (admin or 3603): one statement, its answer as a table, CSV and JSON downloads.
 
-The statement goes through the API's sandbox (`sqlsandbox.run_sql`) on the analysis threads with the
+The statement goes through the API's sandbox (`sql.sandbox.run_sql`) on the analysis threads with the
 service's time, row and byte limits; a refusal or DuckDB's error is shown as the API words it. The
 statement is POSTed (with the CSRF token), never put in a URL. Downloads are the API's own CSV
 (spreadsheet-safe) and JSON renderings of the same answer.
@@ -14,14 +14,15 @@ import orjson
 from aiohttp import web
 
 from exporter.analytics import VIEW_NAMES
+from exporter.errors import SqlError
+from exporter.log_store import LogStore
 from exporter.schema import TABLE
-from exporter.store import RequestLogStore
+from query_api.auth import PERM_SQL
+from query_api.keys import SETTINGS_KEY, STORE_KEY
+from query_api.sql.result import SqlResult
+from query_api.sql.sandbox import run_sql
+from query_api.sql.slots import sql_slot
 
-from ..auth import PERM_SQL
-from ..keys import SETTINGS_KEY, STORE_KEY
-from ..sql_api import _sql_slot
-from ..sql_result import SqlResult
-from ..sqlsandbox import SqlError, run_sql
 from .access import check_csrf, viewer
 from .render import page, render
 
@@ -48,13 +49,13 @@ def cell(value: Any) -> str | None:
 async def _run(request: web.Request, sql: str) -> SqlResult:
     settings = request.app[SETTINGS_KEY]
     store = request.app[STORE_KEY]
-    async with _sql_slot(request.app) as pool:
+    async with sql_slot(request.app) as pool:
         return await pool.run(
             _execute, store, sql, settings.sql_timeout, settings.sql_row_limit, settings.sql_max_bytes
         )
 
 
-def _execute(store: RequestLogStore, sql: str, timeout: float, rows: int, max_bytes: int) -> SqlResult:
+def _execute(store: LogStore, sql: str, timeout: float, rows: int, max_bytes: int) -> SqlResult:
     return run_sql(store.cursor(), sql, timeout=timeout, row_limit=rows, byte_limit=max_bytes)
 
 

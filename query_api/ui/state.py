@@ -6,8 +6,6 @@ import asyncio
 import dataclasses
 import time
 
-from aiohttp import web
-
 from .settings import UiSettings
 
 # Signed-out session ids are remembered until their cookie would have expired anyway. Bounded: past
@@ -32,6 +30,3 @@ class UiState:
 
     def is_signed_out(self, session_id: str) -> bool:
         return session_id in self.signed_out
-
-
-UI_KEY = web.AppKey("reqlog_ui", UiState)

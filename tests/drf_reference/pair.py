@@ -27,7 +27,7 @@ from aiohttp import web
 from exporter.row import COLUMN_NAMES, JSON_COLUMNS, RequestLog
 from exporter.store import RequestLogStore
 from query_api import ServiceSettings, create_app
-from query_api.accounts import AccountDB
+from query_api.accounts.db import AccountDB
 from query_api.auth import PERM_INGEST, PERM_VIEW_LOGS
 
 REPO = Path(__file__).resolve().parents[2]

@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from exporter import RequestLog, RequestLogStore, StorageError
+from exporter import RequestLog, RequestLogStore, StorageError, store_queries
 from exporter import store as store_module
 from exporter.row import COLUMN_NAMES, row_values
 from exporter.schema import SCHEMA_VERSION, TABLE
@@ -72,7 +72,7 @@ def test_a_hash_collision_is_stored_not_dropped(store: RequestLogStore, monkeypa
     # Every span gets the same key here, so a different span collides with the first one stored.
     weak = "CASE WHEN span_id IS NULL THEN NULL ELSE 1::UBIGINT END"
     for name, sql in zip(
-        ("_INSERT_HEAD", "_INSERT_SKIPPING_STORED"), store_module._insert_statements(weak), strict=True
+        ("INSERT_HEAD", "INSERT_SKIPPING_STORED"), store_queries._insert_statements(weak), strict=True
     ):
         monkeypatch.setattr(store_module, name, sql)
     assert len(store.insert_rows([row(1)])) == 1

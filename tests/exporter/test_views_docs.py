@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from query_api.sqlsandbox import run_sql
+from query_api.sql.sandbox import run_sql
 from tests.query_api.sqldata import service_store
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "sql.md"

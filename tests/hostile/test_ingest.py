@@ -22,9 +22,8 @@ from aiohttp.test_utils import TestClient
 from exporter.row import RequestLog, row_values
 from exporter.store import RequestLogStore, values_to_arrow
 from instrumentation import attributes as attr
-from query_api.ingest import INGEST_KEY
-from query_api.keys import STORE_KEY
-from query_api.writer import Writer
+from query_api.ingest.writer import Writer
+from query_api.keys import INGEST_KEY, STORE_KEY
 
 from ..otlp_payloads import pb_request, pb_span
 from ..query_api.harness import Service, Tokens, auth, make_accounts

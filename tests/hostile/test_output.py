@@ -13,9 +13,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from query_api import service_file
-from query_api.accounts import accounts_path_for
-from query_api.sql_output import cell_text, format_csv, format_table
+from query_api.accounts.db import accounts_path_for
+from query_api.cli import service_file
+from query_api.sql.output import cell_text, format_csv, format_table
 from tests.otlp_payloads import pb_request, pb_span
 from tests.query_api.harness import TOKEN_LINE, Service, reqlog
 

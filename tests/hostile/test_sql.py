@@ -12,9 +12,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from exporter.errors import SqlError, SqlRefused
 from exporter.store import RequestLogStore
-from query_api.retention import parse_age
-from query_api.sqlsandbox import MAX_SET_OPERATIONS, SqlError, SqlRefused, run_sql
+from query_api.housekeeping.retention import parse_age
+from query_api.sql.sandbox import MAX_SET_OPERATIONS, run_sql
 from tests.query_api.sqldata import make_row, service_store
 
 

@@ -20,7 +20,7 @@ import orjson
 
 from exporter.row import RequestLog
 from exporter.store import RequestLogStore
-from query_api.accounts import AccountDB
+from query_api.accounts.db import AccountDB
 from query_api.auth import PERM_INGEST, PERM_SQL, PERM_VIEW_LOGS
 from tests.hermetic import clean_environ
 

@@ -12,7 +12,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from exporter.row import RequestLog
-from query_api.accounts import Account
+from query_api.accounts.db import Account
 from query_api.auth import PERM_INGEST, PERM_SQL, PERM_VIEW_LOGS, has_permission
 
 from .harness import Tokens, auth, make_row

@@ -16,7 +16,7 @@ from yarl import URL
 
 from exporter.store import RequestLogStore
 from query_api import ServiceSettings, create_app
-from query_api.recent import RecentCache, warm
+from query_api.logs.recent import RecentCache, warm
 
 from .harness import Tokens, auth, make_accounts, make_row
 

@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestClient
 
 from exporter.row import RequestLog
 from query_api.errors import NotFound
-from query_api.negotiation import NotAcceptable, negotiate
+from query_api.logs.negotiation import NotAcceptable, negotiate
 
 from .harness import Tokens, auth, make_row
 

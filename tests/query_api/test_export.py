@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from exporter.row import COLUMN_NAMES, RequestLog
-from query_api.export import export_from, parse_bound
+from query_api.housekeeping.export import export_from, parse_bound
 
 from .sqldata import T0, service_store
 
@@ -29,7 +29,7 @@ def test_export_round_trips_through_duckdb_and_pyarrow(db_path: Path, tmp_path: 
         # Some rows with every optional field empty, to prove NULLs survive too.
         store.insert_rows([RequestLog(started_at=T0 + timedelta(hours=k)) for k in range(2)])
         seen: list[tuple[int, int]] = []
-        summary = export_from(store.cursor(), out, progress=lambda done, total: seen.append((done, total)))
+        summary = export_from(store, out, progress=lambda done, total: seen.append((done, total)))
         expected = store.cursor().execute(f"SELECT {', '.join(COLUMN_NAMES)} FROM request_logs ORDER BY id").fetchall()
     assert summary.rows == N + 2
     assert seen[-1] == (N + 2, N + 2)
@@ -68,7 +68,7 @@ def test_export_round_trips_through_duckdb_and_pyarrow(db_path: Path, tmp_path: 
 def test_since_and_until_select_whole_days(db_path: Path, tmp_path: Path) -> None:
     with service_store(db_path, rows=N) as store:
         summary = export_from(
-            store.cursor(), tmp_path / "x", since=parse_bound("2025-11-20"), until=parse_bound("2025-11-20", end=True)
+            store, tmp_path / "x", since=parse_bound("2025-11-20"), until=parse_bound("2025-11-20", end=True)
         )
         expected = (
             store.cursor()
@@ -82,8 +82,8 @@ def test_since_and_until_select_whole_days(db_path: Path, tmp_path: Path) -> Non
 
 def test_exporting_a_day_again_replaces_it(db_path: Path, tmp_path: Path) -> None:
     with service_store(db_path, rows=50) as store:
-        first = export_from(store.cursor(), tmp_path / "x")
-        second = export_from(store.cursor(), tmp_path / "x")
+        first = export_from(store, tmp_path / "x")
+        second = export_from(store, tmp_path / "x")
     assert first.files == second.files
     assert sum(pq.read_table(p).num_rows for p in second.files) == 50
     assert not list((tmp_path / "x").rglob("*.tmp"))
@@ -91,7 +91,7 @@ def test_exporting_a_day_again_replaces_it(db_path: Path, tmp_path: Path) -> Non
 
 def test_empty_range_writes_nothing(db_path: Path, tmp_path: Path) -> None:
     with service_store(db_path, rows=10) as store:
-        summary = export_from(store.cursor(), tmp_path / "x", since=datetime(2030, 1, 1))
+        summary = export_from(store, tmp_path / "x", since=datetime(2030, 1, 1))
     assert summary.rows == 0 and summary.files == []
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from exporter import RequestLogStore, StorageError
 from exporter.row import render_json
-from query_api.fetcher import RowFetcher
+from query_api.logs.fetcher import RowFetcher
 from query_api.readpool import ReadPool
 
 from .harness import make_row

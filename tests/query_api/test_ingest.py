@@ -19,8 +19,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from exporter.errors import StorageError
 from query_api import ServiceSettings
-from query_api.ingest import INGEST_KEY
-from query_api.keys import RECENT_KEY, STORE_KEY
+from query_api.keys import INGEST_KEY, RECENT_KEY, STORE_KEY
 from tests.otlp_payloads import pb_request, pb_span, to_otlp_json
 
 from .harness import Tokens, auth

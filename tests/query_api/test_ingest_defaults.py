@@ -29,8 +29,7 @@ from opentelemetry.trace import SpanKind
 
 from instrumentation import attributes as attr
 from query_api import ServiceSettings, create_app
-from query_api.ingest import INGEST_KEY
-from query_api.keys import STORE_KEY
+from query_api.keys import INGEST_KEY, STORE_KEY
 
 from ..otlp_payloads import pb_request, pb_span, to_otlp_json
 from .harness import Tokens, make_accounts

@@ -111,7 +111,7 @@ def test_protobuf_one_poisoned_span_costs_only_itself(tmp_path_factory: Any, siz
 
 def test_the_writer_stores_a_batch_whose_one_row_the_database_refuses(tmp_path: Path) -> None:
     from exporter.store import RequestLogStore, rows_to_arrow
-    from query_api.writer import Writer
+    from query_api.ingest.writer import Writer
 
     from .harness import make_row
 

@@ -13,7 +13,7 @@ import pytest
 from exporter.errors import StorageError
 from exporter.row import row_values
 from exporter.store import RequestLogStore, values_to_arrow
-from query_api.writer import Writer, WriterBusy, WriterClosed
+from query_api.ingest.writer import Writer, WriterBusy, WriterClosed
 
 from .harness import make_row
 

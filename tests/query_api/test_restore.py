@@ -15,7 +15,7 @@ import duckdb
 
 from exporter.schema import SPAN_KEY_SQL
 from exporter.store import RequestLogStore
-from query_api.export import export_from
+from query_api.housekeeping.export import export_from
 
 from ..otlp_payloads import pb_request, pb_span
 from .harness import Service, make_accounts, make_row, seed
@@ -46,7 +46,7 @@ def test_the_documented_restore_then_ingest_keeps_every_row(tmp_path: Path) -> N
     seed(original, [make_row(k) for k in range(40)])
     store = RequestLogStore(original)
     try:
-        export_from(store.cursor(), tmp_path / "backup")
+        export_from(store, tmp_path / "backup")
     finally:
         store.close()
 

@@ -9,7 +9,8 @@ import pytest
 
 from exporter.row import COLUMN_NAMES, RequestLog
 from exporter.store import RequestLogStore
-from query_api.retention import compact, cutoff_for, parse_age, prune
+from exporter.store_housekeeping import compact
+from query_api.housekeeping.retention import cutoff_for, parse_age
 
 from .sqldata import T0, make_row, service_store
 
@@ -32,7 +33,7 @@ def test_prune_deletes_only_rows_older_than_the_cutoff(db_path: Path) -> None:
         newer = cursor.execute(select + " ORDER BY id", [CUTOFF]).fetchall()
         older = cursor.execute("SELECT count(*) FROM request_logs WHERE started_at < ?", [CUTOFF]).fetchall()[0][0]
         batches: list[int] = []
-        result = prune(cursor, CUTOFF, batch_rows=40, on_batch=batches.append)
+        result = store.prune(CUTOFF, batch_rows=40, on_batch=batches.append)
         assert result.deleted == older > 40
         assert batches[-1] == older and len(batches) == -(-older // 40)
         assert result.checkpointed
@@ -41,22 +42,22 @@ def test_prune_deletes_only_rows_older_than_the_cutoff(db_path: Path) -> None:
         assert store.count() == len(newer)
         assert cursor.execute("SELECT count(*) FROM request_logs WHERE started_at < ?", [CUTOFF]).fetchall() == [(0,)]
         # Running it again finds nothing to do.
-        assert prune(cursor, CUTOFF).deleted == 0
+        assert store.prune(CUTOFF).deleted == 0
 
 
 def test_prune_with_nothing_old_changes_nothing(db_path: Path) -> None:
     with service_store(db_path, rows=30) as store:
-        result = prune(store.cursor(), T0 - timedelta(days=1))
+        result = store.prune(T0 - timedelta(days=1))
         assert (result.deleted, result.checkpointed, store.count()) == (0, False, 30)
 
 
 def test_compaction_shrinks_the_file_and_keeps_ids(db_path: Path) -> None:
     with service_store(db_path, rows=3000) as store:
-        prune(store.cursor(), T0 + timedelta(days=30))
+        store.prune(T0 + timedelta(days=30))
         assert store.count() == 0
         store.insert_rows([make_row(i, trace_id=f"{i + 10**6:032x}") for i in range(3000)])
     with service_store(db_path) as store:
-        prune(store.cursor(), T0 + timedelta(days=14))
+        store.prune(T0 + timedelta(days=14))
         kept = store.cursor().execute("SELECT max(id), count(*) FROM request_logs").fetchall()[0]
     before, after = compact(db_path)
     assert after < before

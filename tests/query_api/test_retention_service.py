@@ -14,7 +14,8 @@ from aiohttp.test_utils import TestClient
 
 from exporter.row import RequestLog
 from query_api import ServiceSettings, create_app
-from query_api.retention_task import RETENTION_KEY, run_retention
+from query_api.housekeeping.retention_job import run_retention
+from query_api.keys import RETENTION_KEY
 
 from .conftest import ClientFactory
 from .harness import Tokens, auth

@@ -13,7 +13,7 @@ from exporter.errors import ConfigError
 from exporter.row import RequestLog, render_json, row_values
 from query_api import ServiceSettings, create_app
 from query_api.keys import RECENT_KEY
-from query_api.recent import RecentCache
+from query_api.logs.recent import RecentCache
 
 from .conftest import ClientFactory
 from .harness import Tokens, auth, make_row

@@ -13,7 +13,8 @@ from aiohttp.test_utils import TestClient
 
 from exporter.row import COLUMN_NAMES, RequestLog
 from query_api import ServiceSettings
-from query_api.sql_api import SQL_SLOTS_KEY, SQL_THREADS
+from query_api.keys import SQL_SLOTS_KEY
+from query_api.sql.slots import SQL_THREADS
 
 from .harness import Tokens, auth
 from .sqldata import make_row

@@ -21,10 +21,11 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from exporter.row import RequestLog
-from query_api import ServiceSettings, service_file
-from query_api.cli import main
-from query_api.sql_cli import ProgressBar
-from query_api.sql_output import cell_text, format_table
+from query_api import ServiceSettings
+from query_api.cli import service_file
+from query_api.cli.analysis import ProgressBar
+from query_api.cli.main import main
+from query_api.sql.output import cell_text, format_table
 
 from ..hermetic import clean_environ
 from .harness import TOKEN_LINE, Service, Tokens, seed

@@ -8,8 +8,9 @@ from pathlib import Path
 import orjson
 import pytest
 
+from exporter.errors import SqlFailed, SqlRefused, SqlTimeout
 from exporter.store import RequestLogStore
-from query_api.sqlsandbox import SqlFailed, SqlRefused, SqlTimeout, check_sql, run_sql
+from query_api.sql.sandbox import check_sql, run_sql
 
 from .sqldata import service_store
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from query_api import ServiceSettings
-from query_api.accounts import AccountDB
+from query_api.accounts.db import AccountDB
 from query_api.auth import PERM_INGEST, PERM_SQL, PERM_VIEW_LOGS
 from query_api.ui.passwords import hash_password
 from tests.query_api.harness import Service, Tokens, make_accounts

@@ -14,8 +14,8 @@ from aiohttp.test_utils import TestClient
 from exporter.errors import ConfigError
 from exporter.row import RequestLog
 from query_api import ServiceSettings, create_app
-from query_api.ui import UiSettings
 from query_api.ui.render import CONTENT_SECURITY_POLICY
+from query_api.ui.settings import UiSettings
 from tests.query_api.conftest import ClientFactory
 from tests.query_api.harness import Tokens, make_row, seed
 

@@ -13,7 +13,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from query_api import ServiceSettings, create_app
-from query_api.accounts import AccountDB
+from query_api.accounts.db import AccountDB
 from query_api.ui.passwords import hash_password, verify_password
 from query_api.ui.session import SESSION_COOKIE, Session, decode_session, new_session
 from query_api.ui.signin import safe_next

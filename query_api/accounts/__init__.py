@@ -1,0 +1,1 @@
+"""Accounts and tokens: the SQLite database of accounts and hashed tokens, and its in-memory cache."""

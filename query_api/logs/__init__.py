@@ -1,0 +1,1 @@
+"""The request-log endpoints: retrieve, list (filters, cursor pagination), stats, and their caches."""

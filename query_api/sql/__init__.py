@@ -1,0 +1,1 @@
+"""Analyst SQL: the sandbox, its results and their formats, and `POST /api/metrics/sql`."""

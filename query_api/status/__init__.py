@@ -1,0 +1,1 @@
+"""`GET /api/metrics/service`: the running service's counters."""
