@@ -28,7 +28,7 @@ from bench.common import QUICK, median, percentile, report
 from exporter.analytics import timeseries_query
 from exporter.store import RequestLogStore
 from query_api import ServiceSettings, create_app
-from query_api.accounts import AccountDB
+from query_api.accounts.db import AccountDB
 
 LIST_ROWS, DASHBOARD_ROWS = (100_000, 1_000_000) if QUICK else (1_000_000, 10_000_000)
 ROUNDS = 30  # requests per page kind (each a different id or filter value where it matters)
