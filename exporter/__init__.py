@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .duckdb_exporter import DuckDBSpanExporter
-from .errors import ConfigError, InvalidRequestId, LogNotFound, RequestLogError, StorageError
+from .errors import ConfigError, RequestLogError, StorageError
 from .flatten import build_row, span_to_row
 from .redaction import REDACTED, Redactor
 from .row import RequestLog, render_json, to_json
@@ -16,8 +16,6 @@ __all__ = [
     "ConfigError",
     "DuckDBSpanExporter",
     "ExporterSettings",
-    "InvalidRequestId",
-    "LogNotFound",
     "Redactor",
     "RequestLog",
     "RequestLogError",

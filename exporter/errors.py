@@ -1,39 +1,17 @@
-"""The project's error family: every error reqlog raises derives from `RequestLogError`."""
+"""The exporter's and the store's errors. Every error reqlog raises derives from `RequestLogError`.
+
+The root and `ConfigError` live in `instrumentation.errors`, the one module every package may import;
+they are re-exported here for the exporter's and the service's code.
+"""
 
 from __future__ import annotations
 
-
-class RequestLogError(Exception):
-    """Base class of every reqlog error."""
-
-
-class ConfigError(RequestLogError, ValueError):
-    """A setting has an invalid value; `name` is the setting (or its environment variable)."""
-
-    def __init__(self, name: str, message: str) -> None:
-        super().__init__(f"{name}: {message}")
-        self.name = name
-        self.message = message
+from instrumentation.errors import ConfigError as ConfigError
+from instrumentation.errors import RequestLogError as RequestLogError
 
 
 class StorageError(RequestLogError):
     """The DuckDB store could not be opened, migrated or written."""
-
-
-class LogNotFound(RequestLogError):
-    """No request log has the id `request_id`."""
-
-    def __init__(self, request_id: int) -> None:
-        super().__init__(f"no request log with id {request_id}")
-        self.request_id = request_id
-
-
-class InvalidRequestId(RequestLogError):
-    """`raw` is not a request-log id (an integer in the signed 64-bit range)."""
-
-    def __init__(self, raw: str) -> None:
-        super().__init__(f"not a request-log id: {raw!r}")
-        self.raw = raw
 
 
 class SqlError(RequestLogError):

@@ -60,7 +60,7 @@ class OtlpDecodeError(RequestLogError, ValueError):
     """The payload is not a valid `ExportTraceServiceRequest`; the message says what is wrong."""
 
 
-class SpanError(Exception):
+class SpanError(RequestLogError):
     """One span cannot become a row; the message names the field."""
 
 

@@ -15,6 +15,8 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from .errors import RequestLogError
+
 # Bodies captured by default: JSON (and any `+json` type), HTML forms and text. Patterns are MIME
 # types, `type/*` or `*/*+suffix`; parameters such as `; charset=utf-8` are ignored.
 DEFAULT_BODY_CONTENT_TYPES = ("application/json", "*/*+json", "application/x-www-form-urlencoded", "text/*")
@@ -32,7 +34,7 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
 
-class OptionError(ValueError):
+class OptionError(RequestLogError, ValueError):
     """A middleware option has a bad value; `option` names it."""
 
     def __init__(self, option: str, message: str) -> None:

@@ -15,6 +15,8 @@ from collections.abc import Awaitable, Callable, Mapping
 import orjson
 from aiohttp import web
 
+from exporter.errors import RequestLogError
+
 logger = logging.getLogger("reqlog.api")
 
 JSON = "application/json"
@@ -22,7 +24,7 @@ SERVER_ERROR = "A server error occurred."
 _TOKEN_CHALLENGE = {"WWW-Authenticate": "Token"}
 
 
-class ApiError(Exception):
+class ApiError(RequestLogError):
     """An error answered with `status` and a DRF-shaped body `{"detail": detail}`.
 
     `headers` are added to the response (for example `Retry-After`).
@@ -76,15 +78,6 @@ class ValidationError(ApiError):
 
     def body(self) -> bytes:
         return orjson.dumps(self.errors)
-
-
-class ServiceUnavailable(ApiError):
-    """503 with `Retry-After: retry_after` seconds (for example while the writer is saturated)."""
-
-    def __init__(
-        self, detail: str = "Service temporarily unavailable, try again later.", *, retry_after: int = 1
-    ) -> None:
-        super().__init__(503, detail, {"Retry-After": str(retry_after)})
 
 
 class TooManyRequests(ApiError):

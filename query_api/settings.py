@@ -1,10 +1,9 @@
 """Service settings: one frozen object, validated up front, from arguments or `REQLOG_*` variables.
 
 Resolution order: a keyword argument (not `None`) > the environment variable `REQLOG_<FIELD>` >
-the default. Environment values are converted by the field's annotation; the supported ones are
-`str`, `int`, `float`, `bool`, `Path` and their `| None` forms (an empty variable means `None`).
-Other modules add their own fields here with small edits: give each a default, a line in the
-docstring, and (if it needs one) a check in `_validate`.
+the default. Each field's default, parser and meaning are declared once, in
+`exporter.settings_table.SETTINGS`; a new setting goes there, then gets a field here (and, if it
+needs one, a check in `_validate`).
 """
 
 from __future__ import annotations
@@ -15,82 +14,48 @@ from pathlib import Path
 from typing import Any
 
 from exporter.errors import ConfigError
-from exporter.settings import DEFAULT_DB_PATH
+from exporter.settings_table import check_size, field, resolve
 from query_api.accounts.db import accounts_path_for
-
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class ServiceSettings:
-    """How the reqlog service runs. Each field's variable is `REQLOG_<FIELD>`.
+    """How the reqlog service runs: where it listens and stores, its limits, caches, threads and ingest.
 
-    - `db`: the DuckDB file, default `data/reqlog.duckdb`.
-    - `host`, `port`: where to listen, default `127.0.0.1:8000` (loopback only unless told).
-    - `accounts_db`: the SQLite accounts file; `None` means `accounts.sqlite3` beside `db`.
-    - `memory_limit`, `checkpoint_threshold`: DuckDB's, as in `ExporterSettings`.
-    - `read_threads`: threads that run store reads (retrieve misses, lists), default 4.
-    - `recent_cache_bytes`: size of the cache of recently written rows, default 64 MiB; 0 turns it off.
-    - `warm_cache`: fill that cache with the newest stored rows at start, default on (up to
-      `recent_cache_bytes`, read in steps of at most `list_page_bytes`).
-    - `list_page_bytes`: the most row bytes one list page holds, default 16 MiB; a page that would
-      pass it has fewer rows than `page_size` and a `next` link to the rest (the first row always fits).
-    - `client_max_size`: the largest request body accepted, default 64 MiB (OTLP batches are big).
-    - `access_log`: log every request (costs ~45% of throughput, docs/design-notes.md), default off.
-    - `account_refresh_interval`: seconds between checks for changed credentials, default 0.25.
-    - `sql_timeout`: seconds an analyst query may run before it is interrupted, default 5.
-    - `sql_row_limit`: rows an analyst query may return (more are cut off and flagged), default 10,000.
-    - `sql_max_bytes`: bytes of values an analyst query's answer may hold (the rest is cut off and
-      flagged `truncated`, as rows past `sql_row_limit` are), default 64 MiB.
-    - `sql_stall_timeout`: seconds an export may wait for a client that stops reading before it is cut
-      off and its SQL slot freed, default 30.
-    - `retention_days`: delete rows that started more than this many days ago, once a day; `None` keeps all.
-    - `ingest_max_bytes`: the largest OTLP request on `POST /v1/traces` after decompression, default
-      128 MiB (a stock SDK batch of 512 spans with two 64 KiB bodies each is ~65 MiB in protobuf,
-      more in OTLP/JSON); larger ones get 413.
-    - `ingest_inflight_bytes`: bytes of OTLP requests being read, decoded or written at once, default
-      256 MiB; a request that would pass it gets 503 + Retry-After (at least `ingest_max_bytes`).
-    - `ingest_max_body_bytes`: the longest request or response body stored from OTLP, default 1 MiB
-      (above the instrumentation's 64 KiB); a longer one is cut and flagged truncated (`exporter.limits`).
-    - `ingest_queue_rows`: rows waiting for the writer before OTLP requests get 503, default 50,000.
-    - `ingest_batch_rows`: the most rows the writer commits in one transaction, default 10,000.
-    - `ingest_retry_after`: seconds in the `Retry-After` of a 503 from `POST /v1/traces`, default 1.
-    - `ingest_workers`: processes that decode OTLP requests, default 1 (spawned on the first one);
-      0 decodes in a thread of the service (slower: it shares a core with everything else).
-    - `redact_headers`, `unredact_headers`, `redact_keys`, `unredact_keys`: comma-separated, as for
-      the exporter (`ExporterSettings`): what OTLP ingest redacts beyond the defaults / keeps.
+    Each field is the setting of the same name in `exporter.settings_table.SETTINGS`, which declares
+    its `REQLOG_*` variable, default and meaning once (the README's configuration reference and
+    `reqlog serve --help` are generated from it). `_validate` holds the checks between them.
     """
 
-    db: Path = DEFAULT_DB_PATH
-    host: str = "127.0.0.1"
-    port: int = 8000
-    accounts_db: Path | None = None
-    memory_limit: str = "1GB"
-    checkpoint_threshold: str = "256MB"
-    read_threads: int = 4
-    recent_cache_bytes: int = 64 * 1024 * 1024
-    warm_cache: bool = True
-    list_page_bytes: int = 16 * 1024 * 1024
-    client_max_size: int = 64 * 1024 * 1024
-    access_log: bool = False
-    account_refresh_interval: float = 0.25
-    sql_timeout: float = 5.0
-    sql_row_limit: int = 10_000
-    sql_max_bytes: int = 64 * 1024 * 1024
-    sql_stall_timeout: float = 30.0
-    retention_days: int | None = None
-    ingest_max_bytes: int = 128 * 1024 * 1024
-    ingest_inflight_bytes: int = 256 * 1024 * 1024
-    ingest_max_body_bytes: int = 1024 * 1024
-    ingest_queue_rows: int = 50_000
-    ingest_batch_rows: int = 10_000
-    ingest_retry_after: int = 1
-    ingest_workers: int = 1
-    redact_headers: str = ""
-    unredact_headers: str = ""
-    redact_keys: str = ""
-    unredact_keys: str = ""
+    db: Path = field("db")
+    host: str = field("host")
+    port: int = field("port")
+    accounts_db: Path | None = field("accounts_db")
+    memory_limit: str = field("memory_limit")
+    checkpoint_threshold: str = field("checkpoint_threshold")
+    read_threads: int = field("read_threads")
+    recent_cache_bytes: int = field("recent_cache_bytes")
+    warm_cache: bool = field("warm_cache")
+    list_page_bytes: int = field("list_page_bytes")
+    client_max_size: int = field("client_max_size")
+    access_log: bool = field("access_log")
+    account_refresh_interval: float = field("account_refresh_interval")
+    sql_timeout: float = field("sql_timeout")
+    sql_row_limit: int = field("sql_row_limit")
+    sql_max_bytes: int = field("sql_max_bytes")
+    sql_stall_timeout: float = field("sql_stall_timeout")
+    retention_days: int | None = field("retention_days")
+    ingest_max_bytes: int = field("ingest_max_bytes")
+    ingest_inflight_bytes: int = field("ingest_inflight_bytes")
+    ingest_max_body_bytes: int = field("ingest_max_body_bytes")
+    ingest_queue_rows: int = field("ingest_queue_rows")
+    ingest_batch_rows: int = field("ingest_batch_rows")
+    ingest_retry_after: int = field("ingest_retry_after")
+    ingest_workers: int = field("ingest_workers")
+    redact_headers: tuple[str, ...] = field("redact_headers")
+    unredact_headers: tuple[str, ...] = field("unredact_headers")
+    redact_keys: tuple[str, ...] = field("redact_keys")
+    unredact_keys: tuple[str, ...] = field("unredact_keys")
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -106,44 +71,7 @@ class ServiceSettings:
 
         Raises `ConfigError` naming the setting for an unknown override or an invalid value.
         """
-        fields = {f.name: f for f in dataclasses.fields(cls)}
-        unknown = set(overrides) - set(fields)
-        if unknown:
-            raise ConfigError(sorted(unknown)[0], "unknown service setting")
-        values: dict[str, Any] = {}
-        for name, field in fields.items():
-            env_name = f"REQLOG_{name.upper()}"
-            if overrides.get(name) is not None:
-                values[name] = _convert(name, overrides[name], str(field.type))
-            elif env_name in environ:
-                values[name] = _convert(env_name, environ[env_name], str(field.type))
-        return cls(**values)
-
-
-def _convert(name: str, value: Any, annotation: str) -> Any:
-    optional = annotation.endswith("| None")
-    base = annotation.removesuffix("| None").strip()
-    if isinstance(value, str):
-        value = value.strip()
-        if optional and value == "":
-            return None
-    try:
-        if base == "Path":
-            return Path(value)
-        if base == "bool":
-            if isinstance(value, bool):
-                return value
-            text = str(value).lower()
-            if text in _TRUE or text in _FALSE:
-                return text in _TRUE
-            raise ValueError(f"expected true or false, got {value!r}")
-        if base == "int":
-            return int(value)
-        if base == "float":
-            return float(value)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(name, f"invalid value {value!r}: {exc}") from exc
-    return value
+        return cls(**resolve(cls, environ, overrides, what="service"))
 
 
 def _validate(settings: ServiceSettings) -> None:
@@ -152,9 +80,7 @@ def _validate(settings: ServiceSettings) -> None:
     if not settings.host:
         raise ConfigError("host", "must not be empty")
     for name in ("memory_limit", "checkpoint_threshold"):
-        value = getattr(settings, name)
-        if not value or not value.rstrip("KMGTiBb").replace(".", "", 1).isdigit():
-            raise ConfigError(name, f"expected a size such as 512MB, got {value!r}")
+        check_size(name, getattr(settings, name))
     if settings.read_threads < 1:
         raise ConfigError("read_threads", "must be at least 1")
     if settings.recent_cache_bytes < 0:

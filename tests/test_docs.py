@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 from exporter import ExporterSettings
+from exporter.settings_table import SETTINGS, markdown, variables
 from instrumentation import Options
 from query_api import ServiceSettings
 
@@ -22,6 +23,18 @@ def test_every_setting_variable_is_in_the_configuration_reference() -> None:
     assert missing == []
 
 
+def test_the_service_and_exporter_reference_is_generated_from_the_settings_table() -> None:
+    service = [f.name for f in dataclasses.fields(ServiceSettings)]
+    assert markdown(service) in README  # regenerate with `python -m exporter.settings_table`
+    assert variables(f.name for f in dataclasses.fields(ExporterSettings)) in " ".join(README.split())
+
+
+def test_every_setting_of_the_table_is_a_field_and_every_field_has_its_entry() -> None:
+    fields = [f for cls in (ServiceSettings, ExporterSettings) for f in dataclasses.fields(cls)]
+    assert all(f.metadata.get("setting") is SETTINGS[f.name] and f.default == SETTINGS[f.name].default for f in fields)
+    assert {f.name for f in fields} == set(SETTINGS)
+
+
 def test_linked_pages_exist() -> None:
     links = re.findall(r"\]\(((?:docs|examples)/[^)#]*)\)", README)
     assert links
@@ -31,3 +44,10 @@ def test_linked_pages_exist() -> None:
 def test_quick_start_is_the_two_commands() -> None:
     quick = README.split("## Quick start", 1)[1].split("\n## ", 1)[0]
     assert "make run" in quick and "make test" in quick
+
+
+def test_the_architecture_page_names_files_that_exist() -> None:
+    page = (ROOT / "docs" / "architecture.md").read_text()
+    named = set(re.findall(r"`((?:instrumentation|exporter|query_api|tests)/[\w/]+\.py)`", page))
+    assert len(named) > 30
+    assert sorted(path for path in named if not (ROOT / path).exists()) == []

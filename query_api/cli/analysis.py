@@ -22,6 +22,7 @@ import orjson
 
 from exporter.errors import RequestLogError, SqlError
 from exporter.log_store import PrunePreview
+from exporter.settings_table import help_text
 from exporter.store_housekeeping import compact
 from query_api.cli import remote, service_file
 from query_api.cli.local_db import DatabaseBusy, open_local
@@ -70,7 +71,7 @@ def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 
 def _access_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", help="the DuckDB file (default: $REQLOG_DB or ./data/reqlog.duckdb)")
+    parser.add_argument("--db", help=help_text("db"))
     parser.add_argument("--url", help="the service, e.g. http://127.0.0.1:8000 (or $REQLOG_URL, unless --db is given)")
     parser.add_argument("--token", default=os.environ.get("REQLOG_TOKEN"), help="API token (or $REQLOG_TOKEN)")
 

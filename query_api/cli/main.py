@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from exporter.errors import ConfigError, RequestLogError, StorageError
+from exporter.settings_table import help_text
 from query_api.accounts.db import AccountDB
 from query_api.auth import PERM_INGEST, PERM_SQL, PERM_VIEW_LOGS
 from query_api.cli import analysis as sql_cli
@@ -32,7 +33,7 @@ def _settings(args: argparse.Namespace, **overrides: Any) -> ServiceSettings:
 
 
 def _db_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", help="the DuckDB file (default: $REQLOG_DB or ./data/reqlog.duckdb)")
+    parser.add_argument("--db", help=help_text("db"))
 
 
 def ensure_first_admin(settings: ServiceSettings) -> str | None:
@@ -178,9 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="run the service (API, OTLP ingest, SQL)")
     _db_option(serve)
-    serve.add_argument("--host", help="address to bind (default: $REQLOG_HOST or 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port (default: $REQLOG_PORT or 8000)")
-    serve.add_argument("--retention-days", type=int, help="delete request logs older than this many days")
+    serve.add_argument("--host", help=help_text("host"))
+    serve.add_argument("--port", type=int, help=help_text("port"))
+    serve.add_argument("--retention-days", type=int, help=help_text("retention_days"))
     serve.set_defaults(func=cmd_serve)
 
     account = commands.add_parser("account", help="manage accounts").add_subparsers(dest="action", required=True)

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 from aiohttp import web
 
+from exporter.errors import RequestLogError
 from exporter.log_store import PruneResult
 from query_api.housekeeping.retention import BATCH_ROWS, cutoff_for
 from query_api.keys import RECENT_KEY, RETENTION_KEY, RETENTION_POOL_KEY, SETTINGS_KEY, STORE_KEY
@@ -25,7 +26,7 @@ from query_api.readpool import ReadPool
 logger = logging.getLogger("reqlog.retention")
 
 
-class _Stopped(Exception):
+class _Stopped(RequestLogError):
     """Raised between delete batches when the service is shutting down."""
 
 

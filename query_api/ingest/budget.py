@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import threading
 
+from exporter.errors import RequestLogError
 
-class OverBudget(Exception):
+
+class OverBudget(RequestLogError):
     """The budget has no room for these bytes now; retry later."""
 
 

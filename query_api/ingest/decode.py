@@ -23,6 +23,7 @@ from typing import Any
 import pyarrow as pa
 
 from exporter import limits
+from exporter.errors import RequestLogError
 from exporter.isolation import ARROW_ERRORS, Outcome, rows_to_table
 from exporter.otlp import DecodedRequest, OtlpDecodeError, decode_protobuf
 from exporter.otlp_json import decode_json
@@ -36,7 +37,7 @@ WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": 
 Redaction = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]]
 
 
-class OtlpError(Exception):
+class OtlpError(RequestLogError):
     """An OTLP error answer: HTTP `status`, gRPC `code`, and a message for the client."""
 
     def __init__(self, status: int, code: int, message: str) -> None:

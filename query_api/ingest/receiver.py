@@ -62,11 +62,8 @@ async def ingest_context(app: web.Application) -> AsyncIterator[None]:
         # RETURNING costs ~10% of an insert: ask for the stored rows only when a cache takes them.
         on_commit=on_commit if recent is not None and recent.max_bytes > 0 else None,
     )
-    redaction = tuple(
-        _csv(value)
-        for value in (settings.redact_headers, settings.unredact_headers, settings.redact_keys, settings.unredact_keys)
-    )
-    decoder = DecodePool(settings.ingest_workers, redaction, max_body_bytes=settings.ingest_max_body_bytes)  # type: ignore[arg-type]
+    redaction = (settings.redact_headers, settings.unredact_headers, settings.redact_keys, settings.unredact_keys)
+    decoder = DecodePool(settings.ingest_workers, redaction, max_body_bytes=settings.ingest_max_body_bytes)
     app[INGEST_KEY] = Ingest(
         writer=writer,
         decoder=decoder,
@@ -192,7 +189,3 @@ async def _write(ingest: Ingest, table: pa.Table) -> int:
 
 def _unsupported_encoding(encoding: str) -> OtlpError:
     return OtlpError(415, INVALID_ARGUMENT, f"unsupported content encoding {encoding!r}; send gzip or none")
-
-
-def _csv(value: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in value.split(",") if part.strip())

@@ -5,89 +5,58 @@ from __future__ import annotations
 
 from typing import Any
 
-from exporter.row import JSON_COLUMNS
+from exporter.row import iter_columns
 from query_api.errors import JSON
 from query_api.logs.filters import PARAMETERS
 from query_api.logs.pagination import MAX_PAGE_SIZE, PAGE_SIZE
 
 _NULLABLE_STRING = {"type": ["string", "null"]}
-_TIMESTAMP = {"type": ["string", "null"], "format": "date-time"}
-_JSON_VALUE: dict[str, Any] = {}  # any JSON value (objects, or a string for truncated or non-JSON bodies)
-
-REQUEST_LOG: dict[str, Any] = {
-    "type": "object",
-    "required": [
-        "id",
-        "user",
-        "ip",
-        "device",
-        "device_type",
-        "is_bot",
-        "os",
-        "browser",
-        "scheme",
-        "endpoint",
-        "method",
-        "status_code",
-        "exception_type",
-        "started_at",
-        "finished_at",
-        "duration",
-        "created_at",
-        "updated_at",
-        "query_params",
-        "body",
-        "response",
-        "request_headers",
-        "response_headers",
-        "exception_message",
-        "exception_traceback",
-    ],  # fmt: skip
-    "properties": {
-        "id": {"type": "integer"},
-        "user": {
-            "oneOf": [
-                {"type": "null"},
-                {
-                    "type": "object",
-                    "required": ["id", "username", "full_name"],
-                    "properties": {
-                        "id": {"type": ["integer", "string", "null"]},
-                        "username": _NULLABLE_STRING,
-                        "full_name": _NULLABLE_STRING,
-                    },
-                },
-            ]
-        },
-        "ip": _NULLABLE_STRING,
-        "device": _NULLABLE_STRING,
-        "device_type": _NULLABLE_STRING,
-        "is_bot": {"type": "boolean"},
-        "os": _NULLABLE_STRING,
-        "browser": _NULLABLE_STRING,
-        "scheme": _NULLABLE_STRING,
-        "endpoint": _NULLABLE_STRING,
-        "method": _NULLABLE_STRING,
-        "status_code": {"type": ["integer", "null"]},
-        "exception_type": _NULLABLE_STRING,
-        "started_at": _TIMESTAMP,
-        "finished_at": _TIMESTAMP,
-        "duration": {"type": ["number", "null"]},
-        "created_at": _TIMESTAMP,
-        "updated_at": _TIMESTAMP,
-        **{name: _JSON_VALUE for name in sorted(JSON_COLUMNS)},
-        "exception_message": _NULLABLE_STRING,
-        "exception_traceback": _NULLABLE_STRING,
-        "trace_id": _NULLABLE_STRING,
-        "span_id": _NULLABLE_STRING,
-        "service_name": _NULLABLE_STRING,
-        "route": _NULLABLE_STRING,
-        "request_body_size": {"type": ["integer", "null"]},
-        "response_body_size": {"type": ["integer", "null"]},
-        "request_body_truncated": {"type": "boolean"},
-        "response_body_truncated": {"type": "boolean"},
-    },
+# What a column's DuckDB type is in the API's JSON. A timestamp is DRF's ISO-8601 text; a JSON
+# column any JSON value (objects, or a string for truncated or non-JSON bodies).
+_JSON_TYPES: dict[str, dict[str, Any]] = {
+    "VARCHAR": _NULLABLE_STRING,
+    "BIGINT": {"type": ["integer", "null"]},
+    "INTEGER": {"type": ["integer", "null"]},
+    "DOUBLE": {"type": ["number", "null"]},
+    "BOOLEAN": {"type": "boolean"},  # never NULL: the row's default is False
+    "TIMESTAMP": {"type": ["string", "null"], "format": "date-time"},
+    "JSON": {},
 }
+_USER_COLUMNS = ("user_id", "username", "user_full_name")  # served together, as `user`
+_USER: dict[str, Any] = {
+    "oneOf": [
+        {"type": "null"},
+        {
+            "type": "object",
+            "required": ["id", "username", "full_name"],
+            "properties": {
+                "id": {"type": ["integer", "string", "null"]},
+                "username": _NULLABLE_STRING,
+                "full_name": _NULLABLE_STRING,
+            },
+        },
+    ]
+}
+# `RequestLog` declares the spec's fields first, in the spec's order, up to this one; the fields
+# after it are reqlog's additions, present in every answer but not required of the shape.
+_LAST_SPEC_FIELD = "exception_traceback"
+
+
+def request_log_schema() -> dict[str, Any]:
+    """The `RequestLog` schema, derived from the row's fields (`exporter.row.iter_columns`)."""
+    properties: dict[str, Any] = {}
+    for name, sql_type, _ in iter_columns():
+        if name in _USER_COLUMNS:
+            properties.setdefault("user", _USER)
+        elif name == "id":
+            properties[name] = {"type": "integer"}  # assigned on insert: every served row has one
+        else:
+            properties[name] = _JSON_TYPES[sql_type]
+    names = list(properties)
+    return {"type": "object", "required": names[: names.index(_LAST_SPEC_FIELD) + 1], "properties": properties}
+
+
+REQUEST_LOG: dict[str, Any] = request_log_schema()
 
 _OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _IPV4_NETWORK = rf"^({_OCTET}\.){{3}}{_OCTET}/([0-9]|[12][0-9]|3[0-2])$"
