@@ -22,7 +22,6 @@ from tests.query_api.harness import Tokens, make_row, seed
 from . import data
 from .helpers import page_csrf, sign_in
 
-NOW = datetime.now(UTC).replace(tzinfo=None)
 HOSTILE = {
     "endpoint": "/xss/" + data.SCRIPT + data.IMG,
     "route": data.JS_URL,
@@ -48,7 +47,8 @@ RAW = ("<script>window", "<img src=x", 'onerror="window', "<script>alert")
 
 @pytest.fixture
 def rows() -> list[RequestLog]:
-    started = NOW - timedelta(minutes=10)
+    # Relative to the moment the test runs (the pages' presets are relative to now).
+    started = datetime.now(UTC).replace(tzinfo=None) - timedelta(minutes=10)
     ordinary = [
         make_row(i, started_at=started + timedelta(seconds=i), trace_id="ab" * 16 if i == 3 else f"{i:032x}")
         for i in range(20)
