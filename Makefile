@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test test-lake postgres lint format bench demo sanitize clean node nginx
+.PHONY: install run test test-lake postgres lint format bench demo sanitize clean node nginx chromium
 
 # The environment is rebuilt whenever pyproject.toml changes (the stamp is older than it), and the
 # C speedups recompiled whenever their source does.
@@ -83,6 +83,10 @@ node: $(NODE_STAMP)
 # would otherwise only show as slowness); without one it tests the Python references and says so.
 REQLOG_REQUIRE_SPEEDUPS ?= $(if $(shell command -v cc || command -v gcc),1,0)
 
+# The viewer's browser test (tests/ui) drives Debian's Chromium: installed here when missing (CI runs as root).
+chromium:
+	@test -x /usr/bin/chromium || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
+
 # Debian's nginx (and openssl for its test certificate) for tests/ops/test_deploy.py: installed when
 # missing and this runs as root (as .ci/run does); otherwise say how, and the test says so too.
 nginx:
@@ -91,7 +95,7 @@ nginx:
 		apt-get install -y -qq --no-install-recommends nginx openssl >/dev/null; \
 	else echo "nginx is missing: sudo apt-get install nginx (tests/ops/test_deploy.py needs it)"; fi
 
-test: lint node nginx test-lake
+test: lint node nginx chromium test-lake
 	REQLOG_REQUIRE_SPEEDUPS=$(REQLOG_REQUIRE_SPEEDUPS) $(BIN)/python -m pytest -q
 
 bench: $(STAMP) $(PEERS)/.installed $(LAKE)/.installed postgres

@@ -154,6 +154,13 @@ SETTINGS: dict[str, Setting] = {
         Setting("lake_span_memory", "int", 200_000,
                 "recent span keys a writer remembers to store a re-sent span once (~180 bytes each)"),
         Setting("lake_maintenance_interval", "float", 300.0, "seconds between the maintenance node's passes"),
+        Setting("trace_url", "text", None,
+                "the viewer's link to a tracing UI, an http(s) URL with `{trace_id}` (and optionally `{span_id}`)",
+                "unset (no link)", optional=True),
+        Setting("ui_secret", "text", None,
+                "the key that signs the viewer's session cookies (at least 32 characters)",
+                "a random key in `ui-secret` beside the DuckDB file", optional=True),
+        Setting("ui_session_hours", "float", 12.0, "how long a viewer session lasts"),
     )
 }  # fmt: skip
 

@@ -33,6 +33,7 @@ class AccountCache:
         self._db = db
         self.interval = interval
         self._tokens: dict[str, Account] = {}
+        self._accounts: dict[int, Account] = {}
         self._version: int | None = None
         self.reloads = 0
         # Token hash -> when it was last accepted (epoch seconds), not yet written: `reqlog token list`
@@ -46,7 +47,7 @@ class AccountCache:
         version = self._db.data_version()
         if version == self._version:
             return False
-        self._tokens = self._db.snapshot()
+        self._tokens, self._accounts = self._db.snapshot_all()
         self._version = version
         self.reloads += 1
         return True
@@ -77,6 +78,14 @@ class AccountCache:
             except sqlite3.Error:  # a locked file: the times are only informative, try again next round
                 logger.warning("could not record token use; will retry", exc_info=True)
                 self._used = {**used, **self._used}
+
+    def account(self, account_id: int) -> Account | None:
+        """The account with this id as of the last reload (the viewer's sessions name accounts by id)."""
+        return self._accounts.get(account_id)
+
+    def has_token_hash(self, key_hash: str) -> bool:
+        """Whether a token with this hash exists (a session opened with a token ends when it is revoked)."""
+        return key_hash in self._tokens
 
     def _safe_refresh(self) -> bool:
         try:

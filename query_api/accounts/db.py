@@ -33,7 +33,8 @@ _SCHEMA = (
         is_active INTEGER NOT NULL DEFAULT 1,
         is_staff INTEGER NOT NULL DEFAULT 0,
         is_superuser INTEGER NOT NULL DEFAULT 0,
-        created_at TEXT NOT NULL
+        created_at TEXT NOT NULL,
+        password_hash TEXT
     )""",
     """CREATE TABLE IF NOT EXISTS permissions (
         account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
@@ -112,6 +113,10 @@ class AccountDB:
             for column, kind in _TOKEN_COLUMNS.items():
                 if column not in present:
                     self._con.execute(f"ALTER TABLE tokens ADD COLUMN {column} {kind}")
+            # Files made before the viewer's sign-in have no password column: add it (NULL = no password).
+            columns = {row[1] for row in self._con.execute("PRAGMA table_info(accounts)")}
+            if "password_hash" not in columns:
+                self._con.execute("ALTER TABLE accounts ADD COLUMN password_hash TEXT")
 
     def close(self) -> None:
         self._con.close()
@@ -166,12 +171,24 @@ class AccountDB:
 
     def snapshot(self) -> dict[str, Account]:
         """Every token hash with its account, read in one transaction (a consistent picture)."""
+        return self.snapshot_all()[0]
+
+    def snapshot_all(self) -> tuple[dict[str, Account], dict[int, Account]]:
+        """`snapshot()` and `snapshot_accounts()` read in one transaction."""
         with self._transaction(write=False):
             accounts = self.snapshot_accounts()
-            return {
+            tokens = {
                 key_hash: accounts[account_id]
                 for key_hash, account_id in self._con.execute("SELECT key_hash, account_id FROM tokens")
             }
+            return tokens, accounts
+
+    def password_hash(self, username: str) -> tuple[Account, str | None] | None:
+        """The account named `username` and its stored password hash (`None`: no password set)."""
+        row = self._con.execute("SELECT id, password_hash FROM accounts WHERE username = ?", (username,)).fetchone()
+        if row is None:
+            return None
+        return self.snapshot_accounts()[row[0]], row[1]
 
     def list_tokens(self) -> list[TokenInfo]:
         """Every token's owner, prefix and times, by owner then creation."""
@@ -224,6 +241,13 @@ class AccountDB:
         with self._transaction():
             self._con.execute("UPDATE accounts SET is_active = ? WHERE id = ?", (int(active), account.id))
         return self.get(username)
+
+    def set_password(self, username: str, password_hash: str | None) -> Account:
+        """Store `password_hash` (made by `ui.passwords.hash_password`) for `username`; `None` removes it."""
+        account = self.get(username)
+        with self._transaction():
+            self._con.execute("UPDATE accounts SET password_hash = ? WHERE id = ?", (password_hash, account.id))
+        return account
 
     def create_token(self, username: str) -> str:
         """A new token for `username`, returned in clear this once (only its hash is stored)."""

@@ -10,17 +10,19 @@ exists there, instead of leaving an empty database behind.
 from __future__ import annotations
 
 import argparse
+import getpass
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from exporter.errors import RequestLogError
+from exporter.errors import ConfigError, RequestLogError
 from query_api.accounts.db import Account, AccountDB
 from query_api.accounts.pg import PgAccountDB
 from query_api.accounts.pg import open_accounts as open_lake_or_file
 from query_api.auth import PERM_INGEST, PERM_SQL, PERM_VIEW_LOGS
 from query_api.settings import ServiceSettings
+from query_api.ui import passwords
 
 PERMISSIONS = {PERM_VIEW_LOGS: "read request logs", PERM_INGEST: "send spans (OTLP)", PERM_SQL: "run SQL, export"}
 CODES_HELP = ", ".join(f"{code} {meaning}" for code, meaning in PERMISSIONS.items())
@@ -126,6 +128,23 @@ def cmd_account_active(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_account_password(args: argparse.Namespace) -> int:
+    """Set the viewer password of an account: typed twice on a terminal, else the first line of stdin."""
+    if sys.stdin.isatty():
+        password = getpass.getpass(f"password for {args.username}: ")
+        if getpass.getpass("again: ") != password:
+            raise ConfigError("password", "the two passwords differ")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    problem = passwords.check_new_password(password)
+    if problem is not None:
+        raise ConfigError("password", problem)
+    with _file_accounts(args, "account password") as db:
+        db.set_password(args.username, passwords.hash_password(password))
+    print(f"password set for {args.username!r}", file=sys.stderr)
+    return 0
+
+
 def cmd_token_create(args: argparse.Namespace) -> int:
     with open_accounts(args) as db:
         key = db.create_token(args.username)
@@ -203,6 +222,10 @@ def add_commands(commands: argparse._SubParsersAction[Any]) -> None:
         sub.add_argument("username")
         sub.set_defaults(func=cmd_account_active)
         subs.append(sub)
+    password = account.add_parser("password", help="set the password that signs the account in to the viewer")
+    password.add_argument("username")
+    password.set_defaults(func=cmd_account_password)
+    subs.append(password)
 
     token = commands.add_parser("token", help="manage API tokens").add_subparsers(dest="action", required=True)
     token_create = token.add_parser("create", help="create a token and print it")

@@ -68,6 +68,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
     from query_api.app import create_app
+    from query_api.ui.settings import UiSettings
 
     overrides: dict[str, Any] = {"host": args.host, "port": args.port, "backend": args.backend, "role": args.role}
     if args.retention_days is not None:
@@ -86,7 +87,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(_first_start_message(token, url), flush=True)
     else:
         print(f"reqlog: accounts exist; `reqlog token create {FIRST_ADMIN}` makes a new token", file=sys.stderr)
-    app = create_app(settings)
+    app = create_app(settings, UiSettings.from_env(os.environ))
 
     on_lake = settings.backend == "ducklake"
 
