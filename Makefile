@@ -6,14 +6,14 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test test-lake postgres lint format bench demo sanitize clean node uap-core
+.PHONY: install run test test-lake postgres lint format bench demo sanitize clean node uap-core nginx chromium
 
 # The environment is rebuilt whenever pyproject.toml changes (the stamp is older than it), and the
 # C speedups recompiled whenever their source does.
 $(STAMP): pyproject.toml $(wildcard exporter/_speedups*.c exporter/_speedups.h)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,demo,bench]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[server,test,demo,bench]'
 	touch $(STAMP)
 
 # Stock OpenTelemetry's Django and Flask instrumentations pin older OpenTelemetry packages than
@@ -38,7 +38,7 @@ LAKE_DUCKDB := 1.5.5
 LAKE := .venv-lake
 $(LAKE)/.installed: pyproject.toml Makefile
 	test -x $(LAKE)/bin/python || $(PYTHON) -m venv $(LAKE)
-	$(LAKE)/bin/python -m pip install --quiet --disable-pip-version-check -e '.[lake]' 'pytest>=8.3' \
+	$(LAKE)/bin/python -m pip install --quiet --disable-pip-version-check -e '.[server,lake]' 'pytest>=8.3' \
 		'pytest-aiohttp>=1.1' 'hypothesis>=6.100' 'httpx>=0.28'
 	$(LAKE)/bin/python -m pip install --quiet --disable-pip-version-check 'duckdb==$(LAKE_DUCKDB)' \
 		'duckdb-extension-ducklake==$(LAKE_DUCKDB)' 'duckdb-extension-postgres==$(LAKE_DUCKDB)' 2>&1 \
@@ -94,14 +94,28 @@ uap-core: $(UAP_CORE)
 # would otherwise only show as slowness); without one it tests the Python references and says so.
 REQLOG_REQUIRE_SPEEDUPS ?= $(if $(shell command -v cc || command -v gcc),1,0)
 
-test: lint node uap-core test-lake
+# The viewer's browser test (tests/ui) drives Debian's Chromium: installed here when missing (CI runs as root).
+chromium:
+	@test -x /usr/bin/chromium || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
+
+# Debian's nginx (and openssl for its test certificate) for tests/ops/test_deploy.py: installed when
+# missing and this runs as root (as .ci/run does); otherwise say how, and the test says so too.
+nginx:
+	@if command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx; then :; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq --no-install-recommends nginx openssl >/dev/null; \
+	else echo "nginx is missing: sudo apt-get install nginx (tests/ops/test_deploy.py needs it)"; fi
+
+test: lint node uap-core nginx chromium test-lake
 	REQLOG_REQUIRE_SPEEDUPS=$(REQLOG_REQUIRE_SPEEDUPS) $(BIN)/python -m pytest -q
 
 bench: $(STAMP) $(PEERS)/.installed $(LAKE)/.installed postgres
 	$(BIN)/python -m bench
 
+# The demo has its own port (8765), so it runs beside `make run`; `PORT=9000 make demo` moves it.
+DEMO_PORT := $(if $(filter environment command line,$(origin PORT)),$(PORT),8765)
 demo: $(STAMP)
-	$(BIN)/reqlog demo
+	$(BIN)/reqlog demo --port $(DEMO_PORT)
 
 # The C speedups under AddressSanitizer and UndefinedBehaviorSanitizer: the exporter's and the redaction
 # attack tests (their Hypothesis properties feed the C code malformed input) against a sanitized build, which stands in

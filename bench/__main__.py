@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCHMARKS = ("exporter", "instrumentation", "api", "ingest", "analytics", "django", "lake")
+BENCHMARKS = ("exporter", "instrumentation", "api", "ingest", "analytics", "django", "ui", "lake")
 # bench/lake.py needs DuckDB 1.5.5 and the DuckLake extension wheels: the environment of `make test-lake`.
 LAKE_PYTHON = Path(".venv-lake") / "bin" / "python"
 

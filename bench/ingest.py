@@ -131,12 +131,15 @@ def run_otlp(data: Path, bodies: list[bytes], spans: int, warm: bytes, env: dict
             threading.Thread(target=_send_all, args=(service.port, service.token, share, latencies, errors))
             for share in shares
         ]
+        cpu_before = _cpu_seconds(service.process.pid)
         start = time.perf_counter()
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
         elapsed = time.perf_counter() - start
+        cpu = _cpu_seconds(service.process.pid) - cpu_before
+        peak_rss = _peak_rss(service.process.pid)
     finally:
         service.stop()
     if errors:
@@ -148,7 +151,53 @@ def run_otlp(data: Path, bodies: list[bytes], spans: int, warm: bytes, env: dict
         store.close()
     if stored != spans + BATCH:
         raise RuntimeError(f"{stored} rows stored, expected {spans + BATCH}")
-    return {"rate": spans / elapsed, "p50": percentile(latencies, 0.5), "p99": percentile(latencies, 0.99)}
+    return {
+        "rate": spans / elapsed,
+        "p50": percentile(latencies, 0.5),
+        "p99": percentile(latencies, 0.99),
+        "rows_per_cpu_s": spans / cpu if cpu > 0 else float("nan"),
+        "bytes_per_row": service.db.stat().st_size / stored,
+        "peak_rss_mib": peak_rss / 2**20,
+    }
+
+
+def _processes(pid: int) -> list[int]:
+    """`pid` and its descendants (the decoding processes), from /proc (Linux)."""
+    found, queue = [], [pid]
+    while queue:
+        current = queue.pop()
+        found.append(current)
+        try:
+            for task in Path(f"/proc/{current}/task").iterdir():
+                queue += [int(child) for child in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return found
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of the service and its decoding processes so far."""
+    ticks = 0
+    for process in _processes(pid):
+        try:
+            fields = Path(f"/proc/{process}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _peak_rss(pid: int) -> int:
+    """Peak resident memory (VmHWM) of the service plus its decoding processes, in bytes."""
+    total = 0
+    for process in _processes(pid):
+        try:
+            for line in Path(f"/proc/{process}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    total += int(line.split()[1]) * 1024
+        except OSError:
+            continue
+    return total
 
 
 def run_in_process(path: Path, batches: list[list[Any]], spans: int, warm: list[Any]) -> float:
@@ -263,6 +312,18 @@ def main() -> None:
                 "p99_ms": median([o["p99"] for o in results]) * 1000,
             }
         )
+    # Sizing (docs/deploy.md): the default service's CPU (service plus decoding process), disk and memory.
+    sizing = [
+        {
+            "measure": "rows/s per CPU-second of the service and its decoding process",
+            "value": median([o["rows_per_cpu_s"] for o in otlp["otlp"]]),
+        },
+        {"measure": "bytes per row in the DuckDB file", "value": median([o["bytes_per_row"] for o in otlp["otlp"]])},
+        {
+            "measure": "peak RSS, service + decoding process (MiB)",
+            "value": median([o["peak_rss_mib"] for o in otlp["otlp"]]),
+        },
+    ]
     otlp_rate, ratio = rows[1]["spans_per_s"], rows[1]["vs_in_process"]
     goals = [
         {"goal": "OTLP end-to-end spans/s (2xx = committed)", "value": otlp_rate, "target": ">= 10000",
@@ -273,6 +334,7 @@ def main() -> None:
     print(f"{total} spans x {rounds} rounds, {os.cpu_count()} CPUs, medians")
     report("ingest_stages", breakdown)
     report("ingest", rows, goals=goals)
+    report("ingest_sizing", sizing)
 
 
 if __name__ == "__main__":

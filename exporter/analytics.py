@@ -10,6 +10,7 @@ per-route figures do not lump every request of an uninstrumented framework under
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -91,14 +92,99 @@ def stats_query(
     """SQL and parameters for count, p50/p95/p99 duration and error rate per group, busiest first.
 
     `group_by` must be a key of `STATS_GROUPS` (KeyError otherwise); times are naive UTC,
-    `started_after` included and `started_before` excluded.
+    `started_after` included and `started_before` excluded. The three quantiles come from one
+    `quantile_cont` over a list (one sort per group): ~2.7x faster than three calls at 1M rows.
     """
     column = STATS_GROUPS[group_by]
     clauses, params = LogFilter(started_after=started_after, started_before=started_before).sql()
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-    sql = f"""SELECT {column} AS key,{_LATENCY}
-FROM request_logs {where}
-GROUP BY 1
+    sql = f"""SELECT key, requests, q[1] AS p50, q[2] AS p95, q[3] AS p99, errors, error_rate
+FROM (
+    SELECT {column} AS key,
+        count(*) AS requests,
+        quantile_cont(duration, [0.5, 0.95, 0.99]) AS q,
+        count(*) FILTER (WHERE {ERROR_CONDITION}) AS errors,
+        count(*) FILTER (WHERE {ERROR_CONDITION}) / count(*) AS error_rate
+    FROM request_logs {where}
+    GROUP BY 1
+)
 ORDER BY requests DESC, key NULLS LAST
 LIMIT ?"""
     return sql, [*params, limit]
+
+
+# -- the viewer's dashboard (query_api/ui/dashboard.py) ----------------------------------------
+
+
+def _range_where(
+    started_after: datetime | None, started_before: datetime | None, route: str | None, extra: str = ""
+) -> tuple[str, list[Any]]:
+    clauses, params = LogFilter(started_after=started_after, started_before=started_before).sql()
+    if route is not None:
+        clauses.append(f"{ROUTE_EXPRESSION} = ?")
+        params.append(route)
+    if extra:
+        clauses.append(extra)
+    return (f"WHERE {' AND '.join(clauses)}" if clauses else ""), params
+
+
+def timeseries_query(
+    bucket_seconds: int,
+    *,
+    started_after: datetime | None = None,
+    started_before: datetime | None = None,
+    route: str | None = None,
+) -> tuple[str, list[Any]]:
+    """Per time bucket (unix seconds of its start): requests, errors, bot requests, p50/p95/p99 duration.
+
+    `route` (a value of `coalesce(route, endpoint)`) narrows it to one route. Quantiles are exact
+    (`quantile_cont` with a list: one sort per bucket for all three), which measured faster than
+    DuckDB's t-digest `approx_quantile` on these groups (bench/ui.py).
+    """
+    where, params = _range_where(started_after, started_before, route)
+    sql = f"""SELECT CAST(floor(epoch(started_at) / ?) AS BIGINT) * ? AS bucket,
+    count(*) AS requests,
+    count(*) FILTER (WHERE {ERROR_CONDITION}) AS errors,
+    count(*) FILTER (WHERE is_bot) AS bots,
+    quantile_cont(duration, [0.5, 0.95, 0.99]) AS latency
+FROM request_logs {where}
+GROUP BY 1
+ORDER BY 1"""
+    return sql, [bucket_seconds, bucket_seconds, *params]
+
+
+def slowest_query(
+    *, started_after: datetime | None = None, started_before: datetime | None = None, limit: int = 10
+) -> tuple[str, list[Any]]:
+    """The slowest requests of the range: id, started_at, duration, method, endpoint, status_code."""
+    where, params = _range_where(started_after, started_before, None, "duration IS NOT NULL")
+    sql = f"""SELECT id, started_at, duration, method, endpoint, status_code
+FROM request_logs {where}
+ORDER BY duration DESC, id DESC
+LIMIT ?"""
+    return sql, [*params, limit]
+
+
+def exceptions_query(
+    *, started_after: datetime | None = None, started_before: datetime | None = None, limit: int = 10
+) -> tuple[str, list[Any]]:
+    """The range's most frequent exception types: type, occurrences, the latest such request's id."""
+    where, params = _range_where(started_after, started_before, None, "exception_type IS NOT NULL")
+    sql = f"""SELECT exception_type, count(*) AS occurrences, max(id) AS last_id
+FROM request_logs {where}
+GROUP BY exception_type
+ORDER BY occurrences DESC, exception_type
+LIMIT ?"""
+    return sql, [*params, limit]
+
+
+DASHBOARD_PARTS: dict[str, Callable[..., tuple[str, list[Any]]]] = {
+    "time_series": timeseries_query,
+    "slowest": slowest_query,
+    "exceptions": exceptions_query,
+}
+
+
+def dashboard_query(part: str, **arguments: Any) -> tuple[str, list[Any]]:
+    """SQL and parameters of the dashboard query `part` (a key of `DASHBOARD_PARTS`; KeyError otherwise)."""
+    return DASHBOARD_PARTS[part](**arguments)

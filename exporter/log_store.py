@@ -84,6 +84,10 @@ class LogStore(Protocol):
     def close(self) -> None:
         """Release the database (idempotent). Later calls raise `StorageError`."""
 
+    @property
+    def closed(self) -> bool:
+        """`close()` was called (the service's readiness check reads it)."""
+
     def count(self) -> int:
         """The number of stored rows."""
 
@@ -133,6 +137,24 @@ class LogStore(Protocol):
     ) -> list[Values]:
         """Per group of `analytics.STATS_GROUPS[group_by]`, busiest first: (key, requests, p50, p95,
         p99, errors, error_rate). Raises `KeyError` for an unknown group, `SqlError` past `timeout`."""
+
+    def list_summaries(
+        self,
+        log_filter: LogFilter | None = None,
+        *,
+        before_id: int | None = None,
+        after_id: int | None = None,
+        limit: int = 50,
+    ) -> list[Values]:
+        """`list_page`'s rows (same order and paging, no byte budget) with only the columns a list shows
+        at a glance, `store_queries.SUMMARY_COLUMNS` in that order. The viewer's list and live mode."""
+
+    def dashboard(self, part: str, *, timeout: float | None = None, **arguments: Any) -> list[Values]:
+        """The viewer dashboard's query `part` over `started_after <= started_at < started_before`
+        (`analytics.DASHBOARD_PARTS`): `time_series` (bucket start in unix seconds, requests, errors,
+        bots, [p50, p95, p99]) per `bucket_seconds`, optionally of one `route`; `slowest` (id,
+        started_at, duration, method, endpoint, status_code); `exceptions` (type, occurrences, last
+        id). Raises `KeyError` for an unknown part, `SqlError` past `timeout`."""
 
     def view_names(self) -> tuple[str, ...]:
         """The analyst views the database offers beside `request_logs` (`analytics.VIEW_NAMES`)."""

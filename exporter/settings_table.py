@@ -134,6 +134,12 @@ SETTINGS: dict[str, Setting] = {
         Setting("header_keys_cache_bytes", "int", 4 * MIB,
                 "byte budget of each table of header keys the C speedups read "
                 "(all four shown in `/api/metrics/service`)"),
+        Setting("metrics_networks", "list", (),
+                "addresses and CIDRs that may read `GET /metrics` without a token (else permission 3601)", "none"),
+        Setting("ready_stall_seconds", "float", 30.0,
+                "`GET /readyz` answers 503 once one writer transaction has run this long"),
+        Setting("ready_min_free_bytes", "int", 64 * MIB,
+                "`GET /readyz` answers 503 below this much free space in the data directory"),
         Setting("redact_headers", "list", (), f"header entries to redact beyond the defaults ({_REDACTION})", "none"),
         Setting("unredact_headers", "list", (), "default header entries to turn off, or header names to exempt",
                 "none"),
@@ -156,6 +162,13 @@ SETTINGS: dict[str, Setting] = {
         Setting("lake_span_memory", "int", 200_000,
                 "recent span keys a writer remembers to store a re-sent span once (~180 bytes each)"),
         Setting("lake_maintenance_interval", "float", 300.0, "seconds between the maintenance node's passes"),
+        Setting("trace_url", "text", None,
+                "the viewer's link to a tracing UI, an http(s) URL with `{trace_id}` (and optionally `{span_id}`)",
+                "unset (no link)", optional=True),
+        Setting("ui_secret", "text", None,
+                "the key that signs the viewer's session cookies (at least 32 characters)",
+                "a random key in `ui-secret` beside the DuckDB file", optional=True),
+        Setting("ui_session_hours", "float", 12.0, "how long a viewer session lasts"),
     )
 }  # fmt: skip
 

@@ -237,6 +237,24 @@ class RequestLogStore(StoreConnection):
         )
         return run_with_deadline(self.cursor(), sql, params, timeout=timeout)
 
+    def list_summaries(
+        self,
+        log_filter: LogFilter | None = None,
+        *,
+        before_id: int | None = None,
+        after_id: int | None = None,
+        limit: int = 50,
+    ) -> list[tuple[Any, ...]]:
+        """`list_values` of `store_queries.SUMMARY_COLUMNS` only (`LogStore.list_summaries`)."""
+        return store_queries.list_summaries(
+            self.cursor(), log_filter, before_id=before_id, after_id=after_id, limit=limit
+        )
+
+    def dashboard(self, part: str, *, timeout: float | None = None, **arguments: Any) -> list[tuple[Any, ...]]:
+        """One of the viewer dashboard's queries (`LogStore.dashboard`), read-only, within `timeout`."""
+        sql, params = analytics.dashboard_query(part, **arguments)
+        return run_with_deadline(self.cursor(), sql, params, timeout=timeout)
+
     def view_names(self) -> tuple[str, ...]:
         return analytics.VIEW_NAMES
 

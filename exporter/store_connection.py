@@ -127,6 +127,11 @@ class StoreConnection:
             self._cursors.clear()
         self._con.close()
 
+    @property
+    def closed(self) -> bool:
+        """`close()` was called (the service's readiness check reads it)."""
+        return self._closed
+
     def reopen(self, reason: str) -> None:
         """Close the database and open the file again (DuckDB replays its WAL); raises `StorageError`.
 

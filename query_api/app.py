@@ -22,11 +22,17 @@ from query_api.keys import OPENAPI_KEY, RECENT_KEY, RETENTION_KEY, SETTINGS_KEY
 from query_api.lifecycle import Lifecycle
 from query_api.logs import schema, stats, views
 from query_api.logs.recent import RecentCache
+from query_api.ops import health, metrics_view, setup
+from query_api.ops import openapi as ops_doc
+from query_api.ops.metrics import http_metrics_middleware
 from query_api.routing import Route, add_routes
 from query_api.settings import ServiceSettings
 from query_api.sql import endpoint as sql
 from query_api.sql.slots import sql_context
 from query_api.status import service_status as status
+from query_api.ui import dashboard, detail, listing, signin, sql_page, static_files
+from query_api.ui.render import setup_rendering, ui_context, viewer_root
+from query_api.ui.settings import UiSettings
 
 # Route(method, path, handler, OpenAPI operations, schemas they refer to, ...). aiohttp matches a plain
 # path before a variable one, so `/request_logs/stats` and `/export` win over `/request_logs/{id}`.
@@ -45,6 +51,25 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", prune.PATH, prune.prune_logs, prune.OPERATIONS, slash_twin=True),
     # status/: the service's counters
     Route("GET", status.PATH, status.service_status, status.OPERATIONS, status.SCHEMAS),
+    # ops/: liveness and readiness (no token, no data), Prometheus metrics (3601 or a scrape network)
+    Route("GET", health.HEALTH_PATH, health.healthz, ops_doc.HEALTH_OPERATIONS, ops_doc.SCHEMAS),
+    Route("GET", health.READY_PATH, health.readyz, ops_doc.READY_OPERATIONS),
+    Route("GET", metrics_view.PATH, metrics_view.metrics, ops_doc.METRICS_OPERATIONS),
+    # ui/: the viewer (HTML pages, signed-in with a session cookie; not in the OpenAPI document)
+    Route("GET", "/", viewer_root),
+    Route("GET", "/ui", viewer_root),
+    Route("GET", "/ui/", listing.list_page),
+    Route("GET", "/ui/rows", listing.live_rows),
+    Route("GET", "/ui/logs/{id}", detail.detail_page),
+    Route("GET", "/ui/dashboard", dashboard.dashboard_page),
+    Route("GET", "/ui/dashboard/series", dashboard.dashboard_series),
+    Route("GET", "/ui/sql", sql_page.sql_form),
+    Route("POST", "/ui/sql", sql_page.sql_run),
+    Route("POST", "/ui/sql/download", sql_page.sql_download),
+    Route("GET", signin.LOGIN_PATH, signin.login_form),
+    Route("POST", signin.LOGIN_PATH, signin.login),
+    Route("POST", signin.LOGOUT_PATH, signin.logout),
+    Route("GET", static_files.PATH, static_files.static_file),
 )
 
 LIFECYCLE: tuple[Lifecycle, ...] = (
@@ -54,6 +79,8 @@ LIFECYCLE: tuple[Lifecycle, ...] = (
     ingest.ingest_context,  # the writer drains its queue into the store when the app stops, before the store closes
     sql_context,  # the analysis threads (SQL, stats, export, prune previews)
     retention_context,  # the daily retention job (when `retention_days` is set) and its thread
+    setup.metrics_context,  # the writer's commit times into the metrics (the registry is made with the app)
+    ui_context,  # the viewer's cookie-signing key (read or made beside the database)
     status.status_clock,  # last: the service counts as started once all of the above are up
 )
 
@@ -64,12 +91,13 @@ ROLE_PATHS: dict[str, frozenset[str]] = {
     "writer": frozenset({openapi.OPENAPI_PATH, ingest.PATH, status.PATH}),
     "query": frozenset(
         {openapi.OPENAPI_PATH, views.LIST_PATH, views.DETAIL_PATH, sql.PATH, stats.PATH, export.PATH, status.PATH}
+        | {route.path for route in ROUTES if route.path == "/" or route.path.startswith("/ui")}  # the viewer
     ),
     "maintenance": frozenset({openapi.OPENAPI_PATH, status.PATH}),
 }
 ROLE_LIFECYCLE: dict[str, tuple[Lifecycle, ...]] = {
     "writer": (ingest.ingest_context,),
-    "query": (sql_context,),
+    "query": (sql_context, ui_context),
     "maintenance": (),
 }
 _SHARED_LIFECYCLE = (lifecycle.store_context, lifecycle.accounts_context, status.status_clock)
@@ -95,15 +123,19 @@ def lifecycle_for(settings: ServiceSettings) -> tuple[Lifecycle, ...]:
     return contexts
 
 
-def create_app(settings: ServiceSettings) -> web.Application:
+def create_app(settings: ServiceSettings, ui_settings: UiSettings | None = None) -> web.Application:
     """The reqlog service as an aiohttp application (nothing is opened until it starts)."""
-    app = web.Application(middlewares=[error_middleware], client_max_size=settings.client_max_size)
+    # The metrics middleware outermost: it sees every answer, the error middleware's included.
+    middlewares = [http_metrics_middleware, error_middleware]
+    app = web.Application(middlewares=middlewares, client_max_size=settings.client_max_size)
     app[SETTINGS_KEY] = settings
+    setup.add_metrics(app)
     app[RECENT_KEY] = RecentCache(settings.recent_cache_bytes)
     app[RETENTION_KEY] = RetentionState()
     routes = routes_for(settings)
     app[OPENAPI_KEY] = openapi.document_for(routes)
     app.on_response_prepare.append(_security_headers)
+    setup_rendering(app, ui_settings or UiSettings())  # the viewer's templates and page headers
     add_routes(app, routes)
     app.cleanup_ctx.extend(lifecycle_for(settings))
     return app

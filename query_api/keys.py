@@ -18,6 +18,9 @@ what it holds; that type must live in a module that does not import this one.
   and the semaphore that hands them out (`sql.slots`).
 - `RETENTION_KEY`, `RETENTION_POOL_KEY`: the retention job's schedule and runs, and its thread.
 - `STARTED_KEY`: (wall-clock datetime, monotonic seconds) of the service's start.
+- `METRICS_KEY`: the app's Prometheus registry and event metrics (`ops.registry.ServiceMetrics`).
+- `UI_SETTINGS_KEY`, `UI_KEY`: the viewer's settings, and its state once started (the cookie-signing
+  key, signed-out sessions, the password-check slots).
 """
 
 from __future__ import annotations
@@ -33,8 +36,11 @@ from query_api.housekeeping.retention import RetentionState
 from query_api.ingest.state import Ingest
 from query_api.logs.fetcher import RowFetcher
 from query_api.logs.recent import RecentCache
+from query_api.ops.registry import ServiceMetrics
 from query_api.readpool import ReadPool
 from query_api.settings import ServiceSettings
+from query_api.ui.settings import UiSettings
+from query_api.ui.state import UiState
 
 SETTINGS_KEY = web.AppKey("reqlog_settings", ServiceSettings)
 STORE_KEY = web.AppKey("reqlog_store", LogStore)
@@ -49,3 +55,6 @@ SQL_SLOTS_KEY = web.AppKey("reqlog_sql_slots", asyncio.Semaphore)
 RETENTION_KEY = web.AppKey("reqlog_retention", RetentionState)
 RETENTION_POOL_KEY = web.AppKey("reqlog_retention_pool", ReadPool)
 STARTED_KEY = web.AppKey("reqlog_started", tuple)
+METRICS_KEY = web.AppKey("reqlog_metrics", ServiceMetrics)
+UI_SETTINGS_KEY = web.AppKey("reqlog_ui_settings", UiSettings)
+UI_KEY = web.AppKey("reqlog_ui", UiState)

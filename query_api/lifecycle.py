@@ -70,6 +70,7 @@ async def accounts_context(app: web.Application) -> AsyncIterator[None]:
         poller.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await poller
+        cache.flush_use()  # when tokens were last used, up to the stop
         db.close()
 
 

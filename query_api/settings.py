@@ -9,6 +9,7 @@ needs one, a check in `_validate`).
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,9 @@ class ServiceSettings:
     content_types_cache_bytes: int = field("content_types_cache_bytes")
     header_names_cache_bytes: int = field("header_names_cache_bytes")
     header_keys_cache_bytes: int = field("header_keys_cache_bytes")
+    metrics_networks: tuple[str, ...] = field("metrics_networks")
+    ready_stall_seconds: float = field("ready_stall_seconds")
+    ready_min_free_bytes: int = field("ready_min_free_bytes")
     redact_headers: tuple[str, ...] = field("redact_headers")
     unredact_headers: tuple[str, ...] = field("unredact_headers")
     redact_keys: tuple[str, ...] = field("redact_keys")
@@ -150,5 +154,14 @@ def _validate(settings: ServiceSettings) -> None:
         for name in ("lake_catalog", "lake_data", "lake_accounts"):
             if not getattr(settings, name):
                 raise ConfigError(name, f"required with the ducklake backend (REQLOG_{name.upper()})")
+    for network in settings.metrics_networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ConfigError("metrics_networks", f"not an address or CIDR: {network!r}") from None
+    if not settings.ready_stall_seconds > 0:
+        raise ConfigError("ready_stall_seconds", "must be more than 0 seconds")
+    if settings.ready_min_free_bytes < 0:
+        raise ConfigError("ready_min_free_bytes", "must be 0 or more")
     if settings.retention_days is not None and settings.retention_days < 1:
         raise ConfigError("retention_days", "must be at least 1 day (leave it unset to keep everything)")

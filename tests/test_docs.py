@@ -10,6 +10,7 @@ from exporter import ExporterSettings
 from exporter.settings_table import SETTINGS, markdown, variables
 from instrumentation import Options
 from query_api import ServiceSettings
+from query_api.ui.settings import UiSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -24,13 +25,13 @@ def test_every_setting_variable_is_in_the_configuration_reference() -> None:
 
 
 def test_the_service_and_exporter_reference_is_generated_from_the_settings_table() -> None:
-    service = [f.name for f in dataclasses.fields(ServiceSettings)]
+    service = [f.name for cls in (ServiceSettings, UiSettings) for f in dataclasses.fields(cls)]
     assert markdown(service) in README  # regenerate with `python -m exporter.settings_table`
     assert variables(f.name for f in dataclasses.fields(ExporterSettings)) in " ".join(README.split())
 
 
 def test_every_setting_of_the_table_is_a_field_and_every_field_has_its_entry() -> None:
-    fields = [f for cls in (ServiceSettings, ExporterSettings) for f in dataclasses.fields(cls)]
+    fields = [f for cls in (ServiceSettings, ExporterSettings, UiSettings) for f in dataclasses.fields(cls)]
     assert all(f.metadata.get("setting") is SETTINGS[f.name] and f.default == SETTINGS[f.name].default for f in fields)
     assert {f.name for f in fields} == set(SETTINGS)
 

@@ -19,6 +19,7 @@ from query_api.accounts.db import Account, AccountDB, hash_token
 from query_api.accounts.pg import PgAccountDB
 
 logger = logging.getLogger("reqlog.auth")
+USE_FLUSH_SECONDS = 5.0
 
 
 class AccountCache:
@@ -32,8 +33,13 @@ class AccountCache:
         self._db = db
         self.interval = interval
         self._tokens: dict[str, Account] = {}
+        self._accounts: dict[int, Account] = {}
         self._version: int | None = None
         self.reloads = 0
+        # Token hash -> when it was last accepted (epoch seconds), not yet written: `reqlog token list`
+        # shows it. Written by the poller every `USE_FLUSH_SECONDS`, never on the request path.
+        self._used: dict[str, float] = {}
+        self._next_flush = 0.0
         self.refresh()
 
     def refresh(self) -> bool:
@@ -41,7 +47,7 @@ class AccountCache:
         version = self._db.data_version()
         if version == self._version:
             return False
-        self._tokens = self._db.snapshot()
+        self._tokens, self._accounts = self._db.snapshot_all()
         self._version = version
         self.reloads += 1
         return True
@@ -57,7 +63,29 @@ class AccountCache:
         account = self._tokens.get(key_hash)
         if account is None and self._safe_refresh():
             account = self._tokens.get(key_hash)
+        if account is not None:
+            self._used[key_hash] = time.time()
         return account
+
+    def flush_use(self) -> None:
+        """Write when tokens were last used (the poller calls it; the service once more as it stops)."""
+        used, self._used = self._used, {}
+        # Only the SQLite accounts keep last use: a write to the lake's PostgreSQL accounts would fire
+        # their change trigger and make every node reload its snapshot.
+        if used and isinstance(self._db, AccountDB):
+            try:
+                self._db.record_use(used)
+            except sqlite3.Error:  # a locked file: the times are only informative, try again next round
+                logger.warning("could not record token use; will retry", exc_info=True)
+                self._used = {**used, **self._used}
+
+    def account(self, account_id: int) -> Account | None:
+        """The account with this id as of the last reload (the viewer's sessions name accounts by id)."""
+        return self._accounts.get(account_id)
+
+    def has_token_hash(self, key_hash: str) -> bool:
+        """Whether a token with this hash exists (a session opened with a token ends when it is revoked)."""
+        return key_hash in self._tokens
 
     def _safe_refresh(self) -> bool:
         try:
@@ -74,3 +102,6 @@ class AccountCache:
             started = time.perf_counter()
             if self._safe_refresh():
                 logger.debug("accounts reloaded in %.1f ms", (time.perf_counter() - started) * 1000)
+            if time.monotonic() >= self._next_flush:
+                self._next_flush = time.monotonic() + USE_FLUSH_SECONDS
+                self.flush_use()

@@ -33,7 +33,8 @@ _SCHEMA = (
         is_active INTEGER NOT NULL DEFAULT 1,
         is_staff INTEGER NOT NULL DEFAULT 0,
         is_superuser INTEGER NOT NULL DEFAULT 0,
-        created_at TEXT NOT NULL
+        created_at TEXT NOT NULL,
+        password_hash TEXT
     )""",
     """CREATE TABLE IF NOT EXISTS permissions (
         account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
@@ -46,6 +47,20 @@ _SCHEMA = (
         created_at TEXT NOT NULL
     )""",
 )
+# Columns added later, to files made before them: a token's first characters (to tell tokens apart in
+# `reqlog token list`; 8 of 40 hex characters leave 128 bits unknown) and when the service last saw it.
+_TOKEN_COLUMNS = {"prefix": "TEXT", "last_used_at": "TEXT"}
+PREFIX_LENGTH = 8
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TokenInfo:
+    """What `reqlog token list` shows of a token: never the token itself."""
+
+    username: str
+    prefix: str | None  # None for tokens made before prefixes were kept
+    created_at: str
+    last_used_at: str | None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -94,6 +109,14 @@ class AccountDB:
         with self._transaction():
             for statement in _SCHEMA:
                 self._con.execute(statement)
+            present = {row[1] for row in self._con.execute("PRAGMA table_info(tokens)")}
+            for column, kind in _TOKEN_COLUMNS.items():
+                if column not in present:
+                    self._con.execute(f"ALTER TABLE tokens ADD COLUMN {column} {kind}")
+            # Files made before the viewer's sign-in have no password column: add it (NULL = no password).
+            columns = {row[1] for row in self._con.execute("PRAGMA table_info(accounts)")}
+            if "password_hash" not in columns:
+                self._con.execute("ALTER TABLE accounts ADD COLUMN password_hash TEXT")
 
     def close(self) -> None:
         self._con.close()
@@ -148,12 +171,32 @@ class AccountDB:
 
     def snapshot(self) -> dict[str, Account]:
         """Every token hash with its account, read in one transaction (a consistent picture)."""
+        return self.snapshot_all()[0]
+
+    def snapshot_all(self) -> tuple[dict[str, Account], dict[int, Account]]:
+        """`snapshot()` and `snapshot_accounts()` read in one transaction."""
         with self._transaction(write=False):
             accounts = self.snapshot_accounts()
-            return {
+            tokens = {
                 key_hash: accounts[account_id]
                 for key_hash, account_id in self._con.execute("SELECT key_hash, account_id FROM tokens")
             }
+            return tokens, accounts
+
+    def password_hash(self, username: str) -> tuple[Account, str | None] | None:
+        """The account named `username` and its stored password hash (`None`: no password set)."""
+        row = self._con.execute("SELECT id, password_hash FROM accounts WHERE username = ?", (username,)).fetchone()
+        if row is None:
+            return None
+        return self.snapshot_accounts()[row[0]], row[1]
+
+    def list_tokens(self) -> list[TokenInfo]:
+        """Every token's owner, prefix and times, by owner then creation."""
+        rows = self._con.execute(
+            "SELECT a.username, t.prefix, t.created_at, t.last_used_at FROM tokens t "
+            "JOIN accounts a ON a.id = t.account_id ORDER BY a.username, t.created_at"
+        ).fetchall()
+        return [TokenInfo(*row) for row in rows]
 
     def get(self, username: str) -> Account:
         """The account named `username`; `ConfigError` when there is none."""
@@ -199,16 +242,43 @@ class AccountDB:
             self._con.execute("UPDATE accounts SET is_active = ? WHERE id = ?", (int(active), account.id))
         return self.get(username)
 
+    def set_password(self, username: str, password_hash: str | None) -> Account:
+        """Store `password_hash` (made by `ui.passwords.hash_password`) for `username`; `None` removes it."""
+        account = self.get(username)
+        with self._transaction():
+            self._con.execute("UPDATE accounts SET password_hash = ? WHERE id = ?", (password_hash, account.id))
+        return account
+
     def create_token(self, username: str) -> str:
         """A new token for `username`, returned in clear this once (only its hash is stored)."""
         account = self.get(username)
         key = new_token()
         with self._transaction():
             self._con.execute(
-                "INSERT INTO tokens (key_hash, account_id, created_at) VALUES (?, ?, ?)",
-                (hash_token(key), account.id, _now()),
+                "INSERT INTO tokens (key_hash, account_id, created_at, prefix) VALUES (?, ?, ?, ?)",
+                (hash_token(key), account.id, _now(), key[:PREFIX_LENGTH]),
             )
         return key
+
+    def update_access(self, username: str, *, grant: Iterable[int] = (), revoke: Iterable[int] = (),
+                      staff: bool | None = None) -> Account:  # fmt: skip
+        """Grant and revoke permission codes of `username`, and set its staff flag unless `staff` is None."""
+        account = self.get(username)
+        with self._transaction():
+            add, drop = [(account.id, int(c)) for c in grant], [(account.id, int(c)) for c in revoke]
+            self._con.executemany("INSERT OR IGNORE INTO permissions (account_id, code) VALUES (?, ?)", add)
+            self._con.executemany("DELETE FROM permissions WHERE account_id = ? AND code = ?", drop)
+            if staff is not None:
+                self._con.execute("UPDATE accounts SET is_staff = ? WHERE id = ?", (int(staff), account.id))
+        return self.get(username)
+
+    def record_use(self, last_used: dict[str, float]) -> None:
+        """Store when each token (by hash) was last used (epoch seconds); written by the service."""
+        with self._transaction():
+            self._con.executemany(
+                "UPDATE tokens SET last_used_at = ? WHERE key_hash = ?",
+                [(datetime.fromtimestamp(when, UTC).isoformat(), key_hash) for key_hash, when in last_used.items()],
+            )
 
     def revoke(self, token_or_username: str) -> int:
         """Delete the token given in clear, or else every token of the account so named.

@@ -110,6 +110,10 @@ class PgAccountDB:
         }
 
     def snapshot(self) -> dict[str, Account]:
+        return self.snapshot_all()[0]
+
+    def snapshot_all(self) -> tuple[dict[str, Account], dict[int, Account]]:
+        """Token hash -> account, and id -> account, read in one consistent transaction."""
         try:
             with self._con.transaction():
                 self._con.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")  # one consistent picture
@@ -117,7 +121,7 @@ class PgAccountDB:
                 tokens = self._con.execute("SELECT key_hash, account_id FROM tokens").fetchall()
         except psycopg.OperationalError as exc:
             raise StorageError(f"the accounts database is unavailable: {exc}") from exc
-        return {key_hash: accounts[account_id] for key_hash, account_id in tokens}
+        return {key_hash: accounts[account_id] for key_hash, account_id in tokens}, accounts
 
     def list_accounts(self) -> list[tuple[Account, int]]:
         rows = self._con.execute(

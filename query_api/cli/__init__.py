@@ -1,5 +1,6 @@
-"""The `reqlog` command: one module per command group (`main`: serve, account, token; `analysis`: sql,
-export, prune; `demo`), plus what they share (`remote`, `local_db`, `service_file`)."""
+"""The `reqlog` command: one module per command group (`main`: serve; `accounts`: account, token;
+`analysis`: sql, export, prune; `demo`; `ops.backup_cli`: backup), plus what they share (`remote`,
+`local_db`, `service_file`)."""
 
 from __future__ import annotations
 

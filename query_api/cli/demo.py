@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import shutil
 import signal
 import socket
 import sys
@@ -23,8 +24,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from query_api.accounts.db import AccountDB
 from query_api.auth import PERM_INGEST
+from query_api.ops import listen
 from query_api.settings import ServiceSettings
 from query_api.sql.output import format_table
 
@@ -49,6 +53,8 @@ TRAFFIC: list[tuple[str, str, str, dict[str, Any]]] = [
     (IPHONE, "GET", "/products/3", {}),
     (IPAD, "GET", "/products/7?ref=newsletter", {}),
     (GOOGLEBOT, "GET", "/", {}),
+    # One request with everything a row can hold: a user, a redacted password, an exception and its traceback.
+    (FIREFOX, "POST", "/account/password", {"data": {"password": "hunter2", "new_password": "correct horse"}}),
     (ANDROID, "POST", "/api/orders", {"json": {"items": [{"id": 3, "quantity": 2}], "card_number": "4111"}}),
     (FIREFOX, "POST", "/login", {"data": {"username": "ada", "password": "hunter2"}}),
     (IPHONE, "GET", "/products/404", {}),
@@ -65,11 +71,17 @@ SUMMARIES = {
 }
 
 
+DEMO_PORT = 8765
+SHOWN_PATH = "/account/password"  # the request shown whole, as the API serves it
+
+
 def add_command(commands: argparse._SubParsersAction[Any]) -> None:
     """Add `reqlog demo` to the `reqlog` parser."""
     demo = commands.add_parser("demo", help="run the service and a sample app, send traffic, show the logs")
     demo.add_argument("--requests", type=int, default=50, help="how many requests to send (default: 50)")
-    demo.add_argument("--port", type=int, default=8000, help="the service's port (default: 8000)")
+    demo.add_argument(
+        "--port", type=int, default=DEMO_PORT, help=f"the service's port (default: {DEMO_PORT}, not `make run`'s 8000)"
+    )
     demo.add_argument("--app-port", type=int, default=0, help="the sample app's port (default: any free one)")
     demo.add_argument("--data", type=Path, help="data directory (default: a new temporary one)")
     demo.add_argument("--no-wait", action="store_true", help="exit after the summary instead of waiting for Ctrl-C")
@@ -77,7 +89,22 @@ def add_command(commands: argparse._SubParsersAction[Any]) -> None:
 
 
 async def run_demo(args: argparse.Namespace) -> int:
-    # Imported here: every other `reqlog` command starts without the sample app's web stack.
+    # The web stacks are imported in `_run`: every other `reqlog` command starts without them.
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request would bury the summary
+    try:
+        sock = listen.bind("127.0.0.1", args.port)  # first: a busy port is one line, before anything is made
+    except listen.CannotListen as exc:
+        print(f"reqlog: error: {exc}", file=sys.stderr)
+        return 1
+    data = args.data or Path(tempfile.mkdtemp(prefix="reqlog-demo-"))
+    try:
+        return await _run(args, sock, data)
+    finally:
+        if args.data is None:  # a directory of its own: nothing of the demo stays behind
+            shutil.rmtree(data, ignore_errors=True)
+
+
+async def _run(args: argparse.Namespace, sock: socket.socket, data: Path) -> int:
     import httpx
     import uvicorn
     from aiohttp import web
@@ -86,13 +113,11 @@ async def run_demo(args: argparse.Namespace) -> int:
     from query_api.app import create_app
     from query_api.cli.demo_shop import create_shop
 
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request would bury the summary
-    data = args.data or Path(tempfile.mkdtemp(prefix="reqlog-demo-"))
-    settings = ServiceSettings.from_env({}, db=data / "reqlog.duckdb", port=args.port)
+    settings = ServiceSettings.from_env({}, db=data / "reqlog.duckdb", port=sock.getsockname()[1])
     admin_token, ingest_token = _demo_tokens(settings)
     runner = web.AppRunner(create_app(settings), access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", settings.port).start()
+    await web.SockSite(runner, sock).start()
     service = f"http://127.0.0.1:{settings.port}"
     provider = instrumentation.configure(
         endpoint=service, token=ingest_token, service_name="demo-shop", set_global=False
@@ -110,7 +135,8 @@ async def run_demo(args: argparse.Namespace) -> int:
     try:
         while not shop.started:
             await asyncio.sleep(0.02)
-        print(f"reqlog demo: service on {service} (data in {data}), sample shop on http://127.0.0.1:{app_port}")
+        kept = "" if args.data is None else " (kept)"
+        print(f"reqlog demo: service on {service} (data in {data}{kept}), sample shop on http://127.0.0.1:{app_port}")
         sent = await _send_traffic(f"http://127.0.0.1:{app_port}", args.requests)
         await asyncio.to_thread(provider.force_flush)
         async with httpx.AsyncClient(base_url=service, headers={"Authorization": f"Token {admin_token}"}) as api:
@@ -119,8 +145,8 @@ async def run_demo(args: argparse.Namespace) -> int:
             for title, sql in SUMMARIES.items():
                 answer = (await api.post("/api/metrics/sql", json={"sql": sql})).json()
                 print(f"{title}:\n{format_table(answer['columns'], answer['rows'])}\n")
-            newest = (await api.get("/api/metrics/request_logs", params={"page_size": 1})).json()["results"]
-        _print_next_steps(service, admin_token, newest[0]["id"] if newest else 1)
+            shown = await _show_one_request(api)
+        _print_next_steps(service, admin_token, shown)
         if not args.no_wait:
             await _until_interrupted()
         return 0 if stored >= sent else 1
@@ -161,6 +187,21 @@ async def _wait_for_rows(api: httpx.AsyncClient, expected: int, timeout: float =
             break
         await asyncio.sleep(0.1)
     return stored
+
+
+async def _show_one_request(api: httpx.AsyncClient) -> int:
+    """Print one stored request whole, exactly as `GET /api/metrics/request_logs/{id}` serves it; its id."""
+    listed = (await api.get("/api/metrics/request_logs", params={"endpoint": SHOWN_PATH, "page_size": 1})).json()
+    if not listed["results"]:
+        listed = (await api.get("/api/metrics/request_logs", params={"page_size": 1})).json()
+    if not listed["results"]:
+        return 1
+    log_id = int(listed["results"][0]["id"])
+    row = (await api.get(f"/api/metrics/request_logs/{log_id}")).json()
+    print(f"One request as the API serves it (GET /api/metrics/request_logs/{log_id}):")
+    print(orjson.dumps(row, option=orjson.OPT_INDENT_2).decode())
+    print()
+    return log_id
 
 
 def _print_next_steps(service: str, token: str, log_id: int) -> None:

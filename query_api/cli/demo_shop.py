@@ -42,6 +42,14 @@ async def login(request: Request) -> JSONResponse:
     return JSONResponse({"welcome": str(form.get("username", ""))})
 
 
+async def change_password(request: Request) -> JSONResponse:
+    form = await request.form()  # both passwords are stored as "[REDACTED]"
+    set_user(42, "ada", "Ada Lovelace")
+    if form.get("password") == form.get("new_password"):
+        return JSONResponse({"detail": "choose a new password"}, status_code=400)
+    raise ConnectionError("the password service did not answer")
+
+
 async def checkout(request: Request) -> JSONResponse:
     raise RuntimeError("payment gateway timed out")
 
@@ -55,6 +63,7 @@ def create_shop(tracer_provider: TracerProvider) -> RequestLogMiddleware:
             Route("/api/orders", create_order, methods=["POST"]),
             Route("/login", login, methods=["POST"]),
             Route("/checkout", checkout, methods=["POST"]),
+            Route("/account/password", change_password, methods=["POST"]),
         ]
     )
     return RequestLogMiddleware(app, tracer_provider=tracer_provider)

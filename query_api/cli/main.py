@@ -1,13 +1,14 @@
-"""The `reqlog` command: `serve`, `account ...`, `token ...` (plus `analysis` and `demo`).
+"""The `reqlog` command: the parser, `serve` and `main` (the groups: `accounts`, `analysis`, `demo`, backup).
 
-Account and token commands open the SQLite accounts database beside the DuckDB file, so they work
-while `reqlog serve` runs on the same data directory; the service sees each change within a second.
-Only this module (an entry point) reads `os.environ`.
+`serve` binds its socket first (`ops.listen`), so a busy port is one line and exit 1, and logs one
+line once it is ready. The command modules are entry points: they, and no library module, read
+`os.environ`.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import logging
 import os
 import sys
@@ -17,9 +18,10 @@ from typing import Any
 from exporter.errors import ConfigError, RequestLogError, StorageError
 from exporter.settings_table import help_text
 from query_api.accounts.pg import open_accounts
-from query_api.auth import PERM_INGEST, PERM_SQL, PERM_VIEW_LOGS
+from query_api.cli import accounts as account_commands
 from query_api.cli import analysis as sql_cli
 from query_api.cli import demo, lake, service_file
+from query_api.ops import backup_cli, listen
 from query_api.settings import ServiceSettings
 
 logger = logging.getLogger("reqlog")
@@ -66,33 +68,41 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
     from query_api.app import create_app
+    from query_api.ui.settings import UiSettings
 
     overrides: dict[str, Any] = {"host": args.host, "port": args.port, "backend": args.backend, "role": args.role}
     if args.retention_days is not None:
         overrides["retention_days"] = args.retention_days
     settings = _settings(args, **overrides)
+    try:
+        sock = listen.bind(settings.host, settings.port)  # first: a busy port fails before anything else
+    except listen.CannotListen as exc:
+        print(f"reqlog: error: {exc}", file=sys.stderr)
+        return 1
+    url = listen.url_of(sock, settings.host)
     token = ensure_first_admin(settings)
     if token is not None:
         # On stdout, never through logging: the log (stderr) is often collected and kept, stdout is the
         # terminal of whoever started the service.
-        print(_first_start_message(token, f"http://{settings.host}:{settings.port}"), flush=True)
+        print(_first_start_message(token, url), flush=True)
     else:
         print(f"reqlog: accounts exist; `reqlog token create {FIRST_ADMIN}` makes a new token", file=sys.stderr)
-    app = create_app(settings)
-
-    url = f"http://{settings.host}:{settings.port}"
+    app = create_app(settings, UiSettings.from_env(os.environ))
 
     on_lake = settings.backend == "ducklake"
 
     async def announce(app: web.Application) -> None:
-        # After the cleanup contexts' start (they run first): the file is open, so this is true.
+        # After the cleanup contexts' start (they run first) and the cache warm-up: the store is open,
+        # the writer runs and the socket listens, so requests are answered from now on.
         if on_lake:
             print(
-                f"reqlog: {settings.role} node of the lake {settings.lake_data} on {url}", file=sys.stderr, flush=True
+                f"reqlog: ready: {settings.role} node of the lake {settings.lake_data} on {url}",
+                file=sys.stderr,
+                flush=True,
             )
             return
         service_file.write(settings.db, url)
-        print(f"reqlog: serving {settings.db} on {url}", file=sys.stderr, flush=True)
+        print(f"reqlog: ready: serving {settings.db} on {url}", file=sys.stderr, flush=True)
 
     async def forget(app: web.Application) -> None:
         if not on_lake:
@@ -104,8 +114,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # the cleanup contexts (writer flush, then store close).
     web.run_app(
         app,
-        host=settings.host,
-        port=settings.port,
+        sock=sock,
         access_log=logging.getLogger("aiohttp.access") if settings.access_log else None,
         print=None,
         shutdown_timeout=10.0,
@@ -113,59 +122,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_account_create(args: argparse.Namespace) -> int:
-    with open_accounts(_settings(args)) as db:
-        account = db.create_account(
-            args.username,
-            full_name=args.full_name,
-            is_staff=args.staff or args.admin,
-            is_superuser=args.admin,
-            permissions=args.grant,
-        )
-    print(f"created account {account.username!r} (id {account.id})")
-    return 0
-
-
-def cmd_account_list(args: argparse.Namespace) -> int:
-    with open_accounts(_settings(args)) as db:
-        rows = db.list_accounts()
-    print(f"{'id':>4}  {'username':<20} {'active':<6} {'staff':<5} {'admin':<5} {'tokens':>6}  permissions  full name")
-    for account, tokens in rows:
-        permissions = ",".join(str(code) for code in sorted(account.permissions)) or "-"
-        print(
-            f"{account.id:>4}  {account.username:<20} {_yes(account.is_active):<6} {_yes(account.is_staff):<5} "
-            f"{_yes(account.is_superuser):<5} {tokens:>6}  {permissions:<11}  {account.full_name}"
-        )
-    return 0
-
-
-def cmd_account_deactivate(args: argparse.Namespace) -> int:
-    with open_accounts(_settings(args)) as db:
-        db.set_active(args.username, False)
-    print(f"deactivated {args.username!r}", file=sys.stderr)
-    return 0
-
-
-def cmd_token_create(args: argparse.Namespace) -> int:
-    with open_accounts(_settings(args)) as db:
-        key = db.create_token(args.username)
-    print(key)  # alone on stdout, so `TOKEN=$(reqlog token create alice)` works
-    return 0
-
-
-def cmd_token_revoke(args: argparse.Namespace) -> int:
-    with open_accounts(_settings(args)) as db:
-        count = db.revoke(args.token_or_username)
-    print(f"revoked {count} token{'s' if count != 1 else ''}", file=sys.stderr)
-    return 0
-
-
-def _yes(flag: bool) -> str:
-    return "yes" if flag else "no"
+def version() -> str:
+    """The installed release of reqlog (`unknown` when run from a checkout that was never installed)."""
+    try:
+        return importlib.metadata.version("reqlog")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="reqlog", description="Request logs: serve, manage access, analyse.")
+    parser.add_argument("--version", action="version", version=f"reqlog {version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the service (API, OTLP ingest, SQL)")
@@ -177,42 +144,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--role", choices=("writer", "query", "maintenance", "all"), help=help_text("role"))
     serve.set_defaults(func=cmd_serve)
 
-    account = commands.add_parser("account", help="manage accounts").add_subparsers(dest="action", required=True)
-    create = account.add_parser("create", help="create an account")
-    create.add_argument("username")
-    create.add_argument("--full-name", default="")
-    create.add_argument("--staff", action="store_true", help="a staff account (needed for request logs)")
-    create.add_argument("--admin", action="store_true", help="an admin: every permission")
-    create.add_argument(
-        "--grant",
-        type=int,
-        action="extend",
-        nargs="+",
-        default=[],
-        metavar="CODE",
-        help=f"permission codes: {PERM_VIEW_LOGS} request logs, {PERM_INGEST} ingest, {PERM_SQL} SQL",
-    )
-    create.set_defaults(func=cmd_account_create)
-    listing = account.add_parser("list", help="list accounts")
-    listing.set_defaults(func=cmd_account_list)
-    deactivate = account.add_parser("deactivate", help="deactivate an account (its tokens stop working)")
-    deactivate.add_argument("username")
-    deactivate.set_defaults(func=cmd_account_deactivate)
-    for sub in (create, listing, deactivate):
-        _db_option(sub)
-
-    token = commands.add_parser("token", help="manage API tokens").add_subparsers(dest="action", required=True)
-    token_create = token.add_parser("create", help="create a token and print it")
-    token_create.add_argument("username")
-    token_create.set_defaults(func=cmd_token_create)
-    revoke = token.add_parser("revoke", help="revoke a token, or every token of an account")
-    revoke.add_argument("token_or_username", metavar="TOKEN|USERNAME")
-    revoke.set_defaults(func=cmd_token_revoke)
-    for sub in (token_create, revoke):
-        _db_option(sub)
-
+    account_commands.add_commands(commands)
     sql_cli.add_commands(commands)
     lake.add_commands(commands)
+    backup_cli.add_command(commands)
     demo.add_command(commands)
     return parser
 

@@ -14,6 +14,7 @@ import asyncio
 import concurrent.futures
 import multiprocessing
 import os
+import signal
 import threading
 import time
 import zlib
@@ -144,6 +145,9 @@ def _init_worker(
     cache_budgets: Mapping[str, int] | None = None,
 ) -> None:
     global _worker_redactor
+    # Ctrl-C reaches the whole process group: the service stops its workers itself, in order, so a
+    # worker ignores SIGINT instead of dying with a KeyboardInterrupt traceback on the terminal.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     limits.configure(max_body_bytes=max_body_bytes)
     configure_caches(cache_budgets or {})
     add_headers, keep_headers, add_keys, keep_keys = redaction

@@ -29,6 +29,7 @@ from query_api.ingest.decode import INVALID_ARGUMENT, UNAVAILABLE, WBITS, Decode
 from query_api.ingest.state import Ingest
 from query_api.ingest.writer import StoredValues, Writer, WriterBusy, WriterClosed
 from query_api.keys import INGEST_KEY, RECENT_KEY, SETTINGS_KEY, STORE_KEY
+from query_api.ops import metrics as ops_metrics
 
 logger = logging.getLogger("reqlog.ingest")
 
@@ -100,6 +101,7 @@ async def handle_traces(request: web.Request) -> web.Response:
     ingest = request.app[INGEST_KEY]
     json = request.content_type == JSON
     held = [0]  # bytes this request holds of the in-flight budget, given back when it is answered
+    rows: int | None = None  # HTTP server spans to store, once decoded
     try:
         if not json and request.content_type != PROTOBUF:
             json = True  # the client speaks neither encoding: answer in the readable one
@@ -114,6 +116,7 @@ async def handle_traces(request: web.Request) -> web.Response:
         elif encoding not in WBITS:  # left to us (auto_decompress off), and not one we inflate
             raise _unsupported_encoding(encoding)
         decoded, table = await ingest.decoder.decode(raw, encoding, json, ingest.max_bytes)
+        rows = 0 if table is None else table.num_rows
         ingest.stats.requests += 1
         ingest.stats.spans += decoded.spans
         ingest.stats.ignored += decoded.ignored
@@ -125,6 +128,7 @@ async def handle_traces(request: web.Request) -> web.Response:
             ingest.stats.too_large += 1
         elif isinstance(error, _OverBudgetAnswer):
             ingest.stats.over_budget += 1
+        ops_metrics.otlp_failed(request.app, error.status, over_budget=isinstance(error, _OverBudgetAnswer), rows=rows)
         headers = {"Retry-After": str(ingest.retry_after)} if error.status == 503 else None
         return web.Response(
             status=error.status,
@@ -134,6 +138,7 @@ async def handle_traces(request: web.Request) -> web.Response:
         )
     finally:
         ingest.budget.release(held[0])
+    ops_metrics.otlp_stored(request.app)
     return web.Response(body=encode_response(decoded, json=json), content_type=JSON if json else PROTOBUF)
 
 

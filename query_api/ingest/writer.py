@@ -18,6 +18,7 @@ import collections
 import concurrent.futures
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, cast
 
@@ -81,10 +82,21 @@ class Writer:
         self.rows_written = 0  # rows the file gained: spans already stored are not counted
         self.duplicates = 0  # spans of committed batches that were already stored (client retries)
         self.failures = 0
+        # For readiness and metrics (`query_api.ops`): when the transaction now running began (monotonic
+        # seconds, None when idle), the last failure's text (None once a commit succeeds again), and a
+        # callable given each transaction's seconds.
+        self.busy_since: float | None = None
+        self.last_error: str | None = None
+        self.commit_observer: Callable[[float], None] | None = None
 
     @property
     def pending_rows(self) -> int:
         return self._pending
+
+    @property
+    def running(self) -> bool:
+        """The writer thread is alive (False before `start` and after `close`)."""
+        return self._thread is not None and self._thread.is_alive()
 
     def start(self) -> None:
         """Start the writer thread (batches submitted before it starts wait, then share a commit)."""
@@ -142,12 +154,14 @@ class Writer:
             # A request whose client went away has a cancelled future; its rows are still written
             # (a retry of it is deduplicated), there is just nobody to tell.
             live = [item for item in batch if item.future.set_running_or_notify_cancel()]
+            self.busy_since = time.monotonic()
             try:
                 outcomes = self._write(batch, live)
             except Exception as exc:  # a bug here must not leave requests waiting forever
                 logger.exception("writer failed")
                 outcomes = [(item, StorageError(f"writer failed: {exc!r}")) for item in live]
             finally:
+                self.busy_since = None
                 # Room in the queue first, answers second: a client told "stored" may send again at once.
                 with self._cond:
                     self._pending -= rows
@@ -175,6 +189,7 @@ class Writer:
                 else:
                     return [(item, None) for item in live]
             self.failures += 1
+            self.last_error = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
             logger.exception("could not write a batch of %d rows", batch[0].table.num_rows)
             error = exc if isinstance(exc, StorageError) else StorageError(f"write failed: {exc}")
             return [(item, error) for item in live]
@@ -211,7 +226,11 @@ class Writer:
                 logger.exception("on_commit callback failed")
 
     def _commit(self, table: pa.Table) -> int:
+        started = time.perf_counter()
         written, stored = self._store.insert_table(table, returning=self._on_commit is not None)
+        if self.commit_observer is not None:
+            self.commit_observer(time.perf_counter() - started)
+        self.last_error = None
         self.transactions += 1
         self.rows_written += written
         self.duplicates += table.num_rows - written

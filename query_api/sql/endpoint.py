@@ -11,11 +11,12 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from exporter.errors import SqlError
+from exporter.errors import SqlError, SqlRefused, SqlTimeout
 from exporter.log_store import LogStore
 from query_api.auth import PERM_SQL, authorize
 from query_api.errors import JSON, ApiError, ValidationError
 from query_api.keys import SETTINGS_KEY, STORE_KEY
+from query_api.ops import metrics as ops_metrics
 from query_api.sql.result import SqlResult
 from query_api.sql.sandbox import run_sql
 from query_api.sql.slots import sql_slot
@@ -36,7 +37,9 @@ async def sql_query(request: web.Request) -> web.StreamResponse:
                 _run, store, sql, settings.sql_timeout, settings.sql_row_limit, settings.sql_max_bytes
             )
         except SqlError as exc:
+            ops_metrics.sql_outcome(request.app, _outcome(exc))
             raise ApiError(400, exc.message) from None
+    ops_metrics.sql_outcome(request.app, "truncated" if result.truncated else "ok")
     headers = {"X-Reqlog-Truncated": "true" if result.truncated else "false"}
     if output == "csv":
         # Spreadsheet-safe unless the caller asks for raw cells (`?csv_raw=true`), for programs.
@@ -44,6 +47,10 @@ async def sql_query(request: web.Request) -> web.StreamResponse:
         body = result.to_csv(spreadsheet_safe=not raw).encode()
         return web.Response(body=body, content_type=CSV, charset="utf-8", headers=headers)
     return web.Response(body=result.to_json(), content_type=JSON, headers=headers)
+
+
+def _outcome(exc: SqlError) -> str:
+    return "timeout" if isinstance(exc, SqlTimeout) else "refused" if isinstance(exc, SqlRefused) else "error"
 
 
 def _run(store: LogStore, sql: str, timeout: float, row_limit: int, byte_limit: int) -> SqlResult:

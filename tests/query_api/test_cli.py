@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from exporter.store import RequestLogStore
+from query_api.accounts.db import AccountDB
 from tests.hermetic import clean_environ
 from tests.otlp_payloads import pb_request, pb_span
 
@@ -172,6 +173,7 @@ def test_sigterm_keeps_every_acknowledged_span(service: Service) -> None:
 
 def test_command_errors_exit_non_zero(data_dir: Path) -> None:
     db = data_dir / "reqlog.duckdb"
+    AccountDB(data_dir / "accounts.sqlite3").close()  # token commands need an accounts database to exist
     done = subprocess.run(
         [sys.executable, "-m", "query_api.cli", "token", "create", "nobody", "--db", str(db)],
         capture_output=True,

@@ -74,3 +74,36 @@ def test_demo_waits_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=30) == 0
     process.stdout.close()
+
+
+def test_demo_shows_one_full_request_and_leaves_no_directory(tmp_path: Path) -> None:
+    environ = clean_environ({"TMPDIR": str(tmp_path)})  # where its own data directory goes
+    done = subprocess.run(
+        [sys.executable, "-m", "query_api.cli", "demo", "--requests", "12", "--port", str(free_port()), "--no-wait"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, env=environ,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    shown = done.stdout.split("One request as the API serves it (GET /api/metrics/request_logs/", 1)[1]
+    row = json.loads(shown.split("):\n", 1)[1].split("\n\n", 1)[0])
+    assert row["endpoint"] == "/account/password" and row["status_code"] == 500
+    assert row["body"] == {"password": REDACTED, "new_password": REDACTED}
+    assert row["user"]["username"] == "ada" and row["user"]["full_name"] == "Ada Lovelace"
+    assert row["user"]["id"] in (42, "42")
+    assert row["exception_type"] == "ConnectionError" and "Traceback" in row["exception_traceback"]
+    assert "hunter2" not in done.stdout and "correct horse" not in done.stdout
+    assert list(tmp_path.iterdir()) == []  # its temporary data directory is gone
+
+
+def test_make_demo_has_its_own_port_and_respects_port() -> None:
+    def planned(*args: str, **env: str) -> str:
+        # Without the variables of an outer make (`make test` runs this), which would change what make prints.
+        outer = ("PORT", "MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")
+        environ = {k: v for k, v in clean_environ().items() if k not in outer}
+        environ.update(env)
+        command = ["make", "--no-print-directory", "-n", "demo", *args]
+        out = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=environ)
+        return out.stdout.strip().splitlines()[-1]
+
+    assert planned().endswith("reqlog demo --port 8765")
+    assert planned(PORT="9100").endswith("reqlog demo --port 9100")
+    assert planned("PORT=9200").endswith("reqlog demo --port 9200")

@@ -28,6 +28,7 @@ SQL = "/api/metrics/sql"
 TRACES = "/v1/traces"
 SERVICE = "/api/metrics/service"
 OPENAPI = "/api/openapi.json"
+HEALTH, READY, METRICS = "/healthz", "/readyz", "/metrics"
 
 
 @dataclass(frozen=True)
@@ -97,11 +98,21 @@ CASES: dict[tuple[str, str], list[Case]] = {
         Case("GET", SERVICE, None, 401, "detail"),
         Case("GET", SERVICE, "staff_plain", 403, "detail"),
     ],
+    # ops/: the health checks answer without a token (their 503 is a status document, not an error).
+    ("GET", HEALTH): [Case("POST", HEALTH, None, 405, "detail")],
+    ("GET", READY): [Case("POST", READY, None, 405, "detail")],
+    ("GET", METRICS): [
+        Case("GET", METRICS, None, 401, "detail"),
+        Case("GET", METRICS, "viewer_not_staff", 403, "detail"),
+        Case("POST", METRICS, "admin", 405, "detail"),
+    ],
 }
 
 
 def test_every_route_has_error_cases() -> None:
-    assert set(CASES) == {(route.method, route.path) for route in ROUTES}
+    # The viewer's HTML pages (`/`, `/ui/...`) answer errors as pages, not JSON: tests/ui covers them.
+    api = {(route.method, route.path) for route in ROUTES if route.path != "/" and not route.path.startswith("/ui")}
+    assert set(CASES) == api
 
 
 def _check_shape(shape: str, body: Any) -> None:
