@@ -1,93 +1,30 @@
 """Every `REQLOG_*` setting of the service and the exporter, declared once: name, kind, default, meaning.
 
-The settings classes take their fields from here (`field(name)` gives a dataclass field its default
-and its entry), `resolve` reads arguments and `REQLOG_*` variables with the one set of parsers
-below, the README's configuration reference is generated from `SETTINGS` (`python -m
-exporter.settings_table`, checked by `tests/test_docs.py`), and `reqlog`'s `--help` texts come from
-`help_text`. The instrumentation's options live in `instrumentation.options`.
-
-Resolution order: an argument (not `None`) > the environment variable `REQLOG_<NAME>` > the default.
+The `Setting` type, the one set of parsers and `resolve` (arguments > `REQLOG_*` variables >
+defaults) live in `instrumentation.settings_table`, beside the instrumentation's own entries, so
+every package shares them. The settings classes take their fields from here (`field(name)` gives a
+dataclass field its default and its entry), the README's configuration reference is generated from
+`SETTINGS` (`python -m exporter.settings_table`, checked by `tests/test_docs.py`), and `reqlog`'s
+`--help` texts come from `help_text`.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from instrumentation import settings_table as table
+from instrumentation.settings_table import MIB, Setting
+from instrumentation.settings_table import resolve as resolve  # the settings classes' one resolver
+
 from .errors import ConfigError
-
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
-MIB = 1024 * 1024
-
-
-def parse_bool(text: str) -> bool:
-    lowered = text.lower()
-    if lowered in _TRUE or lowered in _FALSE:
-        return lowered in _TRUE
-    raise ValueError(f"expected true or false, got {text!r}")
-
-
-def parse_list(text: str) -> tuple[str, ...]:
-    """Comma-separated entries, blanks dropped."""
-    return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
 def check_size(name: str, value: str) -> None:
     """Refuse a DuckDB size that is not a number with a unit, such as `512MB` or `1GiB`."""
     if not value or not value.rstrip("KMGTiBb").replace(".", "", 1).isdigit():
         raise ConfigError(name, f"expected a size such as 512MB, got {value!r}")
-
-
-# The one set of parsers: a variable's text (stripped) -> its value; `ValueError` says what is wrong.
-PARSERS: dict[str, Callable[[str], Any]] = {
-    "text": str,
-    "size": str,  # checked by `check_size` with the other values
-    "path": Path,
-    "int": int,
-    "float": float,
-    "bool": parse_bool,
-    "list": parse_list,
-}
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Setting:
-    """One setting: `REQLOG_<NAME>`, parsed as `kind`; `optional` ones take an empty variable as unset."""
-
-    name: str
-    kind: str
-    default: Any
-    meaning: str
-    shown_default: str | None = None  # the README's default when the value itself says it badly
-    optional: bool = False
-
-    @property
-    def variable(self) -> str:
-        return f"REQLOG_{self.name.upper()}"
-
-    def default_text(self) -> str:
-        if self.shown_default is not None:
-            return self.shown_default
-        if isinstance(self.default, bool):
-            return "`true`" if self.default else "`false`"
-        if isinstance(self.default, float):
-            return f"`{self.default:g}`"
-        return f"`{self.default}`"
-
-    def convert(self, label: str, value: Any) -> Any:
-        """An argument or a variable's text as this setting's value; `ConfigError(label, ...)` if invalid."""
-        if not isinstance(value, str):
-            return tuple(value) if self.kind == "list" else value
-        text = value.strip()
-        if self.optional and text == "":
-            return None
-        try:
-            return PARSERS[self.kind](text)
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(label, f"invalid value {value!r}: {exc}") from exc
 
 
 _REDACTION = "see docs/redaction.md for the entry syntax"
@@ -172,54 +109,34 @@ SETTINGS: dict[str, Setting] = {
     )
 }  # fmt: skip
 
+# Read by `reqlog sql/export/prune` only (with `REQLOG_TOKEN`, declared in `instrumentation.settings_table`).
+CLIENT_SETTINGS: dict[str, Setting] = {
+    "url": Setting("url", "text", None, "the service `reqlog sql/export/prune` ask, unless `--db` is given",
+                   "none (the DuckDB file)", optional=True),
+}  # fmt: skip
+
 
 def field(name: str) -> Any:
     """A dataclass field for the setting `name`: its default, and the entry in its metadata."""
-    setting = SETTINGS[name]
-    return dataclasses.field(default=setting.default, metadata={"setting": setting})
-
-
-def resolve(cls: type, environ: Mapping[str, str], overrides: Mapping[str, Any], *, what: str) -> dict[str, Any]:
-    """The values for the dataclass `cls` (fields made by `field`): arguments, then variables, then defaults.
-
-    Raises `ConfigError` naming the setting for an unknown argument (`unknown {what} setting`), or
-    naming the argument or the variable for a value that does not parse.
-    """
-    settings = {f.name: f.metadata["setting"] for f in dataclasses.fields(cls)}
-    unknown = set(overrides) - set(settings)
-    if unknown:
-        raise ConfigError(sorted(unknown)[0], f"unknown {what} setting")
-    values: dict[str, Any] = {}
-    for name, setting in settings.items():
-        if overrides.get(name) is not None:
-            values[name] = setting.convert(name, overrides[name])
-        elif setting.variable in environ:
-            values[name] = setting.convert(setting.variable, environ[setting.variable])
-    return values
+    return table.field(SETTINGS[name])
 
 
 def help_text(name: str) -> str:
     """A command-line option's help: the meaning, then where its default comes from."""
-    setting = SETTINGS[name]
-    default = setting.default_text().replace("`", "")
-    return f"{setting.meaning} (default: ${setting.variable}, else {default})".replace("%", "%%")
+    return table.help_text(SETTINGS[name])
 
 
 def variables(names: Iterable[str]) -> str:
     """`REQLOG_A`, `REQLOG_B` and `REQLOG_C`: the variables of `names`, for a sentence."""
-    listed = [f"`{SETTINGS[name].variable}`" for name in names]
-    return ", ".join(listed[:-1]) + " and " + listed[-1] if len(listed) > 1 else "".join(listed)
+    return table.variables(SETTINGS[name] for name in names)
 
 
 def markdown(names: Iterable[str]) -> str:
     """The configuration reference's table for the settings `names`, as the README holds it."""
-    lines = ["| Variable | Default | Meaning |", "|---|---|---|"]
-    for name in names:
-        setting = SETTINGS[name]
-        meaning = setting.meaning.replace("docs/redaction.md", "[docs/redaction.md](docs/redaction.md)")
-        lines.append(f"| `{setting.variable}` | {setting.default_text()} | {meaning} |")
-    return "\n".join(lines) + "\n"
+    return table.markdown(SETTINGS[name] for name in names)
 
 
 if __name__ == "__main__":
     print(markdown(SETTINGS), end="")
+    print()
+    print(table.markdown(CLIENT_SETTINGS.values()), end="")

@@ -23,6 +23,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from .options import OptionError
+from .settings_table import SETTINGS
 
 logger = logging.getLogger("reqlog.instrumentation")
 
@@ -31,7 +32,8 @@ DEFAULT_MAX_QUEUE_SIZE = 2048  # the SDK's: 32 full batches of headroom while th
 # The SDK's is 5000 ms: every span still queued is lost on SIGKILL, so send sooner. An idle
 # processor exports nothing, so this costs nothing without traffic.
 DEFAULT_SCHEDULE_DELAY_MILLIS = 1000
-DEFAULT_MAX_EXPORT_BYTES = 16 * 1024 * 1024
+_MAX_EXPORT_BYTES = SETTINGS["max_export_bytes"]  # `REQLOG_MAX_EXPORT_BYTES`, declared with the others
+DEFAULT_MAX_EXPORT_BYTES: int = _MAX_EXPORT_BYTES.default
 _SPAN_OVERHEAD = 512  # ids, times, name, status, kind, scope: a generous allowance per span
 _FIELD_OVERHEAD = 16  # tag, lengths and the value wrapper of one attribute
 
@@ -71,7 +73,7 @@ class Batching:
             "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
             min(DEFAULT_MAX_EXPORT_BATCH_SIZE, queue),  # a small queue set alone must not be an error
         )
-        size = _pick("max_export_bytes", max_export_bytes, env, "REQLOG_MAX_EXPORT_BYTES", DEFAULT_MAX_EXPORT_BYTES)
+        size = _pick("max_export_bytes", max_export_bytes, env, _MAX_EXPORT_BYTES.variable, DEFAULT_MAX_EXPORT_BYTES)
         if batch > queue:
             raise OptionError("max_export_batch_size", f"{batch} is larger than max_queue_size {queue}")
         return cls(queue, delay, batch, size)

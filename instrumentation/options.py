@@ -1,7 +1,8 @@
 """Middleware options: one frozen object, validated up front, from arguments or `REQLOG_*` variables.
 
-Resolution order is argument > environment variable > default (as in OTel's `BatchSpanProcessor`).
-Every option and its variable is listed in `docs/instrumentation.md`. Parsing happens once, when
+Resolution order is argument > `REQLOG_*` variable > OTel fallback variable > default (as in OTel's
+`BatchSpanProcessor`). Each field's variable, default, parser and meaning are declared once, in
+`settings_table.SETTINGS`; every option is described in `docs/instrumentation.md`. Parsing happens once, when
 the middleware is built, so the request path only reads ready-made values (compiled regexes,
 `ipaddress` networks, frozensets).
 """
@@ -16,22 +17,15 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from .errors import RequestLogError
+from .settings_table import SETTINGS, field
 
 # Bodies captured by default: JSON (and any `+json` type), HTML forms and text. Patterns are MIME
 # types, `type/*` or `*/*+suffix`; parameters such as `; charset=utf-8` are ignored.
-DEFAULT_BODY_CONTENT_TYPES = ("application/json", "*/*+json", "application/x-www-form-urlencoded", "text/*")
-DEFAULT_MAX_BODY_BYTES = 64 * 1024
+DEFAULT_BODY_CONTENT_TYPES: tuple[str, ...] = SETTINGS["body_content_types"].default
+DEFAULT_MAX_BODY_BYTES: int = SETTINGS["max_body_bytes"].default
 
 UserTuple = tuple[Any, Any, Any]
 UserResolver = Callable[[Mapping[str, Any]], "UserTuple | None"]
-
-# The OTel variable each option falls back to when its `REQLOG_*` variable is unset.
-_OTEL_FALLBACKS = {
-    "excluded_urls": "OTEL_PYTHON_EXCLUDED_URLS",
-    "sanitize_headers": "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS",
-}
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
 
 
 class OptionError(RequestLogError, ValueError):
@@ -42,22 +36,10 @@ class OptionError(RequestLogError, ValueError):
         self.option = option
 
 
-def _csv(value: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in value.split(",") if part.strip())
-
-
-def _bool(name: str, value: str) -> bool:
-    lowered = value.strip().lower()
-    if lowered in _TRUE:
-        return True
-    if lowered in _FALSE:
-        return False
-    raise OptionError(name, f"expected true or false, got {value!r}")
-
-
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Options:
-    """What `RequestLogMiddleware` captures. Each field has a `REQLOG_<FIELD>` variable.
+    """What `RequestLogMiddleware` captures. Each field is the entry of the same name in
+    `settings_table.SETTINGS` (its `REQLOG_<FIELD>` variable, default and parser).
 
     - `max_body_bytes`: bytes of each body kept on the span (the prefix beyond is cut and flagged).
     - `capture_request_body` / `capture_response_body`: turn body capture off per direction.
@@ -76,16 +58,16 @@ class Options:
       default every status. A request whose status is not listed is dropped before export.
     """
 
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
-    capture_request_body: bool = True
-    capture_response_body: bool = True
-    body_content_types: tuple[str, ...] = DEFAULT_BODY_CONTENT_TYPES
-    summarize_multipart: bool = True
-    trusted_proxies: tuple[str, ...] = ()
-    excluded_urls: tuple[str, ...] = ()
-    sanitize_headers: tuple[str, ...] = ()
-    methods: tuple[str, ...] = ()
-    status_codes: tuple[str, ...] = ()
+    max_body_bytes: int = field(SETTINGS["max_body_bytes"])
+    capture_request_body: bool = field(SETTINGS["capture_request_body"])
+    capture_response_body: bool = field(SETTINGS["capture_response_body"])
+    body_content_types: tuple[str, ...] = field(SETTINGS["body_content_types"])
+    summarize_multipart: bool = field(SETTINGS["summarize_multipart"])
+    trusted_proxies: tuple[str, ...] = field(SETTINGS["trusted_proxies"])
+    excluded_urls: tuple[str, ...] = field(SETTINGS["excluded_urls"])
+    sanitize_headers: tuple[str, ...] = field(SETTINGS["sanitize_headers"])
+    methods: tuple[str, ...] = field(SETTINGS["methods"])
+    status_codes: tuple[str, ...] = field(SETTINGS["status_codes"])
 
     def __post_init__(self) -> None:
         if isinstance(self.max_body_bytes, bool) or not isinstance(self.max_body_bytes, int):
@@ -102,7 +84,7 @@ class Options:
         ):
             value = getattr(self, name)
             if isinstance(value, str):
-                object.__setattr__(self, name, _csv(value))
+                object.__setattr__(self, name, SETTINGS[name].convert(name, value, OptionError))
             else:
                 object.__setattr__(self, name, tuple(value))
         # Validate now so a typo fails at start-up, not on the first request.
@@ -126,29 +108,18 @@ class Options:
         Raises `OptionError` (a `ValueError`) for an unknown option or a bad value.
         """
         env = os.environ if environ is None else environ
-        names = {field.name: field for field in dataclasses.fields(cls)}
-        unknown = set(overrides) - set(names)
+        settings = {option.name: option.metadata["setting"] for option in dataclasses.fields(cls)}
+        unknown = set(overrides) - set(settings)
         if unknown:
             raise OptionError(sorted(unknown)[0], "unknown option")
         values: dict[str, Any] = {}
-        for name in names:
+        for name, setting in settings.items():
             if overrides.get(name) is not None:
-                values[name] = overrides[name]
+                values[name] = overrides[name]  # checked by `__post_init__`, as a direct `Options(...)` is
                 continue
-            raw = env.get(f"REQLOG_{name.upper()}")
-            if raw is None and name in _OTEL_FALLBACKS:
-                raw = env.get(_OTEL_FALLBACKS[name])
-            if raw is None:
-                continue
-            if name == "max_body_bytes":
-                try:
-                    values[name] = int(raw)
-                except ValueError:
-                    raise OptionError(name, f"expected an integer, got {raw!r}") from None
-            elif names[name].type == "bool":  # annotations are strings (`from __future__`)
-                values[name] = _bool(name, raw)
-            else:
-                values[name] = _csv(raw)
+            raw = setting.raw(env)
+            if raw is not None:
+                values[name] = setting.convert(name, raw, OptionError)
         return cls(**values)
 
     def status_matcher(self) -> Callable[[int], bool] | None:

@@ -29,6 +29,7 @@ from opentelemetry.util.re import parse_env_headers
 from . import connection, lifecycle
 from .batching import Batching, BoundedExporter
 from .options import OptionError
+from .settings_table import SETTINGS, Setting
 
 ENTRY_POINT_GROUP = "opentelemetry_traces_exporter"
 OTLP = "otlp_proto_http"
@@ -36,7 +37,10 @@ DUCKDB = "reqlog_duckdb"
 # Every header is one attribute: the SDK's default of 128 per span can drop the request's own
 # method and URL (the oldest) on header-heavy requests.
 DEFAULT_SPAN_ATTRIBUTE_LIMIT = 1024
-DEFAULT_ENDPOINT = "http://127.0.0.1:8000"  # `reqlog serve`'s default address
+# `REQLOG_EXPORTER`, `REQLOG_ENDPOINT` and `REQLOG_TOKEN`, declared with the others; `REQLOG_DB` is
+# the in-process exporter's own setting (`exporter.settings_table`), only passed on from here.
+_EXPORTER, _ENDPOINT, _TOKEN = SETTINGS["exporter"], SETTINGS["endpoint"], SETTINGS["token"]
+DEFAULT_ENDPOINT: str = _ENDPOINT.default  # `reqlog serve`'s default address
 _ALIASES = {"otlp": OTLP, "otlp_http": OTLP, "duckdb": DUCKDB}
 
 
@@ -86,12 +90,12 @@ def configure(
         max_export_batch_size=max_export_batch_size,
         max_export_bytes=max_export_bytes,
     )
-    name = exporter or env.get("REQLOG_EXPORTER") or env.get("OTEL_TRACES_EXPORTER") or "otlp"
+    name = exporter or _text(_EXPORTER, env) or _EXPORTER.default
     name = _ALIASES.get(name.strip().lower(), name.strip())
     span_exporter = _build_exporter(
         name,
-        endpoint=endpoint or env.get("REQLOG_ENDPOINT") or _default_endpoint(env),
-        token=token or env.get("REQLOG_TOKEN"),
+        endpoint=endpoint or _text(_ENDPOINT, env) or _default_endpoint(env),
+        token=token or _text(_TOKEN, env),
         db=db or env.get("REQLOG_DB"),
         options=dict(exporter_options or {}),
         env=env,
@@ -105,7 +109,7 @@ def configure(
         dedupe = connection.install_dedupe()
         on_result = _clear_on_success(dedupe)
         if check_connection:
-            _start_check(span_exporter, token=token or env.get("REQLOG_TOKEN"), env=env, queue=batching.max_queue_size)
+            _start_check(span_exporter, token=token or _text(_TOKEN, env), env=env, queue=batching.max_queue_size)
     bounded = BoundedExporter(span_exporter, batching.max_export_bytes, on_result=on_result)
     processor = BatchSpanProcessor(
         bounded,
@@ -118,6 +122,11 @@ def configure(
         trace.set_tracer_provider(provider)
     lifecycle.register(provider)  # flushed when the app stops, whatever the server does with signals
     return provider
+
+
+def _text(setting: Setting, env: Mapping[str, str]) -> str | None:
+    """The variable's text, else its fallback's; here an empty variable counts as unset."""
+    return env.get(setting.variable) or (env.get(setting.fallback) if setting.fallback else None)
 
 
 def _clear_on_success(dedupe: connection.Dedupe) -> Callable[[SpanExportResult], None]:

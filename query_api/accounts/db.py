@@ -22,34 +22,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from exporter.errors import ConfigError
+from query_api.accounts.schema import create_or_upgrade
 
 ACCOUNTS_FILENAME = "accounts.sqlite3"
 
-_SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS accounts (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        username TEXT NOT NULL UNIQUE,
-        full_name TEXT NOT NULL DEFAULT '',
-        is_active INTEGER NOT NULL DEFAULT 1,
-        is_staff INTEGER NOT NULL DEFAULT 0,
-        is_superuser INTEGER NOT NULL DEFAULT 0,
-        created_at TEXT NOT NULL,
-        password_hash TEXT
-    )""",
-    """CREATE TABLE IF NOT EXISTS permissions (
-        account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
-        code INTEGER NOT NULL,
-        PRIMARY KEY (account_id, code)
-    )""",
-    """CREATE TABLE IF NOT EXISTS tokens (
-        key_hash TEXT PRIMARY KEY,
-        account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
-        created_at TEXT NOT NULL
-    )""",
-)
-# Columns added later, to files made before them: a token's first characters (to tell tokens apart in
-# `reqlog token list`; 8 of 40 hex characters leave 128 bits unknown) and when the service last saw it.
-_TOKEN_COLUMNS = {"prefix": "TEXT", "last_used_at": "TEXT"}
 PREFIX_LENGTH = 8
 
 
@@ -107,16 +83,7 @@ class AccountDB:
         self._con.execute("PRAGMA foreign_keys=ON")
         self._con.execute("PRAGMA synchronous=NORMAL")
         with self._transaction():
-            for statement in _SCHEMA:
-                self._con.execute(statement)
-            present = {row[1] for row in self._con.execute("PRAGMA table_info(tokens)")}
-            for column, kind in _TOKEN_COLUMNS.items():
-                if column not in present:
-                    self._con.execute(f"ALTER TABLE tokens ADD COLUMN {column} {kind}")
-            # Files made before the viewer's sign-in have no password column: add it (NULL = no password).
-            columns = {row[1] for row in self._con.execute("PRAGMA table_info(accounts)")}
-            if "password_hash" not in columns:
-                self._con.execute("ALTER TABLE accounts ADD COLUMN password_hash TEXT")
+            create_or_upgrade(self._con)
 
     def close(self) -> None:
         self._con.close()

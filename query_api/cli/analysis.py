@@ -22,8 +22,9 @@ import orjson
 
 from exporter.errors import RequestLogError, SqlError
 from exporter.log_store import PrunePreview
-from exporter.settings_table import help_text
+from exporter.settings_table import CLIENT_SETTINGS, help_text
 from exporter.store_housekeeping import compact
+from instrumentation import settings_table as table
 from query_api.cli import remote, service_file
 from query_api.cli.local_db import DatabaseBusy, open_local
 from query_api.housekeeping.export import export_from, parse_bound, write_parquet
@@ -32,6 +33,8 @@ from query_api.settings import ServiceSettings
 from query_api.sql.budget import DEFAULT_BYTE_LIMIT
 from query_api.sql.output import format_csv, format_json, format_table
 from query_api.sql.sandbox import DEFAULT_ROW_LIMIT, DEFAULT_TIMEOUT, run_sql
+
+_URL, _TOKEN = CLIENT_SETTINGS["url"], table.SETTINGS["token"]
 
 
 def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -72,8 +75,8 @@ def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 def _access_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", help=help_text("db"))
-    parser.add_argument("--url", help="the service, e.g. http://127.0.0.1:8000 (or $REQLOG_URL, unless --db is given)")
-    parser.add_argument("--token", default=os.environ.get("REQLOG_TOKEN"), help="API token (or $REQLOG_TOKEN)")
+    parser.add_argument("--url", help=f"{table.help_text(_URL)}, e.g. http://127.0.0.1:8000")
+    parser.add_argument("--token", default=os.environ.get(_TOKEN.variable), help=f"API token (or ${_TOKEN.variable})")
 
 
 def _resolve_target(args: argparse.Namespace) -> None:
@@ -81,7 +84,7 @@ def _resolve_target(args: argparse.Namespace) -> None:
     if args.url and args.db:
         raise UsageError("give either --db (the file) or --url (the service), not both")
     if not args.url and not args.db:
-        args.url = os.environ.get("REQLOG_URL") or None
+        args.url = os.environ.get(_URL.variable) or None
 
 
 class UsageError(RequestLogError):
