@@ -14,6 +14,7 @@ import time
 
 from aiohttp import web
 
+from exporter.errors import RequestLogError
 from query_api.accounts.db import Account
 from query_api.auth import PERM_SQL, PERM_VIEW_LOGS, has_permission
 from query_api.errors import PermissionDenied
@@ -22,7 +23,7 @@ from query_api.keys import ACCOUNTS_KEY, UI_KEY
 from .session import SESSION_COOKIE, Session, csrf_token, csrf_valid, decode_session
 
 
-class SignInNeeded(Exception):
+class SignInNeeded(RequestLogError):
     """No valid session: the caller is sent to the sign-in form."""
 
 
