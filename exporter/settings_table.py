@@ -41,6 +41,8 @@ SETTINGS: dict[str, Setting] = {
         Setting("read_threads", "int", 4, "threads serving store reads"),
         Setting("recent_cache_bytes", "int", 64 * MIB, "cache of recently written rows, rendered; `0` turns it off"),
         Setting("warm_cache", "bool", True, "fill that cache with the newest rows at start"),
+        Setting("warm_cache_seconds", "float", 5.0,
+                "most seconds that start-up fill may take before the service answers (`0`: no limit)"),
         Setting("list_page_bytes", "int", 16 * MIB,
                 "most row bytes in one list page (fewer rows and a `next` link past it)"),
         Setting("client_max_size", "int", 64 * MIB, "largest request body accepted"),

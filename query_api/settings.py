@@ -37,6 +37,7 @@ class ServiceSettings:
     read_threads: int = field("read_threads")
     recent_cache_bytes: int = field("recent_cache_bytes")
     warm_cache: bool = field("warm_cache")
+    warm_cache_seconds: float = field("warm_cache_seconds")
     list_page_bytes: int = field("list_page_bytes")
     client_max_size: int = field("client_max_size")
     access_log: bool = field("access_log")
@@ -111,6 +112,8 @@ def _validate(settings: ServiceSettings) -> None:
         raise ConfigError("read_threads", "must be at least 1")
     if settings.recent_cache_bytes < 0:
         raise ConfigError("recent_cache_bytes", "must be 0 (off) or more")
+    if not settings.warm_cache_seconds >= 0:
+        raise ConfigError("warm_cache_seconds", "must be 0 (no limit) or more seconds")
     if settings.list_page_bytes < 1024:
         raise ConfigError("list_page_bytes", "must be at least 1024 bytes")
     if settings.client_max_size < 1024:

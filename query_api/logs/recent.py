@@ -10,6 +10,7 @@ deleted so the cache never serves a row the store no longer has.
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterable
 from datetime import datetime
@@ -110,17 +111,26 @@ class RecentCache:
 _WARM_BATCH = 2_000
 
 
-def warm(store: LogStore, cache: RecentCache, *, step_bytes: int) -> None:
-    """Fill `cache` with the newest stored rows, up to its byte budget.
+def warm(store: LogStore, cache: RecentCache, *, step_bytes: int, max_seconds: float = 0.0) -> bool:
+    """Fill `cache` with the newest stored rows, up to its byte budget and for at most `max_seconds`.
 
     Rows are read in steps of at most `step_bytes` (and never more than the budget left), so the
     warm-up's memory is bounded by bytes, not by a row count: 700 rows of 2 MB once took a single
-    1.4 GB read and kept the service from starting.
+    1.4 GB read and kept the service from starting. It is bounded by time too (`max_seconds`, 0:
+    no limit; checked after each step, so one step always runs): on such rows DuckDB refuses the
+    memory of a batched read and the rows come one query each, which took minutes while the
+    service did not answer; the writer fills the cache anyway. Returns whether the time limit
+    stopped it before the byte budget or the oldest row.
     """
+    deadline = time.monotonic() + max_seconds if max_seconds > 0 else None
     rows: list[tuple[Any, ...]] = []
     total = 0
     before = None
+    stopped = False
     while total < cache.max_bytes:
+        if deadline is not None and rows and time.monotonic() >= deadline:
+            stopped = True
+            break
         budget = max(1024, min(step_bytes, cache.max_bytes - total))
         batch, _ = store.list_page(before_id=before, limit=_WARM_BATCH, max_bytes=budget)
         if not batch:
@@ -129,6 +139,7 @@ def warm(store: LogStore, cache: RecentCache, *, step_bytes: int) -> None:
         total += sum(_approximate_size(values) for values in batch)
         before = batch[-1][0]
     cache.add(reversed(rows))
+    return stopped
 
 
 def _approximate_size(values: tuple[Any, ...]) -> int:

@@ -50,6 +50,28 @@ def test_serve_shows_the_decoder_cache_budgets_it_was_given(tmp_path: Path) -> N
     _serve_and_check_budgets(db, tmp_path, newest=1)
 
 
+def test_serve_answers_after_a_warm_up_stopped_by_its_time_limit(tmp_path: Path) -> None:
+    db = tmp_path / "limited.duckdb"
+    store = RequestLogStore(db)
+    try:
+        for k in range(12):
+            store.insert_rows([make_row(k, body='"' + "x" * MIB + '"')], returning=False)
+    finally:
+        store.close()
+    tokens = make_accounts(db.with_name("accounts.sqlite3"))
+    # A time limit already past after the first step (at most 3 MiB, two of these rows).
+    env = {"REQLOG_WARM_CACHE_SECONDS": "1e-9", "REQLOG_LIST_PAGE_BYTES": str(3 * MIB)}
+    service = Service(db, tmp_path / "serve.log", env=env)  # fails the test if it does not answer
+    try:
+        status, body = service.get("/api/metrics/service", tokens.admin)
+        assert status == 200 and 1 <= body["recent_cache"]["rows"] < 12
+        assert "stopped at its time limit of 1e-09 s" in service.stderr()
+        status, row = service.get("/api/metrics/request_logs/1", tokens.admin)  # not warmed: from the file
+        assert status == 200 and row["id"] == 1
+    finally:
+        assert service.stop() == 0
+
+
 def _serve_and_check_budgets(db: Path, tmp_path: Path, *, newest: int) -> None:
     tokens = make_accounts(db.with_name("accounts.sqlite3"))
     budgets = {
