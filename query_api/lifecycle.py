@@ -86,14 +86,13 @@ async def warm_recent_cache(app: web.Application) -> AsyncIterator[None]:
     if app[SETTINGS_KEY].warm_cache and cache.max_bytes > 0:
         started = time.perf_counter()
         settings = app[SETTINGS_KEY]
-        limit = settings.warm_cache_seconds
-        warming = partial(warm, step_bytes=settings.list_page_bytes, max_seconds=limit)
+        warming = partial(warm, step_bytes=settings.list_page_bytes, max_seconds=settings.warm_cache_seconds)
         stopped = await app[READER_KEY].run(warming, app[STORE_KEY], cache)
         logger.info(
             "recent cache warmed with %d rows (%d bytes) in %.1f s%s",
             len(cache),
             cache.nbytes,
             time.perf_counter() - started,
-            f", stopped at its time limit of {limit:g} s (REQLOG_WARM_CACHE_SECONDS)" if stopped else "",
+            "" if stopped is None else f", stopped {stopped}",
         )
     yield

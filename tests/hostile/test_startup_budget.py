@@ -8,6 +8,8 @@ shown by `GET /api/metrics/service` as a decoding process holds them.
 
 from __future__ import annotations
 
+import base64
+import os
 import urllib.request
 from pathlib import Path
 
@@ -65,9 +67,31 @@ def test_serve_answers_after_a_warm_up_stopped_by_its_time_limit(tmp_path: Path)
     try:
         status, body = service.get("/api/metrics/service", tokens.admin)
         assert status == 200 and 1 <= body["recent_cache"]["rows"] < 12
-        assert "stopped at its time limit of 1e-09 s" in service.stderr()
+        assert "stopped at its time limit of 1e-09 s (REQLOG_WARM_CACHE_SECONDS)" in service.stderr()
         status, row = service.get("/api/metrics/request_logs/1", tokens.admin)  # not warmed: from the file
         assert status == 200 and row["id"] == 1
+    finally:
+        assert service.stop() == 0
+
+
+def test_serve_answers_when_duckdb_refuses_even_one_row_of_the_warm_up(tmp_path: Path) -> None:
+    # Incompressible 2 MB bodies: a query for one row still reads its whole vector of bodies, which
+    # DuckDB refuses past its memory limit (700 such rows against 1 GB; 20 against 16 MB here).
+    db = tmp_path / "random.duckdb"
+    store = RequestLogStore(db)
+    try:
+        for k in range(20):
+            body = '"' + base64.b64encode(os.urandom(3 * MIB // 2)).decode() + '"'
+            store.insert_rows([make_row(k, body=body)], returning=False)
+    finally:
+        store.close()
+    tokens = make_accounts(db.with_name("accounts.sqlite3"))
+    service = Service(db, tmp_path / "serve.log", env={"REQLOG_MEMORY_LIMIT": "16MB"})  # it used to exit here
+    try:
+        status, body = service.get("/api/metrics/service", tokens.admin)
+        assert status == 200 and body["recent_cache"]["rows"] == 0
+        assert "recent cache warmed with 0 rows (0 bytes)" in service.stderr()
+        assert "stopped on a read DuckDB refused: Out of Memory Error" in service.stderr()
     finally:
         assert service.stop() == 0
 
