@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test test-lake postgres lint format bench demo sanitize clean node nginx chromium
+.PHONY: install run test test-lake postgres lint format bench demo sanitize clean node uap-core nginx chromium
 
 # The environment is rebuilt whenever pyproject.toml changes (the stamp is older than it), and the
 # C speedups recompiled whenever their source does.
@@ -79,6 +79,17 @@ $(NODE_STAMP): $(NODE_DIR)/package-lock.json
 
 node: $(NODE_STAMP)
 
+# uap-core's public test corpus (~17,600 user agents) for tests/exporter/test_useragent_corpus.py: Debian's
+# `uap-core` package ships its test files (the npm package ships only the rules), in /usr/share/uap-core/tests.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+UAP_CORE := /usr/share/uap-core/tests/test_device.yaml
+$(UAP_CORE):
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends uap-core \
+		|| { $(SUDO) apt-get update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+		--no-install-recommends uap-core; }
+
+uap-core: $(UAP_CORE)
+
 # Where a C compiler exists, the suite requires the C speedups to have been built (a failed build
 # would otherwise only show as slowness); without one it tests the Python references and says so.
 REQLOG_REQUIRE_SPEEDUPS ?= $(if $(shell command -v cc || command -v gcc),1,0)
@@ -95,7 +106,7 @@ nginx:
 		apt-get install -y -qq --no-install-recommends nginx openssl >/dev/null; \
 	else echo "nginx is missing: sudo apt-get install nginx (tests/ops/test_deploy.py needs it)"; fi
 
-test: lint node nginx chromium test-lake
+test: lint node uap-core nginx chromium test-lake
 	REQLOG_REQUIRE_SPEEDUPS=$(REQLOG_REQUIRE_SPEEDUPS) $(BIN)/python -m pytest -q
 
 bench: $(STAMP) $(PEERS)/.installed $(LAKE)/.installed postgres

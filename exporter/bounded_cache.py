@@ -11,6 +11,7 @@ the budget the table is emptied: simple, and real traffic refills it with what r
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from typing import Any, Generic, TypeVar
 
 K = TypeVar("K")
@@ -78,3 +79,22 @@ _ALL: list[BoundedCache[Any, Any]] = []
 def caches() -> tuple[BoundedCache[Any, Any], ...]:
     """Every bounded cache of the process (for tests and status: each one's `bytes` and budget)."""
     return tuple(_ALL)
+
+
+def configure(budgets: Mapping[str, int]) -> None:
+    """Set the byte budget of the caches named in `budgets` (a cache over its new budget is emptied).
+
+    The service calls it at start, in its own process and in each decoding process, from its
+    `REQLOG_*_CACHE_BYTES` settings; raises `KeyError` for a name no cache has.
+    """
+    by_name = {cache.name: cache for cache in _ALL}
+    for name, max_bytes in budgets.items():
+        cache = by_name[name]
+        cache.max_bytes = max_bytes
+        if cache.bytes > max_bytes:
+            cache.clear()
+
+
+def snapshot() -> dict[str, dict[str, int]]:
+    """Each cache's entries, bytes held and budget, by name (what `GET /api/metrics/service` shows)."""
+    return {cache.name: {"entries": len(cache), "bytes": cache.bytes, "max_bytes": cache.max_bytes} for cache in _ALL}

@@ -19,6 +19,7 @@ import orjson
 from instrumentation import attributes as attr
 
 from .attribute_values import strings
+from .bounded_cache import cost
 from .headers import canonical_name, join_values
 from .redaction import REDACTED, Redactor
 from .scrub import is_url_header, scrub_url
@@ -26,10 +27,13 @@ from .speedups import headers_json, text_holds_secret
 
 _REQUEST_PREFIX_LEN = len(attr.REQUEST_HEADER_PREFIX)
 _RESPONSE_PREFIX_LEN = len(attr.RESPONSE_HEADER_PREFIX)
-# Header keys remembered, and the longest one remembered: arbitrary keys from OTLP must not grow the
-# tables, by count or by bytes (each table holds at most ~8192 * 300 characters of keys, ~4 MB).
-_KEYS_MAX = 8192
+# Arbitrary keys from OTLP must not grow the tables: each table holds at most `_TABLE_MAX_BYTES`
+# (keys and values, counted as `bounded_cache.cost`; `REQLOG_HEADER_KEYS_CACHE_BYTES` in the service)
+# and is emptied when an entry would pass it; a key longer than `KEY_MAX_CHARS` is never kept.
+DEFAULT_TABLE_MAX_BYTES = 4 * 1024 * 1024
+_TABLE_MAX_BYTES = DEFAULT_TABLE_MAX_BYTES
 KEY_MAX_CHARS = 300
+_TABLE_BYTES: dict[int, int] = {}  # id(table) -> bytes it holds
 
 
 def _header_key(key: str) -> tuple[bool, str] | None:
@@ -125,8 +129,40 @@ def _learn(known: dict[str, tuple[bytes, bool | None]], key: str, redactor: Reda
 
 
 def _remember(table: dict[Any, Any], key: Any, value: Any) -> Any:
-    """`table[key] = value` while the table is below its bound; returns `value` either way."""
+    """`table[key] = value` within the table's byte budget (emptied first when the entry would pass
+    it); a key past `KEY_MAX_CHARS` is not kept. Returns `value` either way."""
     size = len(key) if isinstance(key, str) else len(key[0])
-    if len(table) < _KEYS_MAX and size <= KEY_MAX_CHARS:
-        table[key] = value
+    if size > KEY_MAX_CHARS or key in table:
+        return value
+    entry = cost(key, value)
+    held = _TABLE_BYTES.get(id(table), 0)
+    if held + entry > _TABLE_MAX_BYTES:
+        table.clear()
+        held = 0
+    table[key] = value
+    _TABLE_BYTES[id(table)] = held + entry
     return value
+
+
+def _tables() -> list[dict[Any, Any]]:
+    return [_HEADER_KEYS, _NAME_FRAGMENTS, *_FRAGMENTS.values()]
+
+
+def configure_tables(max_bytes: int) -> None:
+    """Set each header-key table's byte budget (a table over it is emptied)."""
+    global _TABLE_MAX_BYTES
+    _TABLE_MAX_BYTES = max_bytes
+    for table in _tables():
+        if _TABLE_BYTES.get(id(table), 0) > max_bytes:
+            table.clear()
+            _TABLE_BYTES[id(table)] = 0
+
+
+def tables_snapshot() -> dict[str, int]:
+    """The header-key tables together: entries, bytes held, and the budget of each table."""
+    tables = _tables()
+    return {
+        "entries": sum(len(table) for table in tables),
+        "bytes": sum(_TABLE_BYTES.get(id(table), 0) for table in tables),
+        "max_bytes": _TABLE_MAX_BYTES,
+    }

@@ -41,6 +41,8 @@ SETTINGS: dict[str, Setting] = {
         Setting("read_threads", "int", 4, "threads serving store reads"),
         Setting("recent_cache_bytes", "int", 64 * MIB, "cache of recently written rows, rendered; `0` turns it off"),
         Setting("warm_cache", "bool", True, "fill that cache with the newest rows at start"),
+        Setting("warm_cache_seconds", "float", 5.0,
+                "most seconds that start-up fill may take before the service answers (`0`: no limit)"),
         Setting("list_page_bytes", "int", 16 * MIB,
                 "most row bytes in one list page (fewer rows and a `next` link past it)"),
         Setting("client_max_size", "int", 64 * MIB, "largest request body accepted"),
@@ -63,6 +65,14 @@ SETTINGS: dict[str, Setting] = {
         Setting("ingest_batch_rows", "int", 10_000, "most rows committed in one transaction"),
         Setting("ingest_retry_after", "int", 1, "seconds in the `Retry-After` of a 503"),
         Setting("ingest_workers", "int", 1, "processes decoding OTLP (`0`: a thread)"),
+        Setting("user_agents_cache_bytes", "int", 8 * MIB,
+                "byte budget of the memo of user-agent classifications, in each decoding process "
+                "(a memo that would pass its budget is emptied; `0` keeps one entry)"),
+        Setting("content_types_cache_bytes", "int", 512 * 1024, "byte budget of the memo of content types"),
+        Setting("header_names_cache_bytes", "int", MIB, "byte budget of the memo of header names"),
+        Setting("header_keys_cache_bytes", "int", 4 * MIB,
+                "byte budget of each table of header keys the C speedups read "
+                "(all four shown in `/api/metrics/service`)"),
         Setting("metrics_networks", "list", (),
                 "addresses and CIDRs that may read `GET /metrics` without a token (else permission 3601)", "none"),
         Setting("ready_stall_seconds", "float", 30.0,

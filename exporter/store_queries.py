@@ -7,7 +7,7 @@ and the reads as functions of a cursor.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import duckdb
@@ -106,28 +106,38 @@ def list_page(
     cut = False
     if max_bytes is not None and ids:
         # The sizes of those rows only (a size over every candidate would read all their text).
-        sizes = dict(
-            cursor.execute(
-                f"SELECT id, {ROW_BYTES_SQL} FROM {TABLE} WHERE id BETWEEN ? AND ? AND list_contains(?, id)",
-                [min(ids), max(ids), ids],
-            ).fetchall()
-        )
-        total, kept = 0, 0
-        for request_id in ids:
-            nbytes = sizes.get(request_id, 0)
+        total, kept = 0, list[int]()
+        for request_id, nbytes in _by_ids(cursor, f"id, {ROW_BYTES_SQL}", ids, order):
             if kept and total + nbytes > max_bytes:
                 cut = True
                 break
             total += nbytes
-            kept += 1
-        ids = ids[:kept]
+            kept.append(request_id)
+        ids = kept
     if not ids:
         return [], cut
-    rows = cursor.execute(
-        f"SELECT {SELECT_COLUMNS} FROM {TABLE} WHERE id BETWEEN ? AND ? AND list_contains(?, id) ORDER BY id {order}",
-        [min(ids), max(ids), ids],
-    ).fetchall()
-    return rows, cut
+    return list(_by_ids(cursor, SELECT_COLUMNS, ids, order)), cut
+
+
+def _by_ids(cursor: duckdb.DuckDBPyConnection, columns: str, ids: list[int], order: str) -> Iterator[tuple[Any, ...]]:
+    """`columns` of the rows `ids` (existing ones, in `ids`' order, which is sorted by `order`).
+
+    One query, unless DuckDB refuses its memory: it then decompresses whole segments of long text
+    (700 rows of 2 MB made it ask 2 GiB against a 1 GB limit, and `reqlog serve` could not start,
+    tests/hostile/test_startup_budget.py), while a query for one id reads that row only. So the
+    rows then come one at a time, as the caller asks for them: a size pass stops at its budget.
+    """
+    sql = f"SELECT {columns} FROM {TABLE} WHERE id BETWEEN ? AND ? AND list_contains(?, id) ORDER BY id {order}"
+    try:
+        yield from cursor.execute(sql, [min(ids), max(ids), ids]).fetchall()
+        return
+    except duckdb.OutOfMemoryException:
+        pass
+    for request_id in ids:
+        # fetchall, not fetchone: a partly fetched result would block the cursor's next statement.
+        found = cursor.execute(f"SELECT {columns} FROM {TABLE} WHERE id = ?", [request_id]).fetchall()
+        if found:
+            yield found[0]
 
 
 # What a list of requests shows at a glance (the viewer's list): the narrow columns only.

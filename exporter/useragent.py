@@ -2,12 +2,15 @@
 
 Parsing uses ua-parser 1.x with its Rust backend (`ua-parser-rs`, pulled in by the `ua-parser[regex]`
 requirement): a cache miss costs ~30-50 us against ~1 ms for the pure-Python backend, and it is the
-only backend whose rules recognise long bot user agents (Applebot, ChatGPT-User). The
-classification rules follow the widely used `user-agents` library, checked tablet -> mobile -> pc,
-so Chrome on an iPad is a tablet. The final classification is memoised per user-agent string:
-real traffic repeats a few thousand agents, and a hit costs well under a microsecond. The memo is
-bounded by bytes (`bounded_cache`: a client picks its user agent, at any length), and the parser is
-built without ua-parser's own cache, which held 2,000 agents of any size.
+only backend whose rules recognise long bot user agents (Applebot, ChatGPT-User). `device`, `os` and
+`browser` are ua-parser's families. `device_type` and `is_bot` follow the `user-agents` library's
+rules (`useragent_rules`), then reqlog's named improvements on them (`useragent_improvements`).
+
+The final classification is memoised per user-agent string: real traffic repeats a few thousand
+agents, and a hit costs well under a microsecond. The memo is bounded by bytes (`bounded_cache`: a
+client picks its user agent, at any length; `REQLOG_USER_AGENTS_CACHE_BYTES`), and the parser is built
+without ua-parser's own cache, which held 2,000 agents of any size. A miss reads at most the first
+`MAX_PARSED_CHARS` characters, so its cost is bounded too (real user agents stay under 600).
 """
 
 from __future__ import annotations
@@ -17,21 +20,11 @@ from typing import NamedTuple
 from ua_parser import BestAvailableResolver, Parser, load_lazy_builtins
 
 from .bounded_cache import BoundedCache
+from .useragent_improvements import improve
+from .useragent_rules import OTHER, Parsed, verdict
 
-_MOBILE_DEVICE_FAMILIES = frozenset(
-    {"iPhone", "iPod", "Generic Smartphone", "Generic Feature Phone", "PlayStation Vita"}
-)
-_TABLET_DEVICE_FAMILIES = frozenset(
-    {"iPad", "BlackBerry Playbook", "Blackberry Playbook", "Kindle", "Kindle Fire", "Kindle Fire HD", "Galaxy Tab",
-     "Xoom", "Dell Streak"}
-)  # fmt: skip
-_PC_OS_FAMILIES = frozenset({"Windows 95", "Windows 98", "Windows ME", "Solaris", "Chrome OS", "ChromeOS"})
-_MAC_OS_FAMILIES = frozenset({"Mac OS X", "macOS"})
-_MOBILE_OS_FAMILIES = frozenset(
-    {"Windows Phone", "Windows Phone OS", "Symbian OS", "Bada", "Windows CE", "Windows Mobile"}
-)
-_MOBILE_BROWSER_FAMILIES = frozenset({"Opera Mobile", "Opera Mini"})
-OTHER = "Other"
+MAX_PARSED_CHARS = 2048
+DEFAULT_CACHE_BYTES = 8 * 1024 * 1024
 
 
 class UserAgentInfo(NamedTuple):
@@ -50,72 +43,43 @@ def warm_up() -> None:
     classify("Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:145.0) Gecko/20100101 Firefox/145.0")
 
 
-_CACHE: BoundedCache[str, UserAgentInfo] = BoundedCache("user agents", max_bytes=8 * 1024 * 1024, max_key_chars=1024)
+_CACHE: BoundedCache[str, UserAgentInfo] = BoundedCache(
+    "user agents", max_bytes=DEFAULT_CACHE_BYTES, max_key_chars=1024
+)
 _KNOWN = _CACHE.data
 _parser: Parser | None = None
 
 
 def classify(user_agent: str | None) -> UserAgentInfo:
-    """Classify a User-Agent header value; `None` or an empty string gives `UNKNOWN`."""
+    """Classify a User-Agent header value; `None` or an empty string gives `UNKNOWN`. Never raises."""
     if not user_agent:
         return UNKNOWN
     known = _KNOWN.get(user_agent)
     if known is not None:
         return known
+    parsed = parse(user_agent)
+    final, _ = improve(parsed, verdict(parsed))
+    info = UserAgentInfo(parsed.device, final.device_type, parsed.os, parsed.browser, final.is_bot)
+    return _CACHE.put(user_agent, info)
+
+
+def parse(user_agent: str) -> Parsed:
+    """ua-parser's families for the first `MAX_PARSED_CHARS` characters, "Other" where it found none."""
     global _parser
     if _parser is None:
         _parser = Parser(BestAvailableResolver(load_lazy_builtins()))
-    result = _parser.parse(user_agent)
-    device = result.device.family if result.device else OTHER
-    os_family = result.os.family if result.os else OTHER
-    browser = result.user_agent.family if result.user_agent else OTHER
-    device_type = _device_type(user_agent, device, os_family, browser)
-    return _CACHE.put(user_agent, UserAgentInfo(device, device_type, os_family, browser, device == "Spider"))
-
-
-def _device_type(ua: str, device: str, os_family: str, browser: str) -> str:
-    if _is_tablet(ua, device, os_family, browser):
-        return "tablet"
-    if _is_mobile(ua, device, os_family, browser):
-        return "mobile"
-    if _is_pc(ua, os_family):
-        return "pc"
-    return "other"
-
-
-def _is_android_tablet(ua: str, browser: str) -> bool:
-    # Newer Android tablets leave "Mobile" out of their user agent.
-    return "Mobile Safari" not in ua and browser not in ("Firefox Mobile", "Opera Mini")
-
-
-def _is_tablet(ua: str, device: str, os_family: str, browser: str) -> bool:
-    return (
-        device in _TABLET_DEVICE_FAMILIES
-        or (os_family == "Android" and _is_android_tablet(ua, browser))
-        or os_family.startswith("Windows RT")
-        or (os_family == "Firefox OS" and "Mobile" not in browser)
-    )
-
-
-def _is_mobile(ua: str, device: str, os_family: str, browser: str) -> bool:
-    return (
-        device in _MOBILE_DEVICE_FAMILIES
-        or browser in _MOBILE_BROWSER_FAMILIES
-        or os_family in ("Android", "Firefox OS")  # tablets were ruled out before
-        or (os_family == "BlackBerry OS" and device != "Blackberry Playbook")
-        or os_family in _MOBILE_OS_FAMILIES
-        or "J2ME" in ua
-        or "MIDP" in ua
-        or "iPhone;" in ua
-        or "Googlebot-Mobile" in ua
-        or (device == "Spider" and "Mobile" in browser)
-    )
-
-
-def _is_pc(ua: str, os_family: str) -> bool:
-    return (
-        "Windows NT" in ua
-        or os_family in _PC_OS_FAMILIES
-        or (os_family in _MAC_OS_FAMILIES and "Silk" not in ua)
-        or ("Linux" in ua and "X11" in ua)
+    ua = user_agent[:MAX_PARSED_CHARS]
+    try:
+        result = _parser.parse(ua)
+    except UnicodeEncodeError:  # lone surrogates (a header decoded with surrogateescape): the Rust side wants UTF-8
+        ua = ua.encode("utf-8", "replace").decode("utf-8")
+        result = _parser.parse(ua)
+    os = result.os
+    os_version = ".".join(part for part in (os.major, os.minor, os.patch) if part) if os else ""
+    return Parsed(
+        ua,
+        result.device.family if result.device else OTHER,
+        os.family if os else OTHER,
+        os_version,
+        result.user_agent.family if result.user_agent else OTHER,
     )

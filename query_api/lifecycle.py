@@ -75,7 +75,8 @@ async def accounts_context(app: web.Application) -> AsyncIterator[None]:
 
 
 async def warm_recent_cache(app: web.Application) -> AsyncIterator[None]:
-    """With `warm_cache` on, load the newest rows into the recent-rows cache, up to its byte budget.
+    """With `warm_cache` on, load the newest rows into the recent-rows cache, up to its byte budget
+    and for at most `warm_cache_seconds` (the service answers nothing until it is done).
 
     The newest rows are the likeliest to be asked for. This runs before the server accepts
     connections (so no write races it, and the cache keeps id order), on a reader thread: about
@@ -84,12 +85,14 @@ async def warm_recent_cache(app: web.Application) -> AsyncIterator[None]:
     cache = app[RECENT_KEY]
     if app[SETTINGS_KEY].warm_cache and cache.max_bytes > 0:
         started = time.perf_counter()
-        step = app[SETTINGS_KEY].list_page_bytes
-        await app[READER_KEY].run(partial(warm, step_bytes=step), app[STORE_KEY], cache)
+        settings = app[SETTINGS_KEY]
+        warming = partial(warm, step_bytes=settings.list_page_bytes, max_seconds=settings.warm_cache_seconds)
+        stopped = await app[READER_KEY].run(warming, app[STORE_KEY], cache)
         logger.info(
-            "recent cache warmed with %d rows (%d bytes) in %.1f s",
+            "recent cache warmed with %d rows (%d bytes) in %.1f s%s",
             len(cache),
             cache.nbytes,
             time.perf_counter() - started,
+            "" if stopped is None else f", stopped {stopped}",
         )
     yield

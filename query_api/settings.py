@@ -37,6 +37,7 @@ class ServiceSettings:
     read_threads: int = field("read_threads")
     recent_cache_bytes: int = field("recent_cache_bytes")
     warm_cache: bool = field("warm_cache")
+    warm_cache_seconds: float = field("warm_cache_seconds")
     list_page_bytes: int = field("list_page_bytes")
     client_max_size: int = field("client_max_size")
     access_log: bool = field("access_log")
@@ -53,6 +54,10 @@ class ServiceSettings:
     ingest_batch_rows: int = field("ingest_batch_rows")
     ingest_retry_after: int = field("ingest_retry_after")
     ingest_workers: int = field("ingest_workers")
+    user_agents_cache_bytes: int = field("user_agents_cache_bytes")
+    content_types_cache_bytes: int = field("content_types_cache_bytes")
+    header_names_cache_bytes: int = field("header_names_cache_bytes")
+    header_keys_cache_bytes: int = field("header_keys_cache_bytes")
     metrics_networks: tuple[str, ...] = field("metrics_networks")
     ready_stall_seconds: float = field("ready_stall_seconds")
     ready_min_free_bytes: int = field("ready_min_free_bytes")
@@ -77,6 +82,16 @@ class ServiceSettings:
         """The accounts database in use."""
         return self.accounts_db if self.accounts_db is not None else accounts_path_for(self.db)
 
+    @property
+    def cache_budgets(self) -> dict[str, int]:
+        """The decoder caches' byte budgets, by `exporter.bounded_cache` name."""
+        return {
+            "header names": self.header_names_cache_bytes,
+            "content types": self.content_types_cache_bytes,
+            "user agents": self.user_agents_cache_bytes,
+            "header keys": self.header_keys_cache_bytes,
+        }
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> ServiceSettings:
         """Build from `overrides` (`None` values ignored), then `environ`, then defaults.
@@ -97,6 +112,8 @@ def _validate(settings: ServiceSettings) -> None:
         raise ConfigError("read_threads", "must be at least 1")
     if settings.recent_cache_bytes < 0:
         raise ConfigError("recent_cache_bytes", "must be 0 (off) or more")
+    if not settings.warm_cache_seconds >= 0:
+        raise ConfigError("warm_cache_seconds", "must be 0 (no limit) or more seconds")
     if settings.list_page_bytes < 1024:
         raise ConfigError("list_page_bytes", "must be at least 1024 bytes")
     if settings.client_max_size < 1024:
@@ -118,6 +135,14 @@ def _validate(settings: ServiceSettings) -> None:
         raise ConfigError("ingest_max_body_bytes", "must be at least 1024 bytes")
     if settings.ingest_inflight_bytes < settings.ingest_max_bytes:
         raise ConfigError("ingest_inflight_bytes", "must be at least ingest_max_bytes (one request must fit)")
+    for name in (
+        "header_names_cache_bytes",
+        "content_types_cache_bytes",
+        "user_agents_cache_bytes",
+        "header_keys_cache_bytes",
+    ):
+        if getattr(settings, name) < 0:
+            raise ConfigError(name, "must be 0 or more bytes")
     if not 0 <= settings.ingest_workers <= 64:
         raise ConfigError("ingest_workers", "must be 0 (decode in a thread) to 64")
     if settings.backend not in ("duckdb", "ducklake"):

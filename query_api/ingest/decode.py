@@ -18,12 +18,13 @@ import signal
 import threading
 import time
 import zlib
+from collections.abc import Mapping
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 import pyarrow as pa
 
-from exporter import limits
+from exporter import bounded_cache, header_attributes, limits
 from exporter.errors import RequestLogError
 from exporter.isolation import ARROW_ERRORS, Outcome, rows_to_table
 from exporter.otlp import DecodedRequest, OtlpDecodeError, decode_protobuf
@@ -118,15 +119,37 @@ def _to_arrow(decoded: DecodedRequest) -> pa.Table | None:
 
 # -- the pool -------------------------------------------------------------------------------------
 
+HEADER_KEYS = "header keys"  # the tables `exporter.header_attributes` keeps for the C header code
+
+
+def configure_caches(budgets: Mapping[str, int]) -> None:
+    """Byte budgets by cache name: the `bounded_cache` ones, and `HEADER_KEYS`."""
+    budgets = dict(budgets)
+    if HEADER_KEYS in budgets:
+        header_attributes.configure_tables(budgets.pop(HEADER_KEYS))
+    bounded_cache.configure(budgets)
+
+
+def cache_sizes() -> dict[str, dict[str, int]]:
+    """This process's decoder caches: entries, bytes and budget by name."""
+    return {**bounded_cache.snapshot(), HEADER_KEYS: header_attributes.tables_snapshot()}
+
+
 _worker_redactor = Redactor()
 
 
-def _init_worker(redaction: Redaction, parent: int, max_body_bytes: int = limits.DEFAULT_MAX_BODY_BYTES) -> None:
+def _init_worker(
+    redaction: Redaction,
+    parent: int,
+    max_body_bytes: int = limits.DEFAULT_MAX_BODY_BYTES,
+    cache_budgets: Mapping[str, int] | None = None,
+) -> None:
     global _worker_redactor
     # Ctrl-C reaches the whole process group: the service stops its workers itself, in order, so a
     # worker ignores SIGINT instead of dying with a KeyboardInterrupt traceback on the terminal.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     limits.configure(max_body_bytes=max_body_bytes)
+    configure_caches(cache_budgets or {})
     add_headers, keep_headers, add_keys, keep_keys = redaction
     _worker_redactor = Redactor.build(
         add_headers=add_headers, keep_headers=keep_headers, add_keys=add_keys, keep_keys=keep_keys
@@ -150,12 +173,20 @@ class DecodePool:
     """Runs `decode_body` in `workers` processes (0: in one thread of this process)."""
 
     def __init__(
-        self, workers: int, redaction: Redaction, *, max_body_bytes: int = limits.DEFAULT_MAX_BODY_BYTES
+        self,
+        workers: int,
+        redaction: Redaction,
+        *,
+        max_body_bytes: int = limits.DEFAULT_MAX_BODY_BYTES,
+        cache_budgets: Mapping[str, int] | None = None,
     ) -> None:
         self.workers = workers
         self._max_body_bytes = max_body_bytes
+        self._cache_budgets = dict(cache_budgets or {})
+        self._used = False
         if workers == 0:  # decoding runs in this process
             limits.configure(max_body_bytes=max_body_bytes)
+        configure_caches(self._cache_budgets)  # this process flattens too (in-process decoding, tests)
         self._redaction = redaction
         self._redactor = Redactor.build(
             add_headers=redaction[0], keep_headers=redaction[1], add_keys=redaction[2], keep_keys=redaction[3]
@@ -170,13 +201,14 @@ class DecodePool:
             max_workers=self.workers,
             mp_context=multiprocessing.get_context("spawn"),  # no fork of a threaded process
             initializer=_init_worker,
-            initargs=(self._redaction, os.getpid(), self._max_body_bytes),
+            initargs=(self._redaction, os.getpid(), self._max_body_bytes, self._cache_budgets),
         )
 
     async def decode(self, raw: bytes, encoding: str, json: bool, max_bytes: int) -> tuple[DecodedRequest, Any]:
         """`decode_body` off the loop; raises `OtlpError` (503 if a worker process died)."""
         loop = asyncio.get_running_loop()
         executor = self._executor
+        self._used = True
         redactor = self._redactor if self.workers == 0 else None  # workers built their own
         if self.workers > 1 and self._spawned is not executor:
             # Processes start on demand, one per request finding none idle: start them all now,
@@ -191,6 +223,17 @@ class DecodePool:
                 self._executor = self._new_executor()
                 await asyncio.to_thread(executor.shutdown, wait=False)
             raise OtlpError(503, UNAVAILABLE, "a decoding process stopped; retry later") from None
+
+    async def cache_sizes(self) -> dict[str, dict[str, int]] | None:
+        """The decoder caches of a decoding process (`bounded_cache.snapshot`): this one's when it
+        decodes itself or no worker has started yet, else a worker's; `None` if it is busy for 1 s."""
+        if self.workers == 0 or not self._used:
+            return cache_sizes()
+        future = asyncio.get_running_loop().run_in_executor(self._executor, cache_sizes)
+        try:
+            return await asyncio.wait_for(future, 1.0)
+        except (TimeoutError, BrokenProcessPool):
+            return None
 
     def close(self) -> None:
         """Stop the workers (waits for the requests they are decoding)."""

@@ -64,7 +64,12 @@ async def ingest_context(app: web.Application) -> AsyncIterator[None]:
         on_commit=on_commit if recent is not None and recent.max_bytes > 0 else None,
     )
     redaction = (settings.redact_headers, settings.unredact_headers, settings.redact_keys, settings.unredact_keys)
-    decoder = DecodePool(settings.ingest_workers, redaction, max_body_bytes=settings.ingest_max_body_bytes)
+    decoder = DecodePool(
+        settings.ingest_workers,
+        redaction,
+        max_body_bytes=settings.ingest_max_body_bytes,
+        cache_budgets=settings.cache_budgets,
+    )
     app[INGEST_KEY] = Ingest(
         writer=writer,
         decoder=decoder,

@@ -41,6 +41,8 @@ async def service_status(request: web.Request) -> web.Response:
         "writer": None,
         "recent_cache": None,
         "store": None,
+        # The decoder's memo tables (header names, content types, user agents, header keys): entries, bytes, budget.
+        "decoder_caches": None,
     }
     store = app.get(STORE_KEY)
     if store is not None:
@@ -54,6 +56,7 @@ async def service_status(request: web.Request) -> web.Response:
         }
     ingest = app.get(INGEST_KEY)
     if ingest is not None:
+        body["decoder_caches"] = await ingest.decoder.cache_sizes()
         body["ingest"] = dataclasses.asdict(ingest.stats)
         writer = ingest.writer
         body["writer"] = {
@@ -87,7 +90,7 @@ def _counts(description: str, names: dict[str, str]) -> dict[str, Any]:
 SCHEMAS = {
     "ServiceStatus": {
         "type": "object",
-        "required": ["started_at", "uptime_seconds", "ingest", "writer", "recent_cache", "store"],
+        "required": ["started_at", "uptime_seconds", "ingest", "writer", "recent_cache", "store", "decoder_caches"],
         "properties": {
             "started_at": {"type": "string", "format": "date-time"},
             "uptime_seconds": {"type": "number", "minimum": 0},
@@ -123,6 +126,22 @@ SCHEMAS = {
                     "reopens": {"type": "integer", "minimum": 0},
                     "last_reopen_at": {"type": ["string", "null"], "format": "date-time"},
                     "last_reopen_error": {"type": ["string", "null"], "description": "DuckDB's error that caused it"},
+                },
+            },
+            "decoder_caches": {
+                "type": ["object", "null"],
+                "description": "The decoder's memo tables, by name (header names, content types, user agents, header "
+                "keys: the tables the C header code reads, summed, with each one's budget), in a decoding process: "
+                "entries, bytes held and byte budget (REQLOG_*_CACHE_BYTES). Null when ingest is not set up or the "
+                "decoding process stayed busy for a second.",
+                "additionalProperties": {
+                    "type": "object",
+                    "required": ["entries", "bytes", "max_bytes"],
+                    "properties": {
+                        "entries": {"type": "integer", "minimum": 0},
+                        "bytes": {"type": "integer", "minimum": 0},
+                        "max_bytes": {"type": "integer", "minimum": 0},
+                    },
                 },
             },
             "recent_cache": _counts(

@@ -86,10 +86,14 @@ def test_one_poisoned_span_never_costs_the_others(
             "SELECT concat_ws('|', endpoint, user_id, body, request_headers, query_params) FROM request_logs"
         ).fetchall()
         assert all("hunter2" not in text for (text,) in texts)  # a secret deep inside is still redacted
-        if "surrogate" in poison and "content type" not in poison:
+        if "surrogate" in poison and "content type" not in poison and "agent" not in poison:
             assert exporter.repaired == 1
-            # The replacement shows in the stored value (a user agent is only classified, not stored).
-            assert "agent" in poison or any("\ufffd" in text for (text,) in texts)
+            # The replacement shows in the stored value.
+            assert any("\ufffd" in text for (text,) in texts)
+        if "agent" in poison:
+            # A user agent is only classified, never stored, and classification takes any string:
+            # the span needs no repair at all.
+            assert exporter.repaired == 0
     finally:
         exporter.shutdown()
 

@@ -44,10 +44,26 @@ def test_distinct_large_values_keep_every_cache_within_its_byte_budget() -> None
         assert cache.bytes <= cache.max_bytes, cache.name
         # Other tests may have filled a cache with short keys; none of the attack's long ones is kept.
         assert all(len(str(key)) < SIZE for key in cache.data), f"{cache.name} kept a {SIZE}-byte value"
-    # The tables the C header code reads are bounded by key length too.
+    # The tables the C header code reads are bounded by key length and by bytes too.
     tables = [header_attributes._HEADER_KEYS, header_attributes._NAME_FRAGMENTS, *header_attributes._FRAGMENTS.values()]
     for table in tables:
         assert all(len(key if isinstance(key, str) else key[0]) <= header_attributes.KEY_MAX_CHARS for key in table)
+    snapshot = header_attributes.tables_snapshot()
+    assert snapshot["bytes"] <= snapshot["max_bytes"] * len(tables)
+
+
+def test_the_header_key_tables_keep_to_a_configured_byte_budget() -> None:
+    redactor = Redactor()
+    header_attributes.configure_tables(20_000)
+    try:
+        for i in range(200):  # 200 distinct short header keys: ~40 KB of entries against 20 KB
+            span = pb_span({"http.request.method": "GET", f"http.request.header.x_{i:04d}": ("v",)})
+            decode_protobuf(pb_request([span]).SerializeToString(), redactor=redactor)
+            for table in (header_attributes._HEADER_KEYS, *header_attributes._FRAGMENTS.values()):
+                assert header_attributes._TABLE_BYTES.get(id(table), 0) <= 20_000
+        assert header_attributes.tables_snapshot()["max_bytes"] == 20_000
+    finally:
+        header_attributes.configure_tables(header_attributes.DEFAULT_TABLE_MAX_BYTES)
 
 
 def test_a_long_value_is_still_classified_the_same_each_time() -> None:

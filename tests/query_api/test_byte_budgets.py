@@ -84,3 +84,19 @@ def test_the_warm_up_reads_in_steps_of_bytes_and_keeps_the_newest(
     assert max(steps) <= 3 * MIB  # never a read of every row at once (the old code read all 30)
     assert 0 < cache.nbytes <= 8 * MIB
     assert cache.get(30) is not None and cache.get(1) is None  # the newest rows, within the budget
+
+
+def test_the_warm_up_stops_at_its_time_limit_and_says_so(db_path: Path) -> None:
+    _seed_big(db_path, 12, 1 * MIB)
+    store = RequestLogStore(db_path)
+    try:
+        limited, unlimited = RecentCache(64 * MIB), RecentCache(64 * MIB)
+        # A limit already past when the first step ends: the warm-up stops there, whatever the clock.
+        stopped = warm(store, limited, step_bytes=3 * MIB, max_seconds=1e-9)
+        finished = warm(store, unlimited, step_bytes=3 * MIB, max_seconds=0)
+    finally:
+        store.close()
+    assert stopped is not None and "time limit" in stopped and finished is None
+    assert len(unlimited) == 12
+    assert 1 <= len(limited) < 12  # one step of at most 3 MiB: two of the 1 MiB rows
+    assert limited.get(12) is not None and limited.get(1) is None  # still the newest rows
