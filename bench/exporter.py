@@ -38,7 +38,7 @@ def _pin_to_one_core() -> str:
 def insert_paths(rows: list[tuple[object, ...]], tmp: str) -> list[dict[str, object]]:
     """Why the store inserts through Arrow: the same rows, one transaction per batch, three ways."""
     from exporter.schema import TABLE
-    from exporter.store import _INSERTED_COLUMNS, _INSERTED_INDEXES
+    from exporter.store_arrow import _INSERTED_COLUMNS, _INSERTED_INDEXES
 
     columns = ", ".join(_INSERTED_COLUMNS)
     marks = ", ".join("?" for _ in _INSERTED_COLUMNS)
