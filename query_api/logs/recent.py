@@ -1,10 +1,12 @@
-"""A bounded cache of recently written rows, kept as the API's rendered JSON bytes.
+"""A bounded cache of recently written rows, served as the API's rendered JSON bytes.
 
 A full-row point lookup in DuckDB costs milliseconds (a columnar engine reads every column
 separately), while most reads ask for rows written moments ago. So the writer hands every stored
-batch to `RecentCache.add` and the retrieve view answers from here first, with no thread hop and
-no rendering. The limit is in bytes; the oldest entries go first. Pruning must `discard` what it
-deleted so the cache never serves a row the store no longer has.
+batch to `RecentCache.add` and the retrieve view answers from here first, with no thread hop. A row
+is kept as its values and rendered on its first read (then kept rendered): rendering every row as
+it was written cost the writer about a third of the OTLP ingest rate (`bench/ingest.py`), and most
+rows are never read. The limit is in bytes; the oldest entries go first. Pruning must `discard`
+what it deleted so the cache never serves a row the store no longer has.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from exporter.row import COLUMN, COLUMN_NAMES, render_json
 _ID, _STARTED_AT, _CREATED_AT = COLUMN.id, COLUMN.started_at, COLUMN.created_at
 # Bookkeeping per entry beyond the JSON bytes (dict slot, tuple, int and datetimes), roughly.
 _OVERHEAD = 200
+_Entry = tuple[bytes | tuple[Any, ...], int, datetime | None, datetime | None]
 
 
 class RecentCache:
@@ -34,7 +37,8 @@ class RecentCache:
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
-        self._entries: OrderedDict[int, tuple[bytes, datetime | None, datetime | None]] = OrderedDict()
+        # id -> (rendered JSON, or the row's values until its first read; its size; started_at; created_at)
+        self._entries: OrderedDict[int, _Entry] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
         self.hits = 0
@@ -42,6 +46,10 @@ class RecentCache:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    def __contains__(self, request_id: int) -> bool:
+        """Whether the row is cached (without reading it, which would render it)."""
+        return request_id in self._entries
 
     @property
     def nbytes(self) -> int:
@@ -55,7 +63,15 @@ class RecentCache:
             self.misses += 1
             return None
         self.hits += 1
-        return entry[0]
+        if isinstance(entry[0], bytes):
+            return entry[0]
+        body = render_json(entry[0])
+        with self._lock:
+            if self._entries.get(request_id) is entry:  # not evicted or replaced meanwhile
+                self._entries[request_id] = (body, len(body) + _OVERHEAD, entry[2], entry[3])
+                self._bytes += len(body) + _OVERHEAD - entry[1]
+                self._evict()
+        return body
 
     def add(self, value_tuples: Iterable[tuple[Any, ...]]) -> None:
         """Cache stored rows, given as values in column order (what `insert_rows` returns).
@@ -64,17 +80,21 @@ class RecentCache:
         """
         if self.max_bytes <= 0:
             return
-        rendered = [(v[_ID], (render_json(v), v[_STARTED_AT], v[_CREATED_AT])) for v in value_tuples]
+        entries = [(v[_ID], (v, approximate_size(v), v[_STARTED_AT], v[_CREATED_AT])) for v in value_tuples]
         with self._lock:
-            for request_id, entry in rendered:
+            for request_id, entry in entries:
                 old = self._entries.pop(request_id, None)
                 if old is not None:
-                    self._bytes -= len(old[0]) + _OVERHEAD
+                    self._bytes -= old[1]
                 self._entries[request_id] = entry
-                self._bytes += len(entry[0]) + _OVERHEAD
-            while self._bytes > self.max_bytes and self._entries:
-                _, (body, _, _) = self._entries.popitem(last=False)
-                self._bytes -= len(body) + _OVERHEAD
+                self._bytes += entry[1]
+            self._evict()
+
+    def _evict(self) -> None:
+        """Drop the oldest entries while over the budget (the caller holds the lock)."""
+        while self._bytes > self.max_bytes and self._entries:
+            _, evicted = self._entries.popitem(last=False)
+            self._bytes -= evicted[1]
 
     def discard(self, request_ids: Iterable[int]) -> int:
         """Drop these ids (rows deleted from the store); return how many were cached."""
@@ -83,7 +103,7 @@ class RecentCache:
             for request_id in request_ids:
                 entry = self._entries.pop(request_id, None)
                 if entry is not None:
-                    self._bytes -= len(entry[0]) + _OVERHEAD
+                    self._bytes -= entry[1]
                     dropped += 1
         return dropped
 
@@ -98,7 +118,7 @@ class RecentCache:
         by_start = column == "started_at"
         with self._lock:
             doomed = []
-            for request_id, (_, started_at, created_at) in self._entries.items():
+            for request_id, (_, _, started_at, created_at) in self._entries.items():
                 moment = started_at if by_start else created_at
                 if moment is None or moment < cutoff:
                     doomed.append(request_id)
@@ -145,11 +165,12 @@ def warm(store: LogStore, cache: RecentCache, *, step_bytes: int, max_seconds: f
         if not batch:
             break
         rows.extend(batch)
-        total += sum(_approximate_size(values) for values in batch)
+        total += sum(approximate_size(values) for values in batch)
         before = batch[-1][0]
     cache.add(reversed(rows))
     return stopped
 
 
-def _approximate_size(values: tuple[Any, ...]) -> int:
+def approximate_size(values: tuple[Any, ...]) -> int:
+    """What a row not yet rendered counts against the cache's budget: its text plus per-column bookkeeping."""
     return _OVERHEAD + sum(len(v) for v in values if isinstance(v, str)) + 12 * len(COLUMN_NAMES)

@@ -13,7 +13,7 @@ from exporter.errors import ConfigError
 from exporter.row import RequestLog, render_json, row_values
 from query_api import ServiceSettings, create_app
 from query_api.keys import RECENT_KEY
-from query_api.logs.recent import RecentCache
+from query_api.logs.recent import RecentCache, approximate_size
 
 from .conftest import ClientFactory
 from .harness import Tokens, auth, make_row
@@ -80,6 +80,17 @@ def test_cache_holds_rendered_rows_and_evicts_oldest_by_bytes() -> None:
     assert cache.get(5) == render_json(_values(4))
 
 
+def test_a_row_is_rendered_on_its_first_read_and_then_counted_at_its_rendered_size() -> None:
+    values = [_values(i) for i in range(3)]
+    cache = RecentCache(10_000_000)
+    cache.add(values)  # the writer's path renders nothing
+    assert cache.nbytes == sum(approximate_size(v) for v in values)
+    body = cache.get(2)
+    assert body == render_json(values[1])
+    assert cache.get(2) is body  # kept rendered
+    assert cache.nbytes == approximate_size(values[0]) + approximate_size(values[2]) + len(body) + 200
+
+
 def test_cache_off_and_pruning() -> None:
     off = RecentCache(0)
     off.add([_values(0)])
@@ -104,13 +115,13 @@ def rows() -> list[RequestLog]:
 async def test_start_warms_the_cache_with_the_newest_rows_within_budget(
     aiohttp_client: ClientFactory, settings: ServiceSettings, tokens: Tokens, stored: list[Any]
 ) -> None:
-    per_row = len(render_json(stored[-1])) + 200
+    per_row = approximate_size(stored[-1])  # what a row counts until its first read renders it
     small = ServiceSettings.from_env({}, db=settings.db, recent_cache_bytes=10 * per_row + 50)
     client: TestClient[Any, Any] = await aiohttp_client(create_app(small))
     app = client.app
     assert app is not None
     cache = app[RECENT_KEY]
-    cached = [i for i in range(1, 41) if cache.get(i) is not None]
+    cached = [i for i in range(1, 41) if i in cache]
     assert cached == list(range(31, 41))  # the newest ten
     response = await client.get("/api/metrics/request_logs/3", headers=auth(tokens.admin))  # from the store
     assert response.status == 200 and (await response.json())["id"] == 3
