@@ -87,18 +87,7 @@ def list_page(
 ) -> tuple[list[tuple[Any, ...]], bool]:
     """`RequestLogStore.list_page` through `cursor`; `at_least_id` only narrows the search (the
     order stays): the lake's newest-first windows (`exporter.lake.store`)."""
-    clauses, params = (log_filter or LogFilter()).sql()
-    if before_id is not None:
-        clauses.append("id < ?")
-        params.append(before_id)
-    if after_id is not None:
-        clauses.append("id > ?")
-        params.append(after_id)
-    if at_least_id is not None:
-        clauses.append("id >= ?")
-        params.append(at_least_id)
-    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-    order = "ASC" if after_id is not None and before_id is None else "DESC"
+    where, params, order = _page_where(log_filter, before_id, after_id, at_least_id)
     # Pick the page's ids first, reading only the filtered columns, then fetch the wide rows by
     # id: a full-row top-N would read every JSON column of every candidate row.
     ids_sql = f"SELECT id FROM {TABLE}{where} ORDER BY id {order} LIMIT ?"
@@ -161,18 +150,23 @@ def list_summaries(
     where fetching the full rows of a sparse filter's page costs ~200 ms (the wide columns' zstd
     blocks around each row are decompressed; docs/design-notes.md).
     """
-    clauses, params = (log_filter or LogFilter()).sql()
-    if before_id is not None:
-        clauses.append("id < ?")
-        params.append(before_id)
-    if after_id is not None:
-        clauses.append("id > ?")
-        params.append(after_id)
-    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-    order = "ASC" if after_id is not None and before_id is None else "DESC"
+    where, params, order = _page_where(log_filter, before_id, after_id)
     sql = f"SELECT {', '.join(SUMMARY_COLUMNS)} FROM {TABLE}{where} ORDER BY id {order} LIMIT ?"
     return cursor.execute(sql, [*params, limit]).fetchall()
 
 
 def count(cursor: duckdb.DuckDBPyConnection) -> int:
     return int(cursor.execute(f"SELECT count(*) FROM {TABLE}").fetchall()[0][0])
+
+
+def _page_where(
+    log_filter: LogFilter | None, before_id: int | None, after_id: int | None, at_least_id: int | None = None
+) -> tuple[str, list[Any], str]:
+    """A page's WHERE clause, its parameters, and its id order (ascending only for `after_id` alone)."""
+    clauses, params = (log_filter or LogFilter()).sql()
+    for bound, op in ((before_id, "<"), (after_id, ">"), (at_least_id, ">=")):
+        if bound is not None:
+            clauses.append(f"id {op} ?")
+            params.append(bound)
+    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+    return where, params, "ASC" if after_id is not None and before_id is None else "DESC"
