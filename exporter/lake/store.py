@@ -229,45 +229,27 @@ class LakeStore(RequestLogStore):
         max_bytes: int | None = None,
         at_least_id: int | None = None,
     ) -> tuple[list[tuple[Any, ...]], bool]:
+        def page(below: int | None, above: int | None, least: int | None) -> tuple[list[tuple[Any, ...]], bool]:
+            return store_queries.list_page(
+                self.cursor(), log_filter, before_id=below, after_id=above, limit=limit, max_bytes=max_bytes,
+                at_least_id=least,
+            )  # fmt: skip
+
         # The cap is read before DuckLake's snapshot: every range below it committed before the snapshot.
         cap = self.visible_below()
         if after_id is not None and before_id is None:  # a walk towards newer rows, oldest first
-            rows, cut = store_queries.list_page(
-                self.cursor(),
-                log_filter,
-                before_id=None,
-                after_id=after_id,
-                limit=limit,
-                max_bytes=max_bytes,
-                at_least_id=at_least_id,
-            )
+            rows, cut = page(None, after_id, at_least_id)
             return [row for row in rows if row[0] < cap], cut
         before_id = cap if before_id is None else min(before_id, cap)
         if after_id is not None:
-            return store_queries.list_page(
-                self.cursor(),
-                log_filter,
-                before_id=before_id,
-                after_id=after_id,
-                limit=limit,
-                max_bytes=max_bytes,
-                at_least_id=at_least_id,
-            )
+            return page(before_id, after_id, at_least_id)
         # Newest first in widening id windows: DuckLake opens only the files whose ids fall in the
         # window (their min/max statistics), where a top-N over the whole table reads every file's ids.
         lowest = at_least_id if at_least_id is not None else 1
         width = max(limit, 1) * _FIRST_WINDOW_ROWS_PER_ROW
         while True:
             floor = max(before_id - width, lowest)
-            rows, cut = store_queries.list_page(
-                self.cursor(),
-                log_filter,
-                before_id=before_id,
-                after_id=None,
-                limit=limit,
-                max_bytes=max_bytes,
-                at_least_id=floor if floor > 1 else None,
-            )
+            rows, cut = page(before_id, None, floor if floor > 1 else None)
             if cut or len(rows) >= limit or floor <= lowest:
                 return rows, cut
             width *= _WINDOW_GROWTH
