@@ -152,7 +152,8 @@ class LogStore(Protocol):
     def dashboard(self, part: str, *, timeout: float | None = None, **arguments: Any) -> list[Values]:
         """The viewer dashboard's query `part` over `started_after <= started_at < started_before`
         (`analytics.DASHBOARD_PARTS`): `time_series` (bucket start in unix seconds, requests, errors,
-        bots, [p50, p95, p99]) per `bucket_seconds`, optionally of one `route`; `slowest` (id,
+        bots, [p50, p95, p99] within 2%: `latency_histogram`) per `bucket_seconds`, optionally of one
+        `route`; `routes` (`stats` by route, the busiest `limit`); `slowest` (id,
         started_at, duration, method, endpoint, status_code); `exceptions` (type, occurrences, last
         id). Raises `KeyError` for an unknown part, `SqlError` past `timeout`."""
 

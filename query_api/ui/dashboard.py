@@ -1,6 +1,6 @@
 """The dashboard: traffic, errors and latency over time (charts drawn in the browser), and top lists.
 
-The page is rendered with its tables (busiest routes from the stats endpoint's query, slowest
+The page is rendered with its tables (busiest routes, as the stats endpoint counts them, slowest
 requests, top exceptions); `dashboard.js` then fetches `/ui/dashboard/series` (same query string) and
 draws the charts with the vendored uPlot. All SQL is in `exporter.analytics`; it runs on the analysis
 threads with the SQL time limit, as the stats endpoint's does.
@@ -88,7 +88,7 @@ async def dashboard_page(request: web.Request) -> web.StreamResponse:
     bounds = {"started_after": start, "started_before": end}
     # Side by side on the analysis threads (two): the page waits for the slowest, not the sum.
     routes, slowest, exceptions = await asyncio.gather(
-        _query(request, lambda store, timeout: store.stats("route", **bounds, limit=TOP, timeout=timeout)),
+        _query(request, lambda store, timeout: store.dashboard("routes", **bounds, limit=TOP, timeout=timeout)),
         _query(request, lambda store, timeout: store.dashboard("slowest", **bounds, limit=TOP, timeout=timeout)),
         _query(request, lambda store, timeout: store.dashboard("exceptions", **bounds, limit=TOP, timeout=timeout)),
     )
