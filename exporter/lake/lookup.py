@@ -6,7 +6,8 @@ before it opens a file: ~80 ms of a lookup on a loaded machine, when the file it
 `FileIndex` keeps the table's live files with their id range, read from the catalog in one go and
 kept while the catalog's latest snapshot stays the same (one cheap query a lookup says so: a row
 deleted by retention is gone from the next lookup on). A lookup then reads the file whose range
-holds the id, straight with `read_parquet`.
+holds the id itself: the row group holding it with Arrow (`parquet_rows`), else with DuckDB's
+`read_parquet`.
 
 Only plain files take this path: a file with deletes (a delete file or rows in the catalog's inlined
 deletes), a partial or encrypted file, or a file mapped from a foreign schema is left to DuckLake.
@@ -18,15 +19,18 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import os
 import threading
 from collections.abc import Sequence
 from typing import Any
 
 import duckdb
 import psycopg
+import pyarrow as pa
 
 from ..row import iter_columns
 from ..schema import TABLE
+from .parquet_rows import ParquetRows
 from .schema import lake_type
 
 _LATEST = "SELECT max(snapshot_id) FROM ducklake_snapshot"
@@ -50,6 +54,11 @@ SELECT f.data_file_id, f.path, f.path_is_relative, st.min_value, st.max_value,
 FROM ducklake_data_file f
 JOIN ducklake_file_column_stats st ON st.data_file_id = f.data_file_id AND st.column_id = %(column)s
 WHERE f.table_id = %(table)s AND f.begin_snapshot <= %(s)s AND (f.end_snapshot IS NULL OR f.end_snapshot > %(s)s)
+"""
+_COLUMNS = """
+SELECT column_name, column_id FROM ducklake_column
+WHERE table_id = %(table)s AND parent_column IS NULL
+    AND begin_snapshot <= %(s)s AND (end_snapshot IS NULL OR end_snapshot > %(s)s)
 """
 _SELECT = ", ".join(f"{name}::{lake_type(sql_type)}" for name, sql_type, _ in iter_columns())
 
@@ -81,10 +90,12 @@ class FileIndex:
         self._snapshot: int | None = None
         self._files: list[_File] = []  # sorted by low
         self._lows: list[int] = []
+        self._column_ids: dict[str, int] = {}
+        self._rows = ParquetRows()
         self.files_read = 0  # Parquet files this index had DuckDB read (bench/lake.py reports it)
         self.reloads = 0
 
-    def _current(self) -> tuple[list[_File], list[int]]:
+    def _current(self) -> tuple[list[_File], list[int], dict[str, int]]:
         """The files as of the latest snapshot: one query, plus a reload when a commit came since."""
         with self._pg_lock:
             row = self._pg.execute(_LATEST).fetchone()
@@ -94,7 +105,7 @@ class FileIndex:
                 self._lows = [file.low for file in self._files]
                 self._snapshot = latest
                 self.reloads += 1
-            return self._files, self._lows
+            return self._files, self._lows, self._column_ids
 
     def _load(self, snapshot: int) -> list[_File]:
         table = self._pg.execute(_TABLE, {"s": snapshot, "table": TABLE}).fetchone()
@@ -107,12 +118,17 @@ class FileIndex:
         if self._pg.execute("SELECT to_regclass(%s)", [inlined]).fetchone() not in (None, (None,)):
             deleted = self._pg.execute(f"SELECT DISTINCT file_id FROM {inlined} WHERE begin_snapshot <= %s", [snapshot])
             with_deletes = {int(file_id) for (file_id,) in deleted.fetchall()}
+        columns = self._pg.execute(_COLUMNS, {"s": snapshot, "table": table_id}).fetchall()
+        self._column_ids = {str(name): int(column_id) for name, column_id in columns}
+        root = os.path.realpath(self._data_path)
         files = []
         live = self._pg.execute(_FILES, {"s": snapshot, "table": table_id, "column": column_id}).fetchall()
         for file_id, path, relative, low, high, only_ducklake in live:
             if only_ducklake or int(file_id) in with_deletes or low is None or high is None:
                 continue
-            files.append(_File(int(low), int(high), _joined(base, str(path), bool(relative))))
+            full = _joined(base, str(path), bool(relative))
+            if os.path.commonpath([root, os.path.realpath(full)]) == root:  # only files under the data path
+                files.append(_File(int(low), int(high), full))
         files.sort(key=lambda file: file.low)
         return files
 
@@ -125,7 +141,7 @@ class FileIndex:
         self, cursor: duckdb.DuckDBPyConnection, request_ids: Sequence[int]
     ) -> tuple[dict[int, tuple[Any, ...]], list[int]]:
         """Rows found in plain files, and the ids left for DuckLake to answer."""
-        files, lows = self._current()
+        files, lows, column_ids = self._current()
         by_file: dict[str, list[int]] = {}
         left: list[int] = []
         for request_id in request_ids:
@@ -136,13 +152,14 @@ class FileIndex:
                 by_file.setdefault(file.path, []).append(request_id)
         found: dict[int, tuple[Any, ...]] = {}
         for path, wanted in by_file.items():
-            marks = ", ".join("?" for _ in wanted)
             try:
-                rows = cursor.execute(
-                    f"SELECT {_SELECT} FROM read_parquet({_quote(path)}) WHERE id IN ({marks})", wanted
-                ).fetchall()
-            except duckdb.Error:
-                continue  # gone since (compacted and cleaned up), or an older layout: DuckLake answers
+                rows = self._rows.read(path, wanted, column_ids)
+                if rows is None:
+                    marks = ", ".join("?" for _ in wanted)
+                    scan = f"SELECT {_SELECT} FROM read_parquet({_quote(path)}) WHERE id IN ({marks})"
+                    rows = cursor.execute(scan, wanted).fetchall()
+            except (OSError, pa.ArrowException, duckdb.Error):
+                continue  # gone since (compacted and cleaned up), or unreadable here: DuckLake answers
             self.files_read += 1
             for values in rows:
                 found.setdefault(int(values[0]), values)

@@ -33,6 +33,7 @@ from . import ids
 from .config import LakeConfig
 from .connect import LAKE, open_lake
 from .lookup import FileIndex
+from .parquet_rows import ROW_GROUP_ROWS
 from .schema import LAKE_SCHEMA_VERSION, MIGRATION
 from .span_memory import SpanMemory, not_stored, recall
 
@@ -122,6 +123,8 @@ class LakeStore(RequestLogStore):
             self._pg.execute("SELECT pg_advisory_lock(%s)", [_MIGRATION_LOCK])
         try:
             con = self._con
+            # Small row groups: a lookup by id reads ~2 MB of one row group (`lookup`), not a whole file.
+            con.execute(f"CALL {LAKE}.set_option('parquet_row_group_size', {ROW_GROUP_ROWS})")
             con.execute("CREATE TABLE IF NOT EXISTS reqlog_migrations (version INTEGER, applied_at TIMESTAMP)")
             current = con.execute("SELECT max(version) FROM reqlog_migrations").fetchall()[0][0] or 0
             if current > LAKE_SCHEMA_VERSION:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from exporter import store_queries
-from exporter.lake import LakeStore
+from exporter.lake import LakeStore, parquet_rows
 from exporter.lake.housekeeping import delete_days_before
 
 from .conftest import Lake
@@ -21,7 +23,9 @@ def _ducklake(store: LakeStore, request_id: int) -> tuple[object, ...] | None:
     return store_queries.get_values(store.cursor(), request_id)
 
 
-def test_a_lookup_reads_one_file_answers_as_ducklake_and_finds_fresh_rows(lake: Lake) -> None:
+def test_a_lookup_reads_one_file_answers_as_ducklake_and_finds_fresh_rows(
+    lake: Lake, monkeypatch: pytest.MonkeyPatch
+) -> None:
     writer = LakeStore(lake.writer())
     reader = LakeStore(lake.analyst(), read_only=True)
     try:
@@ -37,6 +41,13 @@ def test_a_lookup_reads_one_file_answers_as_ducklake_and_finds_fresh_rows(lake: 
         assert sorted(many) == [3, 44, 59]
         assert all(values == _ducklake(reader, request_id) for request_id, values in many.items())
         assert reader.get_values(61) is None
+        # A row group too large for Arrow to read whole: DuckDB's read_parquet reads the file instead.
+        monkeypatch.setattr(parquet_rows, "MAX_READ_BYTES", 0)
+        before = reader.files.files_read
+        scanned = reader.get_values(22)
+        assert scanned is not None and scanned == _ducklake(reader, 22)
+        assert reader.files.files_read == before + 1
+        monkeypatch.undo()
         # Committed after the index was read: found, from a file and from rows inlined in the catalog.
         writer.insert_rows(make_rows(20, start=60))
         fresh = reader.get_values(80)
