@@ -10,7 +10,8 @@ holds the id itself: the row group holding it with Arrow (`parquet_rows`), else 
 `read_parquet`.
 
 Only plain files take this path: a file with deletes (a delete file or rows in the catalog's inlined
-deletes), a partial or encrypted file, or a file mapped from a foreign schema is left to DuckLake.
+deletes), a compacted file holding rows of a snapshot after the index's, an encrypted file, or a
+file mapped from a foreign schema is left to DuckLake.
 An id found in no plain file (a fresh commit the index has not seen, rows kept inlined in the
 catalog, an id that does not exist) is answered by DuckLake too, so the answer is always DuckLake's.
 """
@@ -46,9 +47,10 @@ WHERE t.table_name = %(table)s AND s.schema_name = 'main'
     AND s.begin_snapshot <= %(s)s AND (s.end_snapshot IS NULL OR s.end_snapshot > %(s)s)
 """
 # The table's files live at snapshot %(s)s, with their id range and whether only DuckLake may read them.
+# A compacted file holds rows of several snapshots (`partial_max` the newest): all visible at %(s)s.
 _FILES = """
 SELECT f.data_file_id, f.path, f.path_is_relative, st.min_value, st.max_value,
-    f.partial_max IS NOT NULL OR f.encryption_key IS NOT NULL OR f.mapping_id IS NOT NULL
+    f.partial_max > %(s)s OR f.encryption_key IS NOT NULL OR f.mapping_id IS NOT NULL
     OR EXISTS (SELECT 1 FROM ducklake_delete_file d WHERE d.data_file_id = f.data_file_id
         AND d.begin_snapshot <= %(s)s AND (d.end_snapshot IS NULL OR d.end_snapshot > %(s)s))
 FROM ducklake_data_file f

@@ -55,6 +55,14 @@ def test_a_lookup_reads_one_file_answers_as_ducklake_and_finds_fresh_rows(
         writer.insert_rows(make_rows(3, start=80))  # under 10 rows: kept inlined in the catalog
         inlined = reader.get_values(83)
         assert inlined is not None and inlined == _ducklake(reader, 83)
+        # Compacted (one file holding the rows of several commits): still one file read.
+        writer.cursor().execute("SELECT * FROM ducklake_flush_inlined_data('lake')").fetchall()
+        writer.cursor().execute("SELECT * FROM ducklake_merge_adjacent_files('lake', 'request_logs')").fetchall()
+        for request_id in (2, 45, 83):
+            before = reader.files.files_read
+            compacted = reader.get_values(request_id)
+            assert compacted is not None and compacted == _ducklake(reader, request_id)
+            assert reader.files.files_read == before + 1
     finally:
         reader.close()
         writer.close()
