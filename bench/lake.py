@@ -7,11 +7,14 @@ wheels), on a throwaway PostgreSQL started here, with the lake's data on the loc
    by 4 clients to `reqlog serve` on one DuckDB file, and to one lake writer
    (`reqlog serve --backend ducklake --role writer`), rounds interleaved, medians compared.
    Goal: a writer >= 0.5x the single file.
-2. A lake of ROWS rows (1M; REQLOG_BENCH_LAKE_ROWS), written as the writers write it: one commit per
-   10,000 rows, ids in contiguous ranges. A lookup by id: files read (DuckDB's EXPLAIN ANALYZE) and
-   p50 of `get_values` for random ids. Goal: one file, p50 <= 20 ms.
-3. Per-route p95 over HTTP on a query node of that lake: retrieve, list (plain and filtered), stats,
-   an analyst view. Goal (issue 18, at 10M rows): <= 2 s.
+2. A lake of ROWS rows (1M; REQLOG_BENCH_LAKE_ROWS=10000000 for the 10M-row figures), written as
+   the writers write it: one commit per 10,000 rows, ids in contiguous ranges. Lookups by id on a
+   query node's store, DuckLake's own read and the file index's (`exporter/lake/lookup.py`)
+   interleaved for the same random ids: files read and p50. Goal: one file, p50 <= 20 ms.
+3. Per-route p95 over HTTP on a query node of that lake (SQL time limit raised, so a slow route is
+   timed rather than refused): retrieve, list (plain and filtered), stats. Goal (at 10M rows): <= 2 s.
+2 and 3 run on the files as written, then again after the maintenance pass's compaction
+(`ducklake_merge_adjacent_files`).
 
     make bench   # or: .venv-lake/bin/python -m bench lake   (REQLOG_BENCH_QUICK=1: smaller)
 """

@@ -94,7 +94,7 @@ class FileIndex:
         self._lows: list[int] = []
         self._column_ids: dict[str, int] = {}
         self._rows = ParquetRows()
-        self.files_read = 0  # Parquet files this index had DuckDB read (bench/lake.py reports it)
+        self.files_read = 0  # Parquet files this index read itself (tests and bench/lake.py look at it)
         self.reloads = 0
 
     def _current(self) -> tuple[list[_File], list[int], dict[str, int]]:
