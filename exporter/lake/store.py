@@ -124,7 +124,12 @@ class LakeStore(RequestLogStore):
         try:
             con = self._con
             # Small row groups: a lookup by id reads ~2 MB of one row group (`lookup`), not a whole file.
-            con.execute(f"CALL {LAKE}.set_option('parquet_row_group_size', {ROW_GROUP_ROWS})")
+            with self._pg_lock:
+                row_groups = self._pg.execute(
+                    "SELECT value FROM ducklake_metadata WHERE key = 'parquet_row_group_size' AND scope IS NULL"
+                ).fetchone()
+            if row_groups != (str(ROW_GROUP_ROWS),):  # set once: the option is a commit to the catalog
+                con.execute(f"CALL {LAKE}.set_option('parquet_row_group_size', {ROW_GROUP_ROWS})")
             con.execute("CREATE TABLE IF NOT EXISTS reqlog_migrations (version INTEGER, applied_at TIMESTAMP)")
             current = con.execute("SELECT max(version) FROM reqlog_migrations").fetchall()[0][0] or 0
             if current > LAKE_SCHEMA_VERSION:
