@@ -18,8 +18,9 @@ class LakeConfig:
     - `data` (`REQLOG_LAKE_DATA`): the directory (or `s3://...` prefix) of the Parquet files.
     - `accounts` (`REQLOG_LAKE_ACCOUNTS`): libpq connection string of the accounts database, a
       database and role apart from the lake's, so the analysts' role can never read token hashes.
-    - `extension_repository` (`REQLOG_LAKE_EXTENSION_REPOSITORY`): where `INSTALL` fetches the
-      extensions when no matching PyPI wheel is installed (a mirror for air-gapped sites).
+    - `extension_repository` (`REQLOG_LAKE_EXTENSION_REPOSITORY`): an extension repository (URL or
+      directory) `INSTALL` fetches the extensions from, used first when set (a mirror for air-gapped
+      sites, `extensions.lay_out_repository`); unset, matching PyPI wheels, else DuckDB's repository.
     - `span_memory` (`REQLOG_LAKE_SPAN_MEMORY`): how many recent span keys a writer remembers, default
       200,000 (~180 bytes each: ~36 MB).
     """

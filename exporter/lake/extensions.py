@@ -5,12 +5,18 @@ from DuckDB's extension repository. Where that is unreachable, PyPI's `duckdb-ex
 and `duckdb-extension-postgres` wheels carry the binaries, but only for the DuckDB version they
 were built for (1.5.5 today), and the postgres one must be loaded under the file name
 `postgres_scanner.duckdb_extension`: DuckDB derives the entry point's name from the file name
-(docs/scale.md). So with the wheels installed, their files are copied under the right names into
-a directory and loaded from there; without them, `INSTALL ... FROM <repository>` then `LOAD`.
+(docs/scale.md). So a configured repository is used first (`INSTALL ... FROM <repository>` then
+`LOAD`: the operator chose it); else the wheels' files, copied under the right names into a directory
+and loaded from there; else `INSTALL` from DuckDB's own repository.
+
+`lay_out_repository` writes the wheels' files as a repository directory in DuckDB's layout
+(`<repository>/v<version>/<platform>/<name>.duckdb_extension.gz`, what DuckDB's HTTP repositories
+serve too): the mirror an air-gapped site points `REQLOG_LAKE_EXTENSION_REPOSITORY` at.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import importlib.util
 import shutil
@@ -50,10 +56,30 @@ def _staged(name: str, source: Path) -> Path:
     return target
 
 
+def lay_out_repository(directory: Path) -> Path:
+    """The installed wheels' extensions as a DuckDB extension repository in `directory` (returned).
+
+    Raises `StorageError` when a wheel for this DuckDB is missing.
+    """
+    (platform,) = duckdb.execute("PRAGMA platform").fetchall()[0]
+    target = directory / f"v{duckdb.__version__}" / str(platform)
+    target.mkdir(parents=True, exist_ok=True)
+    for name, module, file_name in EXTENSIONS:
+        source = wheel_file(module, file_name)
+        if source is None:
+            raise StorageError(f"no `{module.replace('_', '-')}` wheel for DuckDB {duckdb.__version__} is installed")
+        with (
+            source.open("rb") as binary,
+            gzip.open(target / f"{name}.duckdb_extension.gz", "wb", compresslevel=1) as packed,
+        ):
+            shutil.copyfileobj(binary, packed)
+    return directory
+
+
 def load_extensions(con: duckdb.DuckDBPyConnection, repository: str | None = None) -> None:
     """Load both extensions into `con`, before any lock-down. Raises `StorageError` naming what is missing."""
     for name, module, file_name in EXTENSIONS:
-        source = wheel_file(module, file_name)
+        source = None if repository else wheel_file(module, file_name)
         try:
             if source is not None:
                 con.execute(f"LOAD '{_staged(name, source)}'")

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,8 @@ from ..store_connection import utcnow
 from . import ids
 from .config import LakeConfig
 from .connect import LAKE, open_lake
+from .lookup import FileIndex
+from .parquet_rows import ROW_GROUP_ROWS
 from .schema import LAKE_SCHEMA_VERSION, MIGRATION
 from .span_memory import SpanMemory, not_stored, recall
 
@@ -75,6 +78,8 @@ class LakeStore(RequestLogStore):
             self._pg = psycopg.connect(config.catalog, autocommit=True)
         except psycopg.Error as exc:
             raise StorageError(f"cannot reach the lake's catalog: {exc}") from exc
+        # Lookups by id read their Parquet file directly on a local data path (`lookup`).
+        self.files = None if "://" in config.data else FileIndex(self._pg, self._pg_lock, config.data)
         try:
             self._con = self._connect()
         except BaseException:
@@ -118,6 +123,13 @@ class LakeStore(RequestLogStore):
             self._pg.execute("SELECT pg_advisory_lock(%s)", [_MIGRATION_LOCK])
         try:
             con = self._con
+            # Small row groups: a lookup by id reads ~2 MB of one row group (`lookup`), not a whole file.
+            with self._pg_lock:
+                row_groups = self._pg.execute(
+                    "SELECT value FROM ducklake_metadata WHERE key = 'parquet_row_group_size' AND scope IS NULL"
+                ).fetchone()
+            if row_groups != (str(ROW_GROUP_ROWS),):  # set once: the option is a commit to the catalog
+                con.execute(f"CALL {LAKE}.set_option('parquet_row_group_size', {ROW_GROUP_ROWS})")
             con.execute("CREATE TABLE IF NOT EXISTS reqlog_migrations (version INTEGER, applied_at TIMESTAMP)")
             current = con.execute("SELECT max(version) FROM reqlog_migrations").fetchall()[0][0] or 0
             if current > LAKE_SCHEMA_VERSION:
@@ -213,6 +225,20 @@ class LakeStore(RequestLogStore):
                 raise
 
     # -- reads ------------------------------------------------------------------------------
+
+    def get_values(self, request_id: int) -> tuple[Any, ...] | None:
+        return self.get_many_values([request_id]).get(request_id)
+
+    def get_many_values(self, request_ids: Sequence[int]) -> dict[int, tuple[Any, ...]]:
+        if self.files is None:
+            return super().get_many_values(request_ids)
+        try:
+            found, left = self.files.get_many_values(self.cursor(), request_ids)
+        except psycopg.Error as exc:
+            raise StorageError(f"cannot read the lake's catalog: {exc}") from exc
+        if left:
+            found.update(super().get_many_values(left))
+        return found
 
     def visible_below(self) -> int:
         """Ids at or above this may still be joined by a lower range: newest-first answers stop under it."""
