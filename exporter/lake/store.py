@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import random
 import threading
 import time
 from collections.abc import Sequence
@@ -46,7 +47,11 @@ _INSERT = (
     + ", k FROM _reqlog_batch"
 )
 _RETURNED = "SELECT " + ", ".join("$now" if n in ("created_at", "updated_at") else n for n in COLUMN_NAMES)
-_COMMIT_TRIES = 5
+# A commit that conflicts with another writer's or the maintenance pass's is tried again for this
+# long (well inside the id range's lease), backing off up to half a second: under load a merge of
+# files can conflict several times in a row, and a failed commit costs the client a retry.
+_COMMIT_RETRY_SECONDS = 10.0
+_MAX_BACKOFF_SECONDS = 0.5
 # A newest-first page looks at ids in [before - width, before), width starting at 64 ids per row
 # asked for and growing 16-fold while the page is not full (a sparse filter), up to the whole table.
 _FIRST_WINDOW_ROWS_PER_ROW = 64
@@ -207,7 +212,9 @@ class LakeStore(RequestLogStore):
 
     def _commit(self, cursor: duckdb.DuckDBPyConnection, now: datetime, taken: float) -> None:
         """One DuckLake transaction, tried again when another writer's commit conflicted with it."""
-        for attempt in range(_COMMIT_TRIES):
+        give_up = time.monotonic() + _COMMIT_RETRY_SECONDS
+        attempt = 0
+        while True:
             if time.monotonic() - taken > ids.COMMIT_WITHIN_SECONDS:
                 raise StorageError("the batch's id range expired before it could be committed; send it again")
             cursor.execute("BEGIN TRANSACTION")
@@ -217,9 +224,13 @@ class LakeStore(RequestLogStore):
                 return
             except duckdb.TransactionException as exc:
                 _rollback(cursor)
-                if attempt == _COMMIT_TRIES - 1:
-                    raise StorageError(f"the lake refused the commit {_COMMIT_TRIES} times: {exc}") from exc
-                time.sleep(0.01 * 2**attempt)
+                attempt += 1
+                if time.monotonic() >= give_up:
+                    raise StorageError(
+                        f"the lake refused the commit {attempt} times in {_COMMIT_RETRY_SECONDS:g} s: {exc}"
+                    ) from exc
+                # Jittered, so writers that conflicted with each other do not collide again in step.
+                time.sleep(random.uniform(0.5, 1.0) * min(_MAX_BACKOFF_SECONDS, 0.01 * 2**attempt))
             except BaseException:
                 _rollback(cursor)
                 raise
