@@ -11,6 +11,8 @@ captured and how, and the span itself. The per-request state and the response si
 The span starts with the request's own attributes, which a sampler sees; the header attributes are
 set right after it started, as OTel's own middlewares set captured headers, through
 `span_attributes.set_built_attributes` (the SDK's per-value re-check skipped for values built here).
+When the sampler is one of the SDK's own, which never look at attributes, the span starts with none
+and the request's attributes go in the same write as its headers (`sdk_shortcuts.py`).
 
 Built on OTel's own pieces, as its ASGI and WSGI instrumentations are: the SDK tracer, the global
 propagator, `opentelemetry.util.http`'s `ExcludeList` and `SanitizeValue` and the
@@ -34,6 +36,7 @@ from . import attributes as attr
 from .capture import SIZE, BodyCapture, choose_mode, declared_length
 from .client import ClientResolver
 from .options import Options, UserResolver, parse_networks
+from .sdk_shortcuts import sampler_ignores_attributes, w3c_propagation
 from .span_attributes import set_built_attributes
 
 TRACER_NAME = "reqlog.instrumentation"
@@ -76,6 +79,7 @@ class CaptureCore:
         self._modes: dict[tuple[str | None, str | None], int] = {}
         self.methods = frozenset(self.options.methods) or None
         self.status_logged = self.options.status_matcher()
+        self._blind_sampler: bool | None = None  # known once the tracer is the SDK's (see start_span)
 
     def excluded(self, url: str) -> bool:
         return self._excluded is not None and self._excluded.url_disabled(url)
@@ -99,11 +103,19 @@ class CaptureCore:
         if version:
             attributes[attr.NETWORK_PROTOCOL_VERSION] = version
 
-    def parent(self, carrier: Any, getter: Getter[Any]) -> Context:
-        """As OTel's middlewares: a span already current is the parent; else the incoming `traceparent`."""
+    def parent(self, carrier: Any, getter: Getter[Any], headers: dict[str, Any]) -> Context:
+        """As OTel's middlewares: a span already current is the parent; else the incoming `traceparent`.
+
+        With the default W3C propagators and none of their headers in the request, the context that
+        extracting would give is known without it (`sdk_shortcuts`).
+        """
         parent = context.get_current()
         if not trace.get_current_span(parent).get_span_context().is_valid:
-            parent = extract(carrier, getter=getter)
+            w3c = w3c_propagation()
+            if w3c is None or any(REQ + field in headers for field in w3c[0]):
+                parent = extract(carrier, getter=getter)
+            elif w3c[1]:
+                parent = Context()
         return parent
 
     def start_span(
@@ -111,9 +123,17 @@ class CaptureCore:
     ) -> tuple[Span, Token[Context]]:
         """Start the SERVER span with the request's attributes, add its headers, and make it current."""
         method = attributes.get(attr.HTTP_REQUEST_METHOD) or "HTTP"
-        span = self._tracer.start_span(method, context=parent, kind=SpanKind.SERVER, attributes=attributes)
-        if headers and span.is_recording():
-            set_built_attributes(span, headers)
+        blind = self._blind_sampler
+        if blind is None:
+            blind = self._blind_sampler = sampler_ignores_attributes(self._tracer)
+        if blind:  # the SDK would only re-check every value: write them with the headers, once
+            span = self._tracer.start_span(method, context=parent, kind=SpanKind.SERVER)
+            if span.is_recording():
+                set_built_attributes(span, {**attributes, **headers} if headers else attributes)
+        else:
+            span = self._tracer.start_span(method, context=parent, kind=SpanKind.SERVER, attributes=attributes)
+            if headers and span.is_recording():
+                set_built_attributes(span, headers)
         return span, context.attach(trace.set_span_in_context(span, parent))
 
     def sanitize(self, headers: dict[str, Any]) -> None:

@@ -114,7 +114,7 @@ class RequestLogMiddleware(CaptureCore):
         failure: Exception | None = None
         try:
             attributes, headers = self._request_attributes(scope)
-            parent = self.parent(headers, _GETTER)
+            parent = self.parent(headers, _GETTER, headers)
             if self.sanitizer is not None:
                 self.sanitize(headers)
         except Exception as exc:  # capture must never break the request

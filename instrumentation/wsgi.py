@@ -78,7 +78,7 @@ class RequestLogWSGIMiddleware(CaptureCore):
         failure: Exception | None = None
         try:
             attributes, headers = self._request_attributes(environ)
-            parent = self.parent(environ, wsgi_getter)
+            parent = self.parent(environ, wsgi_getter, headers)
             if self.sanitizer is not None:
                 self.sanitize(headers)
         except Exception as exc:  # capture must never break the request
