@@ -133,7 +133,8 @@ class Exchange:
                 out[key] = (text,) if previous is None else (*previous, text)
             # The keys are lowercased (Django, for one, sends `Content-Type` as it spells it); the
             # last value of each counts, read before sanitising can hide it.
-            content_type, encoding, length = get(_RESP_CONTENT_TYPE), get(_RESP_CONTENT_ENCODING), get(_RESP_CONTENT_LENGTH)
+            content_type, encoding = get(_RESP_CONTENT_TYPE), get(_RESP_CONTENT_ENCODING)
+            length = get(_RESP_CONTENT_LENGTH)
             self.response_attributes = out
             middleware = self._middleware
             if middleware.sanitizer is not None:

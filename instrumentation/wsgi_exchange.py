@@ -29,7 +29,7 @@ _DRAIN_CHUNK = 64 * 1024
 class WsgiExchange(Exchange):
     """The WSGI side of one exchange: wraps `start_response`, `wsgi.input` and the response iterable."""
 
-    __slots__ = ("_start_response", "raw_input", "may_drain")
+    __slots__ = ("_start_response", "raw_input", "input", "may_drain")
 
     def __init__(
         self,
@@ -42,6 +42,7 @@ class WsgiExchange(Exchange):
         super().__init__(middleware, environ, span, attributes)
         self._start_response = start_response
         self.raw_input: Any = None
+        self.input: Input | None = None  # the wrapper put in `wsgi.input`
         self.may_drain = True
 
     def start_response(self, status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
@@ -98,6 +99,11 @@ class WsgiExchange(Exchange):
         except Exception as exc:
             self.capture_failed(exc)
         self.finish()
+        if self.input is not None:
+            # The environ keeps the wrapper, and frameworks keep the environ in reference cycles
+            # (Django's request does) that only the cyclic GC frees: cut the wrapper's link, so
+            # this exchange, its span and its captures are freed now rather than by the GC.
+            self.input.detach()
 
     def _drain(self) -> None:
         body = self.request_body
@@ -175,11 +181,17 @@ class Input:
     __slots__ = ("_exchange", "_raw")
 
     def __init__(self, exchange: WsgiExchange, raw: Any) -> None:
-        self._exchange = exchange
+        self._exchange: WsgiExchange | None = exchange
         self._raw = raw
+
+    def detach(self) -> None:
+        """The exchange has ended: pass reads through without capture from now on."""
+        self._exchange = None
 
     def _got(self, data: bytes, asked: int | None) -> bytes:
         exchange = self._exchange
+        if exchange is None:
+            return data
         if data:
             exchange.request_chunk(data)
             body = exchange.request_body
