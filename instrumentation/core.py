@@ -112,7 +112,7 @@ class CaptureCore:
         parent = context.get_current()
         if not trace.get_current_span(parent).get_span_context().is_valid:
             w3c = w3c_propagation()
-            if w3c is None or any(REQ + field in headers for field in w3c[0]):
+            if w3c is None or not headers.keys().isdisjoint(w3c[0]):
                 parent = extract(carrier, getter=getter)
             elif w3c[1]:
                 parent = Context()

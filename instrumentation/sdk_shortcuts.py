@@ -26,6 +26,8 @@ from opentelemetry.sdk.trace import sampling
 from opentelemetry.trace import ProxyTracer, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+from .attributes import REQUEST_HEADER_PREFIX
+
 _STATIC_SAMPLERS = frozenset(
     {
         sampling.StaticSampler,
@@ -76,13 +78,15 @@ def _blind(sampler: Any, *, depth: int) -> bool:
     return False
 
 
-W3CPropagation = tuple[tuple[str, ...], bool]  # the headers it reads; whether it starts from an empty context
+# The header attribute keys of what it reads; whether extracting starts from an empty context.
+W3CPropagation = tuple[tuple[str, ...], bool]
 
 _last: tuple[object, W3CPropagation | None] = (None, None)  # the last global propagator seen, its answer
 
 
 def w3c_propagation() -> W3CPropagation | None:
-    """For the W3C default global propagator: the header names it reads, and whether extracting
+    """For the W3C default global propagator: the header attribute keys (`http.request.header.` and
+    the name) of the headers it reads, and whether extracting
     from a request with none of them gives an empty context (trace context first: its `extract`
     starts from `Context()`) rather than the current one. `None` for any other propagator."""
     global _last
@@ -94,7 +98,7 @@ def w3c_propagation() -> W3CPropagation | None:
     parts = getattr(textmap, "_propagators", None)
     if type(textmap) is CompositePropagator and isinstance(parts, list | tuple) and parts:
         if all(type(part) in _W3C for part in parts):
-            fields = tuple(sorted({field for part in parts for field in part.fields}))
+            fields = tuple(sorted({REQUEST_HEADER_PREFIX + field for part in parts for field in part.fields}))
             answer = (fields, type(parts[0]) is TraceContextTextMapPropagator)
     _last = (textmap, answer)
     return answer

@@ -27,19 +27,31 @@ from opentelemetry.trace import Span
 AttributeValue = str | int | bool | tuple[str, ...]
 
 _usable: bool | None = None  # whether the SDK's internals are the ones this module writes to
+# The SDK span classes seen: `isinstance` against the SDK's `Span`, an ABC, runs Python code each time.
+_sdk_spans: set[type] = set()
+
+
+def _remember(kind: type) -> bool:
+    if len(_sdk_spans) < 16:
+        _sdk_spans.add(kind)
+    return True
 
 
 def set_built_attributes(span: Span, attributes: Mapping[str, AttributeValue]) -> None:
     """`span.set_attributes(attributes)` for values of the types above, built by this package."""
-    if not (_usable if _usable is not None else _probe()) or not isinstance(span, SdkSpan):
+    kind = type(span)
+    if not (_usable if _usable is not None else _probe()) or not (
+        kind in _sdk_spans or (issubclass(kind, SdkSpan) and _remember(kind))
+    ):
         span.set_attributes(attributes)
         return
-    bounded: Any = getattr(span, "_attributes", None)  # a subclass may keep them elsewhere
+    sdk_span: Any = span  # an SDK span: its internals are the ones probed
+    bounded: Any = getattr(sdk_span, "_attributes", None)  # a subclass may keep them elsewhere
     if type(bounded) is not BoundedAttributes or bounded.max_value_len is not None:
         span.set_attributes(attributes)
         return
-    with span._lock:  # the SDK's own lock for its attributes and its end time
-        if span._end_time is not None:
+    with sdk_span._lock:  # the SDK's own lock for its attributes and its end time
+        if sdk_span._end_time is not None:
             ended = True
         else:
             ended = False
