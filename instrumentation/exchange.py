@@ -6,8 +6,8 @@ unchanged; capture runs inside `try` so a capture bug is recorded on the span (a
 `reqlog.capture_error` event, not an `exception` event, so the row's exception columns keep meaning
 "the app failed") and the request goes on. `finish()` puts the response side on the span in one
 `set_attributes` call and ends it. Everything here is protocol-neutral: response headers arrive as
-decoded `(attribute key, text)` pairs, and `carrier` is the ASGI scope or the WSGI environ (what a
-`user_resolver` is given).
+one dict of header attributes (key -> tuple of decoded text), and `carrier` is the ASGI scope or
+the WSGI environ (what a `user_resolver` is given).
 
 `current_exchange` holds the exchange being served: the adapters set it around the app, and
 `set_user` and the framework hooks (Django, Flask) find their request through it.
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
@@ -122,17 +122,14 @@ class Exchange:
         if self.response_body is not None:
             self.response_body.end()
 
-    def response_started(self, status: int, headers: Iterable[tuple[str, str]]) -> None:
-        """The status and the decoded `(attribute key, text)` header pairs; a second call replaces the first."""
+    def response_started(self, status: int, out: dict[str, Any]) -> None:
+        """The status and the response's header attributes (lowercased keys, tuples of decoded text,
+        built by the adapter); a second call replaces the first. `out` becomes the exchange's."""
         try:
             self.status_code = status
-            out: dict[str, Any] = {}
+            # The last value of each counts (Django, for one, sends `Content-Type` as it spells it:
+            # the keys are lowercased), read before sanitising can hide it.
             get = out.get
-            for key, text in headers:  # `add_header`, inlined: ~10 headers a response
-                previous = get(key)
-                out[key] = (text,) if previous is None else (*previous, text)
-            # The keys are lowercased (Django, for one, sends `Content-Type` as it spells it); the
-            # last value of each counts, read before sanitising can hide it.
             content_type, encoding = get(_RESP_CONTENT_TYPE), get(_RESP_CONTENT_ENCODING)
             length = get(_RESP_CONTENT_LENGTH)
             self.response_attributes = out

@@ -127,9 +127,9 @@ class RequestLogWSGIMiddleware(CaptureCore):
         headers: dict[str, Any] = {}
         for name, value in environ.items():  # ~20 keys a request: kept to the fewest steps
             key = get_key(name)
-            if key is None:
-                key = self._request_key(name)
-            if not key or not isinstance(value, str) or (not value and name.startswith("CONTENT_")):
+            if not key and (key is not None or not (key := self._request_key(name))):
+                continue  # not a header ("" in the cache)
+            if not isinstance(value, str) or (not value and name.startswith("CONTENT_")):
                 continue
             if not value.isascii():
                 value = pep3333_text(value)

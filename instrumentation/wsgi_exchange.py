@@ -59,18 +59,24 @@ class WsgiExchange(Exchange):
 
         return write_and_capture
 
-    def _response_headers(self, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
-        """`(attribute key, text)` pairs; the keys of the names seen before come from a bounded cache."""
-        keys = self._middleware.response_keys
-        pairs = []
+    def _response_headers(self, headers: list[tuple[str, str]]) -> dict[str, Any]:
+        """The header attributes, in one pass; the keys of the names seen before come from a bounded cache."""
+        get_key = self._middleware.response_keys.get
+        out: dict[str, Any] = {}
         for name, value in headers:
-            key = keys.get(name)
-            if key is None:
-                key = _RESP + name.lower()
-                if len(keys) < NAME_CACHE_SIZE:
-                    keys[name] = key
-            pairs.append((key, value if value.isascii() else pep3333_text(value)))
-        return pairs
+            key = get_key(name) or self._response_key(name)
+            if not value.isascii():
+                value = pep3333_text(value)
+            previous = out.get(key)  # a repeated header keeps every value, in order
+            out[key] = (value,) if previous is None else (*previous, value)
+        return out
+
+    def _response_key(self, name: str) -> str:
+        keys = self._middleware.response_keys
+        key = _RESP + name.lower()
+        if len(keys) < NAME_CACHE_SIZE:
+            keys[name] = key
+        return key
 
     def wrap(self, result: Iterable[bytes]) -> Iterable[bytes]:
         file_wrapper = self.carrier.get("wsgi.file_wrapper")
