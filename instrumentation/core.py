@@ -53,6 +53,11 @@ _REAL_IP = REQ + "x-real-ip"
 _HEADER_PREFIXES = (attr.REQUEST_HEADER_PREFIX, attr.RESPONSE_HEADER_PREFIX)
 _REDACTED = "[REDACTED]"  # what OTel's SanitizeValue writes
 NAME_CACHE_SIZE = 512  # header names seen; bounded so hostile clients cannot grow it
+# One-value header tuples shared between requests: most header values repeat (content types, user
+# agents, `nosniff`...), and each new tuple is an object the cyclic GC counts and tracks until its
+# next collection. Bounded by count and by value length (~128 KiB); emptied when full.
+VALUE_CACHE_SIZE = 512
+VALUE_CACHE_MAX_LENGTH = 256
 
 
 class CaptureCore:
@@ -76,6 +81,7 @@ class CaptureCore:
         self._clients = ClientResolver(parse_networks(self.options.trusted_proxies))
         self._allowed = self.options.content_type_matcher()
         self.response_keys: dict[Any, str] = {}
+        self.value_tuples: dict[str, tuple[str]] = {}
         self._modes: dict[tuple[str | None, str | None], int] = {}
         self.methods = frozenset(self.options.methods) or None
         self.status_logged = self.options.status_matcher()
@@ -184,6 +190,18 @@ class CaptureCore:
             if len(self._modes) < NAME_CACHE_SIZE:  # bounded: content types come from clients too
                 self._modes[key] = mode
         return BodyCapture(mode, content_type, self.options.max_body_bytes, declared)
+
+
+def one_value(cache: dict[str, tuple[str]], text: str) -> tuple[str]:
+    """`(text,)`, the same tuple object for a value seen before (see `VALUE_CACHE_SIZE`)."""
+    value = cache.get(text)
+    if value is None:
+        value = (text,)
+        if len(text) <= VALUE_CACHE_MAX_LENGTH:
+            if len(cache) >= VALUE_CACHE_SIZE:
+                cache.clear()
+            cache[text] = value
+    return value
 
 
 def add_header(attributes: dict[str, Any], key: str, text: str) -> None:

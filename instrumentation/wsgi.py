@@ -29,7 +29,7 @@ from opentelemetry.instrumentation.wsgi import wsgi_getter
 
 from . import attributes as attr
 from .capture import may_read_unread
-from .core import EXPECT, NAME_CACHE_SIZE, REQ, CaptureCore, add_header
+from .core import EXPECT, NAME_CACHE_SIZE, REQ, CaptureCore, add_header, one_value
 from .exchange import current_exchange
 from .frameworks import connect_loaded
 from .options import Options, UserResolver
@@ -124,6 +124,7 @@ class RequestLogWSGIMiddleware(CaptureCore):
         if query:
             attributes[attr.URL_QUERY] = pep3333_text(query)
         get_key = self._request_keys.get
+        tuples = self.value_tuples
         headers: dict[str, Any] = {}
         for name, value in environ.items():  # ~20 keys a request: kept to the fewest steps
             key = get_key(name)
@@ -136,7 +137,7 @@ class RequestLogWSGIMiddleware(CaptureCore):
             if key in headers:  # two environ keys for one header name: keep both values
                 add_header(headers, key, value)
             else:
-                headers[key] = (value,)
+                headers[key] = tuples.get(value) or one_value(tuples, value)
         protocol = environ.get("SERVER_PROTOCOL") or ""
         peer, version = environ.get("REMOTE_ADDR") or None, protocol.partition("/")[2] or None
         self.client_and_version(attributes, headers, peer, version)

@@ -16,7 +16,7 @@ from typing import Any
 from opentelemetry import context, trace
 
 from . import attributes as attr
-from .core import NAME_CACHE_SIZE, CaptureCore
+from .core import NAME_CACHE_SIZE, CaptureCore, one_value
 from .exchange import Exchange, current_exchange
 
 Environ = dict[str, Any]
@@ -62,13 +62,14 @@ class WsgiExchange(Exchange):
     def _response_headers(self, headers: list[tuple[str, str]]) -> dict[str, Any]:
         """The header attributes, in one pass; the keys of the names seen before come from a bounded cache."""
         get_key = self._middleware.response_keys.get
+        tuples = self._middleware.value_tuples
         out: dict[str, Any] = {}
         for name, value in headers:
             key = get_key(name) or self._response_key(name)
             if not value.isascii():
                 value = pep3333_text(value)
             previous = out.get(key)  # a repeated header keeps every value, in order
-            out[key] = (value,) if previous is None else (*previous, value)
+            out[key] = (tuples.get(value) or one_value(tuples, value)) if previous is None else (*previous, value)
         return out
 
     def _response_key(self, name: str) -> str:

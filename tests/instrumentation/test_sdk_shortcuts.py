@@ -1,5 +1,6 @@
-"""The SDK work the middlewares skip per request (`sdk_shortcuts`) changes nothing a span or a
-sampler, propagator or framework can see; and a WSGI exchange is freed when its response closes.
+"""The per-request work the middlewares skip (`sdk_shortcuts`, shared header tuples) changes nothing
+a span, a sampler, a propagator or a framework can see; and a WSGI exchange is freed when its
+response closes.
 
 Each shortcut is compared with the path it skips: the same request through the same middleware with
 the shortcut ruled out (a custom sampler, a custom propagator) must give the same span.
@@ -216,3 +217,26 @@ def test_a_closed_wsgi_exchange_is_freed_without_the_cyclic_gc() -> None:
         assert spans.started[0]() is None, "the span outlived its response until the cyclic GC"
     finally:
         gc.enable()
+
+
+def test_repeated_header_values_share_one_tuple_and_the_cache_stays_bounded() -> None:
+    from instrumentation.core import VALUE_CACHE_MAX_LENGTH, VALUE_CACHE_SIZE
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    app = RequestLogWSGIMiddleware(_app, tracer_provider=provider)
+    for _ in range(2):
+        call(app, "POST", "/x", json={"a": 1}, headers={"X-Tenant": "acme"})
+    first, second = (span.attributes or {} for span in exporter.get_finished_spans())
+    for key in ("http.request.header.x-tenant", "http.response.header.x-seen"):
+        assert first[key] == second[key] == (("acme",) if "tenant" in key else ("1",))
+        assert first[key] is second[key]  # no new object for the GC to count and track
+    long_value = "v" * (VALUE_CACHE_MAX_LENGTH + 1)
+    for number in range(VALUE_CACHE_SIZE + 50):  # every value distinct, as a hostile client sends them
+        call(app, "POST", "/x", json={"a": 1}, headers={"X-Tenant": f"t{number}", "X-Long": long_value})
+    assert len(app.value_tuples) <= VALUE_CACHE_SIZE
+    assert ("v" * (VALUE_CACHE_MAX_LENGTH + 1)) not in app.value_tuples
+    last = exporter.get_finished_spans()[-1].attributes or {}
+    assert last["http.request.header.x-tenant"] == (f"t{VALUE_CACHE_SIZE + 49}",)
+    assert last["http.request.header.x-long"] == (long_value,)
