@@ -135,7 +135,7 @@ class CaptureCore:
         if blind:  # the SDK would only re-check every value: write them with the headers, once
             span = self._tracer.start_span(method, context=parent, kind=SpanKind.SERVER)
             if span.is_recording():
-                set_built_attributes(span, {**attributes, **headers} if headers else attributes)
+                set_built_attributes(span, attributes, headers)
         else:
             span = self._tracer.start_span(method, context=parent, kind=SpanKind.SERVER, attributes=attributes)
             if headers and span.is_recording():
