@@ -28,11 +28,20 @@ load that drifts over seconds cancels. Every variant is checked to have done its
 request's span exported, or the peer's rows in its database, and what the last request left there
 (headers, bodies, user, ...) is listed as what that variant captures.
 
-`python -m bench django`; REQLOG_BENCH_QUICK=1 for a smoke run.
+The cyclic GC's collections and CPU time are recorded per block too ("added GC us": the variant's
+GC time per request minus the bare app's, in the same process).
+
+`python -m bench django`; REQLOG_BENCH_QUICK=1 for a smoke run. Instruction counts, which a shared
+machine's load does not move: `python -m bench.django count django VARIANT N` builds the same
+process (the variant's group, each app warmed up) and then serves N requests of that variant only
+(`bare` too); run it under `valgrind --tool=cachegrind --cache-sim=yes` with PYTHONHASHSEED=0 for
+N=0 and N=400, and the difference over 400 is the variant's count per request
+(docs/instrumentation.md, "Cost").
 """
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import os
@@ -122,28 +131,71 @@ def _interleave(runners: dict[str, Callable[[], None]], count: int) -> dict[str,
 
     One turn is a block of each app, in an order that rotates from turn to turn; a variant's added
     cost is the median over turns of (its block - the bare block of the same turn), CPU and wall.
+    The cyclic GC's collections and their CPU time are charged to the block they ran in (all
+    variants share one heap, so a collection may also sweep another variant's garbage).
     """
     names = list(runners)
     cpu: dict[str, list[float]] = {name: [] for name in names}
     wall: dict[str, list[float]] = {name: [] for name in names}
-    for turn in range(max(2, count // _BLOCK)):
-        shift = turn % len(names)
-        for name in names[shift:] + names[:shift]:
-            run = runners[name]
-            cpu_start, wall_start = time.process_time(), time.perf_counter()
-            for _ in range(_BLOCK):
-                run()
-            cpu[name].append((time.process_time() - cpu_start) / _BLOCK * 1e6)
-            wall[name].append((time.perf_counter() - wall_start) / _BLOCK * 1e6)
+    gc_seconds = dict.fromkeys(names, 0.0)
+    collections = {name: [0, 0, 0] for name in names}
+    running = {"name": names[0], "start": 0.0}
+
+    def on_gc(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            running["start"] = time.process_time()
+        else:
+            gc_seconds[str(running["name"])] += time.process_time() - float(running["start"])
+            collections[str(running["name"])][info["generation"]] += 1
+
+    turns = max(2, count // _BLOCK)
+    gc.callbacks.append(on_gc)
+    try:
+        for turn in range(turns):
+            shift = turn % len(names)
+            for name in names[shift:] + names[:shift]:
+                run = runners[name]
+                running["name"] = name
+                cpu_start, wall_start = time.process_time(), time.perf_counter()
+                for _ in range(_BLOCK):
+                    run()
+                cpu[name].append((time.process_time() - cpu_start) / _BLOCK * 1e6)
+                wall[name].append((time.perf_counter() - wall_start) / _BLOCK * 1e6)
+    finally:
+        gc.callbacks.remove(on_gc)
 
     def added(times: dict[str, list[float]], name: str) -> float:
         return median([v - b for b, v in zip(times["bare"], times[name], strict=True)])
 
+    served = turns * _BLOCK
+    gc_cost = {
+        name: {
+            "gc_us": gc_seconds[name] / served * 1e6,
+            "collections_per_1000": [round(n * 1000 / served, 1) for n in collections[name]],
+        }
+        for name in names
+    }
     return {
         "bare": median(cpu["bare"]),
         "bare_wall": median(wall["bare"]),
-        "variants": {name: {"added": added(cpu, name), "added_wall": added(wall, name)} for name in names[1:]},
+        "bare_gc": gc_cost["bare"],
+        "variants": {
+            name: {"added": added(cpu, name), "added_wall": added(wall, name), **gc_cost[name]} for name in names[1:]
+        },
     }
+
+
+_ONLY: str | None = None  # `count` mode: the one variant whose requests are served
+
+
+def _measure(runners: dict[str, Callable[[], None]], count: int) -> dict[str, Any]:
+    """The timed rounds; in `count` mode, `count` requests of one variant, then exit (for valgrind)."""
+    if _ONLY is None:
+        return _interleave(runners, count)
+    run = runners[_ONLY]
+    for _ in range(count):
+        run()
+    raise SystemExit(0)
 
 
 class _Spans:
@@ -307,7 +359,7 @@ def _django(variants: list[str], count: int) -> dict[str, Any]:
             spans[variant] = _Spans()
             app = RequestLogWSGIMiddleware(app, tracer_provider=spans[variant].provider)
         runners[variant] = _runner(app, "/api/orders/", headers, 201)
-    result = _interleave(runners, count)
+    result = _measure(runners, count)
     for variant, measured in result["variants"].items():
         if variant in spans:
             measured["captures"] = spans[variant].captures(_through_variant(count))
@@ -344,7 +396,7 @@ def _flask(variants: list[str], count: int) -> dict[str, Any]:
 
             app.wsgi_app = RequestLogWSGIMiddleware(app.wsgi_app, tracer_provider=spans[variant].provider)  # type: ignore[method-assign]
         runners[variant] = _runner(app, "/orders/3", {}, 201)
-    result = _interleave(runners, count)
+    result = _measure(runners, count)
     for variant, measured in result["variants"].items():
         measured["captures"] = spans[variant].captures(_through_variant(count))
     return result
@@ -377,20 +429,32 @@ def _table(framework: str) -> tuple[float, dict[str, dict[str, Any]], list[float
             result = json.loads(out[-1])
             bare.append(result["bare"])
             for variant, measured in result["variants"].items():
-                added.setdefault(variant, {"cpu": [], "wall": []})
+                added.setdefault(variant, {"cpu": [], "wall": [], "gc": []})
                 added[variant]["cpu"].append(measured["added"])
                 added[variant]["wall"].append(measured["added_wall"])
+                added[variant]["gc"].append(measured["gc_us"] - result["bare_gc"]["gc_us"])
                 captures[variant] = measured["captures"]
             if "otel" in group:
                 ratios.append(result["variants"]["reqlog"]["added"] / result["variants"]["otel"]["added"])
     summary = {
-        variant: {"cpu": median(v["cpu"]), "wall": median(v["wall"]), "captures": captures[variant]}
+        variant: {
+            "cpu": median(v["cpu"]),
+            "wall": median(v["wall"]),
+            "gc": median(v["gc"]),
+            "captures": captures[variant],
+        }
         for variant, v in added.items()
     }
     return median(bare), summary, ratios
 
 
 def main() -> None:
+    global _ONLY
+    if len(sys.argv) == 5 and sys.argv[1] == "count":  # count FRAMEWORK VARIANT N: see the module's doc
+        framework, _ONLY, count = sys.argv[2], sys.argv[3], int(sys.argv[4])
+        group = next(g for g in PROCESSES[framework] if _ONLY in g) if _ONLY != "bare" else PROCESSES[framework][0]
+        (_django if framework == "django" else _flask)(list(group), count)
+        return
     if len(sys.argv) == 4:  # one group of variants, in its own process
         framework, variants, count = sys.argv[1], sys.argv[2].split(","), int(sys.argv[3])
         print(json.dumps((_django if framework == "django" else _flask)(variants, count)))
@@ -399,6 +463,7 @@ def main() -> None:
         print(f"{PEERS_PYTHON} is missing: `make bench` builds it", file=sys.stderr)
         raise SystemExit(1)
     goals = []
+    print("load average at start (1, 5, 15 min): {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     for framework in PROCESSES:
         bare, added, ratios = _table(framework)
         otel = added["otel"]["cpu"]
@@ -409,6 +474,7 @@ def main() -> None:
                 "added CPU us": 0.0,
                 "added / otel's": None,
                 "added wall us": 0.0,
+                "added GC us": 0.0,
                 "captures": None,
             }
         ]
@@ -419,6 +485,7 @@ def main() -> None:
                 "added CPU us": round(cost["cpu"], 1),
                 "added / otel's": round(cost["cpu"] / otel, 2),
                 "added wall us": round(cost["wall"], 1),
+                "added GC us": round(cost["gc"], 1),
                 "captures": len(cost["captures"]),
             }
             for variant, cost in sorted(added.items(), key=lambda item: item[1]["cpu"])
@@ -452,6 +519,7 @@ def main() -> None:
                 "ok": all(set(cost["captures"]) - {"SQL"} < set(reqlog["captures"]) for cost in peers.values()),
             },
         ]
+    print("load average at end (1, 5, 15 min): {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     report("django_peers", [], goals=goals)
 
 

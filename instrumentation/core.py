@@ -11,6 +11,8 @@ captured and how, and the span itself. The per-request state and the response si
 The span starts with the request's own attributes, which a sampler sees; the header attributes are
 set right after it started, as OTel's own middlewares set captured headers, through
 `span_attributes.set_built_attributes` (the SDK's per-value re-check skipped for values built here).
+When the sampler is one of the SDK's own, which never look at attributes, the span starts with none
+and the request's attributes go in the same write as its headers (`sdk_shortcuts.py`).
 
 Built on OTel's own pieces, as its ASGI and WSGI instrumentations are: the SDK tracer, the global
 propagator, `opentelemetry.util.http`'s `ExcludeList` and `SanitizeValue` and the
@@ -34,6 +36,7 @@ from . import attributes as attr
 from .capture import SIZE, BodyCapture, choose_mode, declared_length
 from .client import ClientResolver
 from .options import Options, UserResolver, parse_networks
+from .sdk_shortcuts import sampler_ignores_attributes, w3c_propagation
 from .span_attributes import set_built_attributes
 
 TRACER_NAME = "reqlog.instrumentation"
@@ -50,6 +53,11 @@ _REAL_IP = REQ + "x-real-ip"
 _HEADER_PREFIXES = (attr.REQUEST_HEADER_PREFIX, attr.RESPONSE_HEADER_PREFIX)
 _REDACTED = "[REDACTED]"  # what OTel's SanitizeValue writes
 NAME_CACHE_SIZE = 512  # header names seen; bounded so hostile clients cannot grow it
+# One-value header tuples shared between requests: most header values repeat (content types, user
+# agents, `nosniff`...), and each new tuple is an object the cyclic GC counts and tracks until its
+# next collection. Bounded by count and by value length (~128 KiB); emptied when full.
+VALUE_CACHE_SIZE = 512
+VALUE_CACHE_MAX_LENGTH = 256
 
 
 class CaptureCore:
@@ -73,9 +81,11 @@ class CaptureCore:
         self._clients = ClientResolver(parse_networks(self.options.trusted_proxies))
         self._allowed = self.options.content_type_matcher()
         self.response_keys: dict[Any, str] = {}
+        self.value_tuples: dict[str, tuple[str]] = {}
         self._modes: dict[tuple[str | None, str | None], int] = {}
         self.methods = frozenset(self.options.methods) or None
         self.status_logged = self.options.status_matcher()
+        self._blind_sampler: bool | None = None  # known once the tracer is the SDK's (see start_span)
 
     def excluded(self, url: str) -> bool:
         return self._excluded is not None and self._excluded.url_disabled(url)
@@ -99,11 +109,19 @@ class CaptureCore:
         if version:
             attributes[attr.NETWORK_PROTOCOL_VERSION] = version
 
-    def parent(self, carrier: Any, getter: Getter[Any]) -> Context:
-        """As OTel's middlewares: a span already current is the parent; else the incoming `traceparent`."""
+    def parent(self, carrier: Any, getter: Getter[Any], headers: dict[str, Any]) -> Context:
+        """As OTel's middlewares: a span already current is the parent; else the incoming `traceparent`.
+
+        With the default W3C propagators and none of their headers in the request, the context that
+        extracting would give is known without it (`sdk_shortcuts`).
+        """
         parent = context.get_current()
         if not trace.get_current_span(parent).get_span_context().is_valid:
-            parent = extract(carrier, getter=getter)
+            w3c = w3c_propagation()
+            if w3c is None or not headers.keys().isdisjoint(w3c[0]):
+                parent = extract(carrier, getter=getter)
+            elif w3c[1]:
+                parent = Context()
         return parent
 
     def start_span(
@@ -111,9 +129,17 @@ class CaptureCore:
     ) -> tuple[Span, Token[Context]]:
         """Start the SERVER span with the request's attributes, add its headers, and make it current."""
         method = attributes.get(attr.HTTP_REQUEST_METHOD) or "HTTP"
-        span = self._tracer.start_span(method, context=parent, kind=SpanKind.SERVER, attributes=attributes)
-        if headers and span.is_recording():
-            set_built_attributes(span, headers)
+        blind = self._blind_sampler
+        if blind is None:
+            blind = self._blind_sampler = sampler_ignores_attributes(self._tracer)
+        if blind:  # the SDK would only re-check every value: write them with the headers, once
+            span = self._tracer.start_span(method, context=parent, kind=SpanKind.SERVER)
+            if span.is_recording():
+                set_built_attributes(span, attributes, headers)
+        else:
+            span = self._tracer.start_span(method, context=parent, kind=SpanKind.SERVER, attributes=attributes)
+            if headers and span.is_recording():
+                set_built_attributes(span, headers)
         return span, context.attach(trace.set_span_in_context(span, parent))
 
     def sanitize(self, headers: dict[str, Any]) -> None:
@@ -164,6 +190,18 @@ class CaptureCore:
             if len(self._modes) < NAME_CACHE_SIZE:  # bounded: content types come from clients too
                 self._modes[key] = mode
         return BodyCapture(mode, content_type, self.options.max_body_bytes, declared)
+
+
+def one_value(cache: dict[str, tuple[str]], text: str) -> tuple[str]:
+    """`(text,)`, the same tuple object for a value seen before (see `VALUE_CACHE_SIZE`)."""
+    value = cache.get(text)
+    if value is None:
+        value = (text,)
+        if len(text) <= VALUE_CACHE_MAX_LENGTH:
+            if len(cache) >= VALUE_CACHE_SIZE:
+                cache.clear()
+            cache[text] = value
+    return value
 
 
 def add_header(attributes: dict[str, Any], key: str, text: str) -> None:

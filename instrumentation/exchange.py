@@ -6,8 +6,8 @@ unchanged; capture runs inside `try` so a capture bug is recorded on the span (a
 `reqlog.capture_error` event, not an `exception` event, so the row's exception columns keep meaning
 "the app failed") and the request goes on. `finish()` puts the response side on the span in one
 `set_attributes` call and ends it. Everything here is protocol-neutral: response headers arrive as
-decoded `(attribute key, text)` pairs, and `carrier` is the ASGI scope or the WSGI environ (what a
-`user_resolver` is given).
+one dict of header attributes (key -> tuple of decoded text), and `carrier` is the ASGI scope or
+the WSGI environ (what a `user_resolver` is given).
 
 `current_exchange` holds the exchange being served: the adapters set it around the app, and
 `set_user` and the framework hooks (Django, Flask) find their request through it.
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +25,6 @@ from opentelemetry.trace import Span, Status, StatusCode
 
 from . import attributes as attr
 from .capture import BodyCapture, declared_length
-from .core import add_header
 from .identity import UserIdentity, text_or_none, user_from_object
 from .span_attributes import set_built_attributes
 
@@ -123,30 +122,25 @@ class Exchange:
         if self.response_body is not None:
             self.response_body.end()
 
-    def response_started(self, status: int, headers: Iterable[tuple[str, str]]) -> None:
-        """The status and the decoded `(attribute key, text)` header pairs; a second call replaces the first."""
+    def response_started(self, status: int, out: dict[str, Any]) -> None:
+        """The status and the response's header attributes (lowercased keys, tuples of decoded text,
+        built by the adapter); a second call replaces the first. `out` becomes the exchange's."""
         try:
             self.status_code = status
-            out: dict[str, Any] = {}
-            content_type = encoding = length = None
-            for key, text in headers:
-                add_header(out, key, text)
-                # Compare the lowercased key: Django, for one, sends `Content-Type` as it spells it.
-                if key == _RESP_CONTENT_TYPE:
-                    content_type = text
-                elif key == _RESP_CONTENT_ENCODING:
-                    encoding = text
-                elif key == _RESP_CONTENT_LENGTH:
-                    length = text
+            # The last value of each counts (Django, for one, sends `Content-Type` as it spells it:
+            # the keys are lowercased), read before sanitising can hide it.
+            get = out.get
+            content_type, encoding = get(_RESP_CONTENT_TYPE), get(_RESP_CONTENT_ENCODING)
+            length = get(_RESP_CONTENT_LENGTH)
             self.response_attributes = out
             middleware = self._middleware
             if middleware.sanitizer is not None:
                 middleware.sanitize(out)
             self.response_body = middleware.body_capture(
-                content_type,
-                encoding,
+                content_type[-1] if content_type else None,
+                encoding[-1] if encoding else None,
                 capture=middleware.options.capture_response_body,
-                declared=declared_length(length),
+                declared=declared_length(length[-1]) if length else None,
             )
         except Exception as exc:
             self.response_body = None

@@ -114,7 +114,7 @@ class RequestLogMiddleware(CaptureCore):
         failure: Exception | None = None
         try:
             attributes, headers = self._request_attributes(scope)
-            parent = self.parent(headers, _GETTER)
+            parent = self.parent(headers, _GETTER, headers)
             if self.sanitizer is not None:
                 self.sanitize(headers)
         except Exception as exc:  # capture must never break the request
@@ -238,13 +238,15 @@ class _AsgiExchange(Exchange):
         except TimeoutError:
             pass  # a stalled client: keep what came, answer now
 
-    def _response_headers(self, message: Message) -> Any:
+    def _response_headers(self, message: Message) -> dict[str, Any]:
         keys = self._middleware.response_keys
+        out: dict[str, Any] = {}
         for name, value in message.get("headers") or ():
             key = keys.get(name)
             if key is None:
                 key = _header_key(keys, _RESP, name)
-            yield key, _text(value)
+            add_header(out, key, _text(value))
+        return out
 
     def fallback_route(self) -> str | None:
         """Starlette and FastAPI leave the matched route in `scope["route"]`; mounts add `root_path`."""

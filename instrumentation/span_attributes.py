@@ -27,32 +27,56 @@ from opentelemetry.trace import Span
 AttributeValue = str | int | bool | tuple[str, ...]
 
 _usable: bool | None = None  # whether the SDK's internals are the ones this module writes to
+# The SDK span classes seen: `isinstance` against the SDK's `Span`, an ABC, runs Python code each time.
+_sdk_spans: set[type] = set()
 
 
-def set_built_attributes(span: Span, attributes: Mapping[str, AttributeValue]) -> None:
-    """`span.set_attributes(attributes)` for values of the types above, built by this package."""
-    if not (_usable if _usable is not None else _probe()) or not isinstance(span, SdkSpan):
-        span.set_attributes(attributes)
+def _remember(kind: type) -> bool:
+    if len(_sdk_spans) < 16:
+        _sdk_spans.add(kind)
+    return True
+
+
+def set_built_attributes(
+    span: Span, attributes: Mapping[str, AttributeValue], then: Mapping[str, AttributeValue] | None = None
+) -> None:
+    """`span.set_attributes(attributes)`, then the same for `then` if given (two dicts written in
+    one go, without merging them into a third), for values of the types above, built by this package."""
+    kind = type(span)
+    if not (_usable if _usable is not None else _probe()) or not (
+        kind in _sdk_spans or (issubclass(kind, SdkSpan) and _remember(kind))
+    ):
+        _through_sdk(span, attributes, then)
         return
-    bounded: Any = getattr(span, "_attributes", None)  # a subclass may keep them elsewhere
+    sdk_span: Any = span  # an SDK span: its internals are the ones probed
+    bounded: Any = getattr(sdk_span, "_attributes", None)  # a subclass may keep them elsewhere
     if type(bounded) is not BoundedAttributes or bounded.max_value_len is not None:
-        span.set_attributes(attributes)
+        _through_sdk(span, attributes, then)
         return
-    with span._lock:  # the SDK's own lock for its attributes and its end time
-        if span._end_time is not None:
+    with sdk_span._lock:  # the SDK's own lock for its attributes and its end time
+        if sdk_span._end_time is not None:
             ended = True
         else:
             ended = False
             store: dict[str, Any] = bounded._dict
             maxlen = bounded.maxlen
             with bounded._lock:
-                if maxlen is None or len(store) + len(attributes) <= maxlen:
-                    store.update(attributes)
-                else:  # the SDK's own rule: drop (and count) the oldest past the limit
-                    for key, value in attributes.items():
-                        bounded._setitem_locked(key, value)
+                for part in (attributes, then) if then else (attributes,):
+                    if maxlen is None or len(store) + len(part) <= maxlen:
+                        store.update(part)
+                    else:  # the SDK's own rule: drop (and count) the oldest past the limit
+                        for key, value in part.items():
+                            bounded._setitem_locked(key, value)
     if ended:
-        span.set_attributes(attributes)  # logs the SDK's "Setting attribute on ended span"
+        _through_sdk(span, attributes, then)  # logs the SDK's "Setting attribute on ended span"
+
+
+def _through_sdk(
+    span: Span, attributes: Mapping[str, AttributeValue], then: Mapping[str, AttributeValue] | None
+) -> None:
+    span.set_attributes(attributes)
+    if then:
+        span.set_attributes(then)
 
 
 def _probe() -> bool:

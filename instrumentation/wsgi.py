@@ -29,7 +29,7 @@ from opentelemetry.instrumentation.wsgi import wsgi_getter
 
 from . import attributes as attr
 from .capture import may_read_unread
-from .core import EXPECT, NAME_CACHE_SIZE, REQ, CaptureCore, add_header
+from .core import EXPECT, NAME_CACHE_SIZE, REQ, CaptureCore, add_header, one_value
 from .exchange import current_exchange
 from .frameworks import connect_loaded
 from .options import Options, UserResolver
@@ -78,7 +78,7 @@ class RequestLogWSGIMiddleware(CaptureCore):
         failure: Exception | None = None
         try:
             attributes, headers = self._request_attributes(environ)
-            parent = self.parent(environ, wsgi_getter)
+            parent = self.parent(environ, wsgi_getter, headers)
             if self.sanitizer is not None:
                 self.sanitize(headers)
         except Exception as exc:  # capture must never break the request
@@ -94,7 +94,7 @@ class RequestLogWSGIMiddleware(CaptureCore):
                 exchange.request_body = self.request_body(headers)
                 if exchange.request_body is not None and "wsgi.input" in environ:
                     exchange.raw_input = environ["wsgi.input"]
-                    environ["wsgi.input"] = Input(exchange, exchange.raw_input)
+                    environ["wsgi.input"] = exchange.input = Input(exchange, exchange.raw_input)
                     expect = headers.get(EXPECT)
                     exchange.may_drain = may_read_unread(expect[0] if expect else None)
             except Exception as exc:
@@ -123,27 +123,32 @@ class RequestLogWSGIMiddleware(CaptureCore):
         query = environ.get("QUERY_STRING")
         if query:
             attributes[attr.URL_QUERY] = pep3333_text(query)
-        keys = self._request_keys
+        get_key = self._request_keys.get
+        tuples = self.value_tuples
         headers: dict[str, Any] = {}
-        for name, value in environ.items():
-            key = keys.get(name)
-            if key is None:
-                if name.startswith("HTTP_"):
-                    key = REQ + name[5:].lower().replace("_", "-")
-                else:
-                    key = _CONTENT_KEYS.get(name, "")
-                if len(keys) < NAME_CACHE_SIZE:
-                    keys[name] = key
-            if key and isinstance(value, str) and (value or not name.startswith("CONTENT_")):
-                text = value if value.isascii() else pep3333_text(value)
-                if key in headers:  # two environ keys for one header name: keep both values
-                    add_header(headers, key, text)
-                else:
-                    headers[key] = (text,)
+        for name, value in environ.items():  # ~20 keys a request: kept to the fewest steps
+            key = get_key(name)
+            if not key and (key is not None or not (key := self._request_key(name))):
+                continue  # not a header ("" in the cache)
+            if not isinstance(value, str) or (not value and name.startswith("CONTENT_")):
+                continue
+            if not value.isascii():
+                value = pep3333_text(value)
+            if key in headers:  # two environ keys for one header name: keep both values
+                add_header(headers, key, value)
+            else:
+                headers[key] = tuples.get(value) or one_value(tuples, value)
         protocol = environ.get("SERVER_PROTOCOL") or ""
         peer, version = environ.get("REMOTE_ADDR") or None, protocol.partition("/")[2] or None
         self.client_and_version(attributes, headers, peer, version)
         return attributes, headers
+
+    def _request_key(self, name: str) -> str:
+        """The header attribute key of an environ key ("" for none), remembered in a bounded cache."""
+        key = REQ + name[5:].lower().replace("_", "-") if name.startswith("HTTP_") else _CONTENT_KEYS.get(name, "")
+        if len(self._request_keys) < NAME_CACHE_SIZE:
+            self._request_keys[name] = key
+        return key
 
 
 def _url(environ: Environ) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 from opentelemetry import context, trace
 
 from . import attributes as attr
-from .core import NAME_CACHE_SIZE, CaptureCore
+from .core import NAME_CACHE_SIZE, CaptureCore, one_value
 from .exchange import Exchange, current_exchange
 
 Environ = dict[str, Any]
@@ -29,7 +29,7 @@ _DRAIN_CHUNK = 64 * 1024
 class WsgiExchange(Exchange):
     """The WSGI side of one exchange: wraps `start_response`, `wsgi.input` and the response iterable."""
 
-    __slots__ = ("_start_response", "raw_input", "may_drain")
+    __slots__ = ("_start_response", "raw_input", "input", "may_drain")
 
     def __init__(
         self,
@@ -42,6 +42,7 @@ class WsgiExchange(Exchange):
         super().__init__(middleware, environ, span, attributes)
         self._start_response = start_response
         self.raw_input: Any = None
+        self.input: Input | None = None  # the wrapper put in `wsgi.input`
         self.may_drain = True
 
     def start_response(self, status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
@@ -58,18 +59,25 @@ class WsgiExchange(Exchange):
 
         return write_and_capture
 
-    def _response_headers(self, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
-        """`(attribute key, text)` pairs; the keys of the names seen before come from a bounded cache."""
-        keys = self._middleware.response_keys
-        pairs = []
+    def _response_headers(self, headers: list[tuple[str, str]]) -> dict[str, Any]:
+        """The header attributes, in one pass; the keys of the names seen before come from a bounded cache."""
+        get_key = self._middleware.response_keys.get
+        tuples = self._middleware.value_tuples
+        out: dict[str, Any] = {}
         for name, value in headers:
-            key = keys.get(name)
-            if key is None:
-                key = _RESP + name.lower()
-                if len(keys) < NAME_CACHE_SIZE:
-                    keys[name] = key
-            pairs.append((key, value if value.isascii() else pep3333_text(value)))
-        return pairs
+            key = get_key(name) or self._response_key(name)
+            if not value.isascii():
+                value = pep3333_text(value)
+            previous = out.get(key)  # a repeated header keeps every value, in order
+            out[key] = (tuples.get(value) or one_value(tuples, value)) if previous is None else (*previous, value)
+        return out
+
+    def _response_key(self, name: str) -> str:
+        keys = self._middleware.response_keys
+        key = _RESP + name.lower()
+        if len(keys) < NAME_CACHE_SIZE:
+            keys[name] = key
+        return key
 
     def wrap(self, result: Iterable[bytes]) -> Iterable[bytes]:
         file_wrapper = self.carrier.get("wsgi.file_wrapper")
@@ -98,6 +106,11 @@ class WsgiExchange(Exchange):
         except Exception as exc:
             self.capture_failed(exc)
         self.finish()
+        if self.input is not None:
+            # The environ keeps the wrapper, and frameworks keep the environ in reference cycles
+            # (Django's request does) that only the cyclic GC frees: cut the wrapper's link, so
+            # this exchange, its span and its captures are freed now rather than by the GC.
+            self.input.detach()
 
     def _drain(self) -> None:
         body = self.request_body
@@ -175,11 +188,17 @@ class Input:
     __slots__ = ("_exchange", "_raw")
 
     def __init__(self, exchange: WsgiExchange, raw: Any) -> None:
-        self._exchange = exchange
+        self._exchange: WsgiExchange | None = exchange
         self._raw = raw
+
+    def detach(self) -> None:
+        """The exchange has ended: pass reads through without capture from now on."""
+        self._exchange = None
 
     def _got(self, data: bytes, asked: int | None) -> bytes:
         exchange = self._exchange
+        if exchange is None:
+            return data
         if data:
             exchange.request_chunk(data)
             body = exchange.request_body
