@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from exporter.errors import ConfigError, StorageError
-from query_api.accounts.db import Account, AccountDB, hash_token, new_token
+from query_api.accounts.db import PREFIX_LENGTH, Account, AccountDB, TokenInfo, hash_token, new_token
 
 if TYPE_CHECKING:
     from exporter.lake import LakeConfig
@@ -33,6 +33,8 @@ _SCHEMA = (
         is_staff BOOLEAN NOT NULL DEFAULT FALSE,
         is_superuser BOOLEAN NOT NULL DEFAULT FALSE,
         created_at TIMESTAMPTZ NOT NULL DEFAULT now())""",
+    # Columns added after the first lake release: a catalog made before them gets them at start.
+    "ALTER TABLE accounts ADD COLUMN IF NOT EXISTS password_hash TEXT",
     """CREATE TABLE IF NOT EXISTS permissions (
         account_id BIGINT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
         code INTEGER NOT NULL,
@@ -41,6 +43,7 @@ _SCHEMA = (
         key_hash TEXT PRIMARY KEY,
         account_id BIGINT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
         created_at TIMESTAMPTZ NOT NULL DEFAULT now())""",
+    "ALTER TABLE tokens ADD COLUMN IF NOT EXISTS prefix TEXT",
     "CREATE TABLE IF NOT EXISTS accounts_version (one BOOLEAN PRIMARY KEY DEFAULT TRUE, version BIGINT NOT NULL)",
     "INSERT INTO accounts_version VALUES (TRUE, 0) ON CONFLICT DO NOTHING",
     """CREATE OR REPLACE FUNCTION accounts_changed() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -136,6 +139,24 @@ class PgAccountDB:
             raise ConfigError("username", f"no account named {username!r}")
         return self.snapshot_accounts()[row[0]]  # type: ignore[index]
 
+    def password_hash(self, username: str) -> tuple[Account, str | None] | None:
+        """The account named `username` and its stored password hash (`None`: no password set)."""
+        row = self._one("SELECT id, password_hash FROM accounts WHERE username = %s", [username])
+        if row is None:
+            return None
+        return self.snapshot_accounts()[row[0]], row[1]  # type: ignore[index,return-value]
+
+    def list_tokens(self) -> list[TokenInfo]:
+        """Every token's owner, prefix and creation time, by owner then creation.
+
+        Last use is not kept here: writing it would fire the change trigger and make every node reload.
+        """
+        rows = self._con.execute(
+            "SELECT a.username, t.prefix, to_char(t.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS') "
+            "FROM tokens t JOIN accounts a ON a.id = t.account_id ORDER BY a.username, t.created_at"
+        ).fetchall()
+        return [TokenInfo(username, prefix, created, None) for username, prefix, created in rows]
+
     def create_account(
         self,
         username: str,
@@ -166,10 +187,36 @@ class PgAccountDB:
         self._con.execute("UPDATE accounts SET is_active = %s WHERE id = %s", [active, account.id])
         return self.get(username)
 
+    def set_password(self, username: str, password_hash: str | None) -> Account:
+        """Store `password_hash` (made by `ui.passwords.hash_password`) for `username`; `None` removes it."""
+        account = self.get(username)
+        self._con.execute("UPDATE accounts SET password_hash = %s WHERE id = %s", [password_hash, account.id])
+        return account
+
+    def update_access(self, username: str, *, grant: Iterable[int] = (), revoke: Iterable[int] = (),
+                      staff: bool | None = None) -> Account:  # fmt: skip
+        """Grant and revoke permission codes of `username`, and set its staff flag unless `staff` is None."""
+        account = self.get(username)
+        with self._con.transaction():
+            for code in grant:
+                self._con.execute(
+                    "INSERT INTO permissions VALUES (%s, %s) ON CONFLICT DO NOTHING", [account.id, int(code)]
+                )
+            for code in revoke:
+                self._con.execute(
+                    "DELETE FROM permissions WHERE account_id = %s AND code = %s", [account.id, int(code)]
+                )
+            if staff is not None:
+                self._con.execute("UPDATE accounts SET is_staff = %s WHERE id = %s", [staff, account.id])
+        return self.get(username)
+
     def create_token(self, username: str) -> str:
         account = self.get(username)
         key = new_token()
-        self._con.execute("INSERT INTO tokens (key_hash, account_id) VALUES (%s, %s)", [hash_token(key), account.id])
+        self._con.execute(
+            "INSERT INTO tokens (key_hash, account_id, prefix) VALUES (%s, %s, %s)",
+            [hash_token(key), account.id, key[:PREFIX_LENGTH]],
+        )
         return key
 
     def revoke(self, token_or_username: str) -> int:

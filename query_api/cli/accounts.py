@@ -109,7 +109,7 @@ def cmd_account_access(args: argparse.Namespace) -> int:
     """`account grant` and `account revoke`: permission codes, and the staff flag with `--staff`."""
     granting = args.action == "grant"
     staff = granting if args.staff else None  # --staff: made staff on grant, no longer staff on revoke
-    with _file_accounts(args, "account grant/revoke") as db:
+    with open_accounts(args) as db:
         account = db.update_access(
             args.username, grant=args.codes if granting else (), revoke=() if granting else args.codes, staff=staff
         )
@@ -139,7 +139,7 @@ def cmd_account_password(args: argparse.Namespace) -> int:
     problem = passwords.check_new_password(password)
     if problem is not None:
         raise ConfigError("password", problem)
-    with _file_accounts(args, "account password") as db:
+    with open_accounts(args) as db:
         db.set_password(args.username, passwords.hash_password(password))
     print(f"password set for {args.username!r}", file=sys.stderr)
     return 0
@@ -153,7 +153,7 @@ def cmd_token_create(args: argparse.Namespace) -> int:
 
 
 def cmd_token_list(args: argparse.Namespace) -> int:
-    with _file_accounts(args, "token list") as db:
+    with open_accounts(args) as db:
         tokens = [info for info in db.list_tokens() if args.username in (None, info.username)]
     print(f"{'user':<20} {'prefix':<11} {'created':<20} last used")
     for info in tokens:
@@ -169,15 +169,6 @@ def cmd_token_revoke(args: argparse.Namespace) -> int:
         count = db.revoke(args.token_or_username)
     print(f"revoked {count} token{'s' if count != 1 else ''}", file=sys.stderr)
     return 0
-
-
-def _file_accounts(args: argparse.Namespace, command: str) -> AccountDB:
-    """The SQLite accounts database: these commands are not built for the lake's PostgreSQL accounts yet."""
-    db = open_accounts(args)
-    if isinstance(db, AccountDB):
-        return db
-    db.close()
-    raise RequestLogError(f"`reqlog {command}` works on the single-file backend's accounts only, not the lake's yet")
 
 
 def _hint(account: Account) -> None:

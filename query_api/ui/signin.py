@@ -12,8 +12,10 @@ import time
 
 from aiohttp import web
 
-from query_api.accounts.db import Account, AccountDB, hash_token
+from query_api.accounts.db import Account, hash_token
+from query_api.accounts.pg import open_accounts
 from query_api.keys import ACCOUNTS_KEY, SETTINGS_KEY, UI_KEY
+from query_api.settings import ServiceSettings
 
 from .access import check_csrf, current_viewer, is_https, viewer
 from .passwords import verify_password
@@ -75,9 +77,7 @@ async def login(request: web.Request) -> web.StreamResponse:
         token_hash = hash_token(token)
     else:
         async with state.password_checks:
-            account = await asyncio.to_thread(
-                _check_password, request.app[SETTINGS_KEY].accounts_path, username, password
-            )
+            account = await asyncio.to_thread(_check_password, request.app[SETTINGS_KEY], username, password)
     if account is None or not account.is_active:
         return _form(request, next_url, error=_FAILED, status=400, username=username)
     lifetime = state.settings.ui_session_hours * 3600
@@ -88,8 +88,8 @@ async def login(request: web.Request) -> web.StreamResponse:
     return response
 
 
-def _check_password(accounts_path: object, username: str, password: str) -> Account | None:
-    with AccountDB(str(accounts_path)) as db:
+def _check_password(settings: ServiceSettings, username: str, password: str) -> Account | None:
+    with open_accounts(settings) as db:
         found = db.password_hash(username) if username else None
     stored = found[1] if found is not None else None
     if not verify_password(password, stored) or found is None:
