@@ -34,6 +34,7 @@ from instrumentation import attributes as attr
 
 from .errors import RequestLogError
 from .flatten import build_values
+from .otlp_budget import Dropped, describe, flag_dropped, within_budget
 from .otlp_wire import AttributeDecoder, LeanExportTraceServiceRequest
 from .redaction import Redactor
 from .repair import flatten_cleaned
@@ -132,11 +133,12 @@ def decode_protobuf(data: bytes, *, redactor: Redactor) -> DecodedRequest:
                     out.ignored += 1
                     continue
                 where = f"resource_spans[{r}].scope_spans[{s}].spans[{i}]"
+                encoded, dropped = within_budget(span.attributes)
                 try:
                     row = build(
                         out,
                         where,
-                        _attributes(span.attributes),
+                        _attributes(encoded),
                         events=[
                             (attr.EXCEPTION_EVENT, _attributes(e.attributes))
                             for e in span.events
@@ -152,7 +154,7 @@ def decode_protobuf(data: bytes, *, redactor: Redactor) -> DecodedRequest:
                 except SpanError as exc:
                     out.reject(where, str(exc))
                     continue
-                add_row(out, row)
+                add_row(out, flag_budget(out, where, row, dropped))
     return out
 
 
@@ -209,6 +211,16 @@ def build(
             raise SpanError(f"could not be flattened ({type(exc).__name__})") from exc
         out.repair(where, f"text that is not valid Unicode replaced by U+FFFD ({type(first).__name__})")
         return row
+
+
+def flag_budget(
+    out: DecodedRequest, where: str, row: tuple[Any, ...] | None, dropped: Dropped | None
+) -> tuple[Any, ...] | None:
+    """The row flagged for the header attributes its span's budget dropped, reported as a repair."""
+    if dropped is None or row is None:
+        return row
+    out.repair(where, describe(dropped))
+    return flag_dropped(row, dropped)
 
 
 def add_row(out: DecodedRequest, row: tuple[Any, ...] | None) -> None:
