@@ -32,6 +32,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 
 from instrumentation import attributes as attr
 
+from . import limits
 from .errors import RequestLogError
 from .flatten import build_values
 from .otlp_budget import Dropped, describe, flag_dropped, within_budget
@@ -118,6 +119,7 @@ def decode_protobuf(data: bytes, *, redactor: Redactor) -> DecodedRequest:
         message = str(exc).replace("reqlog.otlp_lean.", "")  # name the message as the client knows it
         raise OtlpDecodeError(f"malformed protobuf ExportTraceServiceRequest: {message}") from exc
     out = DecodedRequest()
+    header_budget = limits.max_span_header_bytes()
     for r, resource_spans in enumerate(request.resource_spans):
         try:
             service = _RESOURCE.decode(resource_spans.resource.attributes).get(attr.SERVICE_NAME)
@@ -133,7 +135,10 @@ def decode_protobuf(data: bytes, *, redactor: Redactor) -> DecodedRequest:
                     out.ignored += 1
                     continue
                 where = f"resource_spans[{r}].scope_spans[{s}].spans[{i}]"
-                encoded, dropped = within_budget(span.attributes)
+                # Protobuf makes a bytes object on each access: one list, reused by the decoder.
+                encoded, dropped = list(span.attributes), None
+                if sum(map(len, encoded)) > header_budget:  # the usual span: far under (`otlp_budget`)
+                    encoded, dropped = within_budget(encoded, header_budget)
                 try:
                     row = build(
                         out,

@@ -13,7 +13,7 @@ each capped on its own (`limits`), and are never dropped here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -42,15 +42,12 @@ class Dropped:
         self.nbytes[direction] += nbytes
 
 
-def within_budget(encoded: Sequence[bytes]) -> tuple[Sequence[bytes], Dropped | None]:
-    """A span's encoded `KeyValue`s with the header ones past the budget left out, and what was.
+def within_budget(encoded: list[bytes], budget: int) -> tuple[list[bytes], Dropped | None]:
+    """A span's encoded `KeyValue`s with the header ones past `budget` left out, and what was.
 
-    The usual span is far under the budget in all (one C-level sum); only a span whose attributes
-    pass it in all is looked at pair by pair.
+    The caller first checks the usual span is far under the budget in all (`sum(map(len, ...))`,
+    one C-level pass); only a span whose attributes pass it in all is looked at pair by pair here.
     """
-    budget = limits.max_span_header_bytes()
-    if sum(map(len, encoded)) <= budget:
-        return encoded, None
     kept: list[bytes] = []
     dropped: Dropped | None = None
     used = 0
