@@ -37,7 +37,7 @@ _NOTES = {
     for name in LONG_COLUMNS
 }
 _NOTE_VALUES = frozenset(_NOTES.values())
-_LONG_POSITIONS = tuple(COLUMN_NAMES.index(name) for name in LONG_COLUMNS)
+_LONG_POSITIONS = tuple(getattr(COLUMN, name) for name in LONG_COLUMNS)
 
 
 def read_row(cursor: duckdb.DuckDBPyConnection, request_id: int) -> tuple[Any, ...] | None:
