@@ -30,12 +30,15 @@ from .row import COLUMN
 from .speedups import over_limit
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+# Header attributes one OTLP span may bring, encoded (`otlp_budget`): twice the header column cap.
+DEFAULT_MAX_SPAN_HEADER_BYTES = 512 * 1024
 MAX_TEXT_CHARS = 64 * 1024
 MAX_JSON_CHARS = 256 * 1024
 MAX_HEADER_VALUE_CHARS = 8 * 1024
 MARKER = "...[reqlog: cut {} characters]"
 
 _max_body_bytes = DEFAULT_MAX_BODY_BYTES
+_max_span_header_bytes = DEFAULT_MAX_SPAN_HEADER_BYTES
 
 # Positions in the tuple `flatten.read_attributes(attributes, *_FIELDS)` returns (its field table,
 # `flatten._FIELD_TABLE`; a test checks they agree): (content, size, truncated) per body.
@@ -48,16 +51,24 @@ _TEXT_COLUMNS = (
 _JSON_COLUMNS = (COLUMN.query_params, COLUMN.request_headers, COLUMN.response_headers)
 
 
-def configure(*, max_body_bytes: int) -> None:
-    """Set this process's body cap (bytes of UTF-8; at least 1 KiB)."""
-    global _max_body_bytes
+def configure(*, max_body_bytes: int, max_span_header_bytes: int = DEFAULT_MAX_SPAN_HEADER_BYTES) -> None:
+    """Set this process's body cap (bytes of UTF-8; at least 1 KiB) and span header budget (at least 1 KiB)."""
+    global _max_body_bytes, _max_span_header_bytes
     if max_body_bytes < 1024:
         raise ValueError("max_body_bytes must be at least 1024")
+    if max_span_header_bytes < 1024:
+        raise ValueError("max_span_header_bytes must be at least 1024")
     _max_body_bytes = max_body_bytes
+    _max_span_header_bytes = max_span_header_bytes
 
 
 def max_body_bytes() -> int:
     return _max_body_bytes
+
+
+def max_span_header_bytes() -> int:
+    """Bytes of header attributes one OTLP span may bring (`otlp_budget`)."""
+    return _max_span_header_bytes
 
 
 def cap_fields(fields: Sequence[Any]) -> Any:

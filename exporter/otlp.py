@@ -32,8 +32,10 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 
 from instrumentation import attributes as attr
 
+from . import limits
 from .errors import RequestLogError
 from .flatten import build_values
+from .otlp_budget import Dropped, describe, flag_dropped, within_budget
 from .otlp_wire import AttributeDecoder, LeanExportTraceServiceRequest
 from .redaction import Redactor
 from .repair import flatten_cleaned
@@ -117,6 +119,7 @@ def decode_protobuf(data: bytes, *, redactor: Redactor) -> DecodedRequest:
         message = str(exc).replace("reqlog.otlp_lean.", "")  # name the message as the client knows it
         raise OtlpDecodeError(f"malformed protobuf ExportTraceServiceRequest: {message}") from exc
     out = DecodedRequest()
+    header_budget = limits.max_span_header_bytes()
     for r, resource_spans in enumerate(request.resource_spans):
         try:
             service = _RESOURCE.decode(resource_spans.resource.attributes).get(attr.SERVICE_NAME)
@@ -132,11 +135,15 @@ def decode_protobuf(data: bytes, *, redactor: Redactor) -> DecodedRequest:
                     out.ignored += 1
                     continue
                 where = f"resource_spans[{r}].scope_spans[{s}].spans[{i}]"
+                # Protobuf makes a bytes object on each access: one list, reused by the decoder.
+                encoded, dropped = list(span.attributes), None
+                if sum(map(len, encoded)) > header_budget:  # the usual span: far under (`otlp_budget`)
+                    encoded, dropped = within_budget(encoded, header_budget)
                 try:
                     row = build(
                         out,
                         where,
-                        _attributes(span.attributes),
+                        _attributes(encoded),
                         events=[
                             (attr.EXCEPTION_EVENT, _attributes(e.attributes))
                             for e in span.events
@@ -152,7 +159,7 @@ def decode_protobuf(data: bytes, *, redactor: Redactor) -> DecodedRequest:
                 except SpanError as exc:
                     out.reject(where, str(exc))
                     continue
-                add_row(out, row)
+                add_row(out, flag_budget(out, where, row, dropped))
     return out
 
 
@@ -209,6 +216,16 @@ def build(
             raise SpanError(f"could not be flattened ({type(exc).__name__})") from exc
         out.repair(where, f"text that is not valid Unicode replaced by U+FFFD ({type(first).__name__})")
         return row
+
+
+def flag_budget(
+    out: DecodedRequest, where: str, row: tuple[Any, ...] | None, dropped: Dropped | None
+) -> tuple[Any, ...] | None:
+    """The row flagged for the header attributes its span's budget dropped, reported as a repair."""
+    if dropped is None or row is None:
+        return row
+    out.repair(where, describe(dropped))
+    return flag_dropped(row, dropped)
 
 
 def add_row(out: DecodedRequest, row: tuple[Any, ...] | None) -> None:

@@ -27,9 +27,11 @@ from .otlp import (
     SpanError,
     add_row,
     build,
+    flag_budget,
     id_hex,
     wanted,
 )
+from .otlp_budget import Dropped, json_within_budget
 from .otlp_wire import MAX_DEPTH
 from .redaction import Redactor
 
@@ -70,10 +72,11 @@ def decode_json(data: bytes, *, redactor: Redactor) -> DecodedRequest:
                     if _json_kind(span.get("kind")) != SPAN_KIND_SERVER:
                         out.ignored += 1
                         continue
+                    attributes, dropped = _span_attributes(span.get("attributes"))
                     row = build(
                         out,
                         where,
-                        _json_attributes(span.get("attributes"), wanted),
+                        attributes,
                         events=_json_events(span.get("events")),
                         start_ns=_json_uint64(span.get("startTimeUnixNano"), "startTimeUnixNano"),
                         end_ns=_json_uint64(span.get("endTimeUnixNano"), "endTimeUnixNano"),
@@ -85,7 +88,7 @@ def decode_json(data: bytes, *, redactor: Redactor) -> DecodedRequest:
                 except SpanError as exc:
                     out.reject(where, str(exc))
                     continue
-                add_row(out, row)
+                add_row(out, flag_budget(out, where, row, dropped))
     return out
 
 
@@ -205,6 +208,14 @@ def _json_events(events: Any) -> list[tuple[str, Mapping[str, Any]]]:
         if event.get("name") == attr.EXCEPTION_EVENT:
             out.append((attr.EXCEPTION_EVENT, _json_attributes(event.get("attributes"), wanted)))
     return out
+
+
+def _span_attributes(attributes: Any) -> tuple[dict[str, Any], Dropped | None]:
+    """A span's attributes, its header attributes within their byte budget (`otlp_budget`)."""
+    dropped = None
+    if isinstance(attributes, list):
+        attributes, dropped = json_within_budget(attributes, wanted)
+    return _json_attributes(attributes, wanted), dropped
 
 
 def _json_attributes(attributes: Any, wanted: Callable[[str], bool]) -> dict[str, Any]:

@@ -105,7 +105,8 @@ class AttributeDecoder:
 
     def decode(self, encoded: Iterable[bytes]) -> dict[str, Any]:
         """Raises `ValueError` naming the attribute when one the caller keeps is malformed."""
-        encoded = list(encoded)
+        if type(encoded) is not list:
+            encoded = list(encoded)
         decoded = decode_attributes(encoded, self._keys, self._prefixes_utf8)
         if decoded is not None:
             return decoded

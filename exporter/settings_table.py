@@ -61,6 +61,9 @@ SETTINGS: dict[str, Setting] = {
                 "bytes of OTLP requests in flight at once (503 + `Retry-After` past it)"),
         Setting("ingest_max_body_bytes", "int", MIB,
                 "longest body stored from OTLP; longer ones are cut and flagged truncated"),
+        Setting("ingest_span_header_bytes", "int", 512 * 1024,
+                "bytes of header attributes one OTLP span may bring; the rest are dropped and the "
+                "header column flagged `reqlog.truncated`"),
         Setting("ingest_queue_rows", "int", 50_000, "rows waiting for the writer before OTLP gets 503"),
         Setting("ingest_batch_rows", "int", 10_000, "most rows committed in one transaction"),
         Setting("ingest_retry_after", "int", 1, "seconds in the `Retry-After` of a 503"),

@@ -12,6 +12,7 @@ from typing import Any
 
 import duckdb
 
+from . import store_unreadable
 from .log_filter import LogFilter
 from .row import COLUMN_NAMES, iter_columns
 from .schema import SPAN_KEY, SPAN_KEY_SQL, TABLE
@@ -56,7 +57,10 @@ def get_values(cursor: duckdb.DuckDBPyConnection, request_id: int) -> tuple[Any,
     """The row's values in column order, or `None` when no row has that id."""
     # fetchall, not fetchone: DuckDB 2 keeps a partly fetched result open on the cursor and
     # refuses the cursor's next statement until it is consumed.
-    found = cursor.execute(f"SELECT {SELECT_COLUMNS} FROM {TABLE} WHERE id = ?", [request_id]).fetchall()
+    try:
+        found = cursor.execute(f"SELECT {SELECT_COLUMNS} FROM {TABLE} WHERE id = ?", [request_id]).fetchall()
+    except duckdb.OutOfMemoryException:
+        return store_unreadable.read_row(cursor, request_id)  # its long values a column at a time
     return found[0] if found else None
 
 
@@ -71,8 +75,13 @@ def get_many_values(cursor: duckdb.DuckDBPyConnection, request_ids: Sequence[int
         values = get_values(cursor, request_ids[0])
         return {} if values is None else {values[0]: values}
     marks = ", ".join("?" for _ in request_ids)
-    found = cursor.execute(f"SELECT {SELECT_COLUMNS} FROM {TABLE} WHERE id IN ({marks})", list(request_ids))
-    return {values[0]: values for values in found.fetchall()}
+    try:
+        found = cursor.execute(f"SELECT {SELECT_COLUMNS} FROM {TABLE} WHERE id IN ({marks})", list(request_ids))
+        return {values[0]: values for values in found.fetchall()}
+    except duckdb.OutOfMemoryException:
+        pass
+    rows = (get_values(cursor, request_id) for request_id in request_ids)  # one at a time
+    return {values[0]: values for values in rows if values is not None}
 
 
 def list_page(
@@ -114,7 +123,9 @@ def _by_ids(cursor: duckdb.DuckDBPyConnection, columns: str, ids: list[int], ord
     One query, unless DuckDB refuses its memory: it then decompresses whole segments of long text
     (700 rows of 2 MB made it ask 2 GiB against a 1 GB limit, and `reqlog serve` could not start,
     tests/hostile/test_startup_budget.py), while a query for one id reads that row only. So the
-    rows then come one at a time, as the caller asks for them: a size pass stops at its budget.
+    rows then come one at a time, as the caller asks for them: a size pass stops at its budget. A
+    row DuckDB refuses even alone comes with notes in place of what it refuses (`store_unreadable`).
+    `columns` is `SELECT_COLUMNS` or the size pass's `id, ROW_BYTES_SQL`.
     """
     sql = f"SELECT {columns} FROM {TABLE} WHERE id BETWEEN ? AND ? AND list_contains(?, id) ORDER BY id {order}"
     try:
@@ -124,10 +135,24 @@ def _by_ids(cursor: duckdb.DuckDBPyConnection, columns: str, ids: list[int], ord
         pass
     for request_id in ids:
         # fetchall, not fetchone: a partly fetched result would block the cursor's next statement.
-        found = cursor.execute(f"SELECT {columns} FROM {TABLE} WHERE id = ?", [request_id]).fetchall()
+        try:
+            found = cursor.execute(f"SELECT {columns} FROM {TABLE} WHERE id = ?", [request_id]).fetchall()
+        except duckdb.OutOfMemoryException:
+            if columns != SELECT_COLUMNS:
+                # A size pass: a row refused even alone ends the page (after it, when it is the
+                # first), so a page reads at most one such row the slow way below.
+                yield request_id, REFUSED_BYTES
+                continue
+            # Even this one row is refused: read what can be read (`store_unreadable`).
+            row = store_unreadable.read_row(cursor, request_id)
+            if row is not None:
+                yield row
+            continue
         if found:
             yield found[0]
 
+
+REFUSED_BYTES = 1 << 62  # the size of a row DuckDB refuses to read: past every page budget
 
 # What a list of requests shows at a glance (the viewer's list): the narrow columns only.
 SUMMARY_COLUMNS: tuple[str, ...] = (

@@ -50,6 +50,7 @@ class ServiceSettings:
     ingest_max_bytes: int = field("ingest_max_bytes")
     ingest_inflight_bytes: int = field("ingest_inflight_bytes")
     ingest_max_body_bytes: int = field("ingest_max_body_bytes")
+    ingest_span_header_bytes: int = field("ingest_span_header_bytes")
     ingest_queue_rows: int = field("ingest_queue_rows")
     ingest_batch_rows: int = field("ingest_batch_rows")
     ingest_retry_after: int = field("ingest_retry_after")
@@ -131,8 +132,9 @@ def _validate(settings: ServiceSettings) -> None:
     for name in ("ingest_max_bytes", "ingest_queue_rows", "ingest_batch_rows", "ingest_retry_after"):
         if getattr(settings, name) < 1:
             raise ConfigError(name, "must be at least 1")
-    if settings.ingest_max_body_bytes < 1024:
-        raise ConfigError("ingest_max_body_bytes", "must be at least 1024 bytes")
+    for name in ("ingest_max_body_bytes", "ingest_span_header_bytes"):
+        if getattr(settings, name) < 1024:
+            raise ConfigError(name, "must be at least 1024 bytes")
     if settings.ingest_inflight_bytes < settings.ingest_max_bytes:
         raise ConfigError("ingest_inflight_bytes", "must be at least ingest_max_bytes (one request must fit)")
     for name in (

@@ -143,12 +143,13 @@ def _init_worker(
     parent: int,
     max_body_bytes: int = limits.DEFAULT_MAX_BODY_BYTES,
     cache_budgets: Mapping[str, int] | None = None,
+    max_span_header_bytes: int = limits.DEFAULT_MAX_SPAN_HEADER_BYTES,
 ) -> None:
     global _worker_redactor
     # Ctrl-C reaches the whole process group: the service stops its workers itself, in order, so a
     # worker ignores SIGINT instead of dying with a KeyboardInterrupt traceback on the terminal.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    limits.configure(max_body_bytes=max_body_bytes)
+    limits.configure(max_body_bytes=max_body_bytes, max_span_header_bytes=max_span_header_bytes)
     configure_caches(cache_budgets or {})
     add_headers, keep_headers, add_keys, keep_keys = redaction
     _worker_redactor = Redactor.build(
@@ -179,13 +180,15 @@ class DecodePool:
         *,
         max_body_bytes: int = limits.DEFAULT_MAX_BODY_BYTES,
         cache_budgets: Mapping[str, int] | None = None,
+        max_span_header_bytes: int = limits.DEFAULT_MAX_SPAN_HEADER_BYTES,
     ) -> None:
         self.workers = workers
         self._max_body_bytes = max_body_bytes
+        self._max_span_header_bytes = max_span_header_bytes
         self._cache_budgets = dict(cache_budgets or {})
         self._used = False
         if workers == 0:  # decoding runs in this process
-            limits.configure(max_body_bytes=max_body_bytes)
+            limits.configure(max_body_bytes=max_body_bytes, max_span_header_bytes=max_span_header_bytes)
         configure_caches(self._cache_budgets)  # this process flattens too (in-process decoding, tests)
         self._redaction = redaction
         self._redactor = Redactor.build(
@@ -201,7 +204,13 @@ class DecodePool:
             max_workers=self.workers,
             mp_context=multiprocessing.get_context("spawn"),  # no fork of a threaded process
             initializer=_init_worker,
-            initargs=(self._redaction, os.getpid(), self._max_body_bytes, self._cache_budgets),
+            initargs=(
+                self._redaction,
+                os.getpid(),
+                self._max_body_bytes,
+                self._cache_budgets,
+                self._max_span_header_bytes,
+            ),
         )
 
     async def decode(self, raw: bytes, encoding: str, json: bool, max_bytes: int) -> tuple[DecodedRequest, Any]:

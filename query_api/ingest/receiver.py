@@ -69,6 +69,7 @@ async def ingest_context(app: web.Application) -> AsyncIterator[None]:
         redaction,
         max_body_bytes=settings.ingest_max_body_bytes,
         cache_budgets=settings.cache_budgets,
+        max_span_header_bytes=settings.ingest_span_header_bytes,
     )
     app[INGEST_KEY] = Ingest(
         writer=writer,

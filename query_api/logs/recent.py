@@ -22,6 +22,7 @@ import duckdb
 
 from exporter.log_store import LogStore
 from exporter.row import COLUMN, COLUMN_NAMES, render_json
+from exporter.store_unreadable import has_notes
 
 _ID, _STARTED_AT, _CREATED_AT = COLUMN.id, COLUMN.started_at, COLUMN.created_at
 # Bookkeeping per entry beyond the JSON bytes (dict slot, tuple, int and datetimes), roughly.
@@ -163,6 +164,11 @@ def warm(store: LogStore, cache: RecentCache, *, step_bytes: int, max_seconds: f
             stopped = f"on a read DuckDB refused: {str(exc).splitlines()[0]}"
             break
         if not batch:
+            break
+        unreadable = next((at for at, values in enumerate(batch) if has_notes(values)), None)
+        if unreadable is not None:  # a row read with notes in place of values is not cached
+            rows.extend(batch[:unreadable])
+            stopped = "at a row DuckDB could not read in full within REQLOG_MEMORY_LIMIT"
             break
         rows.extend(batch)
         total += sum(approximate_size(values) for values in batch)

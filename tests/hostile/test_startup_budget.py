@@ -91,7 +91,7 @@ def test_serve_answers_when_duckdb_refuses_even_one_row_of_the_warm_up(tmp_path:
         status, body = service.get("/api/metrics/service", tokens.admin)
         assert status == 200 and body["recent_cache"]["rows"] == 0
         assert "recent cache warmed with 0 rows (0 bytes)" in service.stderr()
-        assert "stopped on a read DuckDB refused: Out of Memory Error" in service.stderr()
+        assert "stopped at a row DuckDB could not read in full within REQLOG_MEMORY_LIMIT" in service.stderr()
     finally:
         assert service.stop() == 0
 
