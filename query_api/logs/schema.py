@@ -62,7 +62,8 @@ _OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _IPV4_NETWORK = rf"^({_OCTET}\.){{3}}{_OCTET}/([0-9]|[12][0-9]|3[0-2])$"
 # DRF's CharField refuses a NUL; with its default trimming, also text that is blank once stripped.
 _TEXT = {"type": "string", "pattern": "^[^\\x00]*$"}
-_TRIMMED = {"type": "string", "pattern": "^[^\\x00]*\\S[^\\x00]*$"}
+# (`\S` alone would match the NUL itself.)
+_TRIMMED = {"type": "string", "pattern": "^[^\\x00]*[^\\x00\\s][^\\x00]*$"}
 _PARAMETER_SCHEMAS: dict[str, dict[str, Any]] = {
     "user": {"type": "string", "description": "A user id; 0 selects anonymous requests."},
     "username": _TEXT,

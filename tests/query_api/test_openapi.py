@@ -130,3 +130,23 @@ def test_schemathesis_against_the_live_service(live_service: tuple[Service, str]
                 assert response.headers.get("content-type") == ["application/json"], response.headers
 
             check_negative()
+
+
+def test_text_parameter_patterns_refuse_what_drf_refuses() -> None:
+    """The document's patterns match exactly the values DRF's CharField takes (no NUL; not blank when trimmed)."""
+    import re
+
+    from query_api.logs.schema import _PARAMETER_SCHEMAS
+
+    trimmed, text = _PARAMETER_SCHEMAS["device_type"]["pattern"], _PARAMETER_SCHEMAS["username"]["pattern"]
+    for value, takes in (
+        ("mobile", True),
+        (" pc ", True),
+        ("   ", False),
+        ("", False),
+        ("L\x00", False),
+        ("\x00", False),
+    ):
+        assert (re.search(trimmed, value) is not None) is takes, repr(value)
+    for value, takes in (("", True), ("  ", True), ("a\x00b", False)):
+        assert (re.search(text, value) is not None) is takes, repr(value)
