@@ -49,14 +49,18 @@ def parse_id(raw: str) -> int:
 async def retrieve(request: web.Request) -> web.Response:
     """`GET /api/metrics/request_logs/{id}`: the row, from the recent cache or the store."""
     await authorize(request, PERM_VIEW_LOGS)
-    request_id = parse_id(request.match_info["id"])
-    app = request.app
+    body = await rendered_row(request.app, parse_id(request.match_info["id"]))
+    return web.Response(body=body, content_type=JSON)
+
+
+async def rendered_row(app: web.Application, request_id: int) -> bytes:
+    """The row's API JSON, from the recent cache or the store; DRF's 404 when no row has that id."""
     body = app[RECENT_KEY].get(request_id)
     if body is None:
         body = await app[FETCHER_KEY].get(request_id)
         if body is None:
             raise NotFound(NO_MATCH)
-    return web.Response(body=body, content_type=JSON)
+    return body
 
 
 def _page(

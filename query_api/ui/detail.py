@@ -18,9 +18,8 @@ from exporter.log_filter import LogFilter
 from exporter.log_store import LogStore
 from exporter.redaction import REDACTED
 from query_api.auth import PERM_VIEW_LOGS
-from query_api.errors import NotFound
-from query_api.keys import FETCHER_KEY, READER_KEY, RECENT_KEY, STORE_KEY, UI_KEY
-from query_api.logs.views import NO_MATCH, parse_id
+from query_api.keys import READER_KEY, STORE_KEY, UI_KEY
+from query_api.logs.views import parse_id, rendered_row
 
 from .access import viewer
 from .listing import summary_view
@@ -93,12 +92,7 @@ async def detail_page(request: web.Request) -> web.StreamResponse:
     found = viewer(request, PERM_VIEW_LOGS)
     request_id = parse_id(request.match_info["id"])
     app = request.app
-    body = app[RECENT_KEY].get(request_id)
-    if body is None:
-        body = await app[FETCHER_KEY].get(request_id)
-        if body is None:
-            raise NotFound(NO_MATCH)
-    log = orjson.loads(body)
+    log = orjson.loads(await rendered_row(app, request_id))
     trace_id = log.get("trace_id")
     neighbours = []
     if trace_id:
