@@ -184,8 +184,7 @@ class AccountDB:
         permissions: Iterable[int] = (),
     ) -> Account:
         """Create an active account; `ConfigError` when the name is empty or taken."""
-        if not username or username != username.strip():
-            raise ConfigError("username", f"invalid username {username!r}")
+        check_username(username)
         try:
             with self._transaction():
                 cursor = self._con.execute(
@@ -279,6 +278,12 @@ class _Transaction:
 
     def __exit__(self, exc_type: object, *rest: object) -> None:
         self._con.execute("ROLLBACK" if exc_type is not None else "COMMIT")
+
+
+def check_username(username: str) -> None:
+    """`ConfigError` for a name no account may have: empty, or with space around it."""
+    if not username or username != username.strip():
+        raise ConfigError("username", f"invalid username {username!r}")
 
 
 def _now() -> str:

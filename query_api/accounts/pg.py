@@ -13,7 +13,15 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from exporter.errors import ConfigError, StorageError
-from query_api.accounts.db import PREFIX_LENGTH, Account, AccountDB, TokenInfo, hash_token, new_token
+from query_api.accounts.db import (
+    PREFIX_LENGTH,
+    Account,
+    AccountDB,
+    TokenInfo,
+    check_username,
+    hash_token,
+    new_token,
+)
 
 if TYPE_CHECKING:
     from exporter.lake import LakeConfig
@@ -166,8 +174,7 @@ class PgAccountDB:
         is_superuser: bool = False,
         permissions: Iterable[int] = (),
     ) -> Account:
-        if not username or username != username.strip():
-            raise ConfigError("username", f"invalid username {username!r}")
+        check_username(username)
         try:
             with self._con.transaction():
                 row = self._con.execute(
