@@ -107,7 +107,7 @@ WITH base AS (
         md5('session' || CASE WHEN r1000 < 600 THEN h % 50000 ELSE 100000 + (h >> 24) % 200000 END) AS session
     FROM g
 )
-INSERT INTO request_logs (
+INSERT INTO request_log_rows (
     user_id, username, user_full_name, ip, device, device_type, is_bot, os, browser, scheme, endpoint, method,
     status_code, exception_type, started_at, finished_at, duration, created_at, updated_at, query_params, body,
     response, request_headers, response_headers, exception_message, exception_traceback, trace_id, span_id,

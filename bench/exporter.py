@@ -37,8 +37,8 @@ def _pin_to_one_core() -> str:
 
 def insert_paths(rows: list[tuple[object, ...]], tmp: str) -> list[dict[str, object]]:
     """Why the store inserts through Arrow: the same rows, one transaction per batch, three ways."""
-    from exporter.schema import TABLE
     from exporter.store_arrow import _INSERTED_COLUMNS, _INSERTED_INDEXES
+    from exporter.value_parts import ROWS_TABLE as TABLE  # the file's table; `request_logs` is a view
 
     columns = ", ".join(_INSERTED_COLUMNS)
     marks = ", ".join("?" for _ in _INSERTED_COLUMNS)

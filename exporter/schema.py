@@ -1,9 +1,14 @@
-"""The request-log table: its DDL, derived from `RequestLog`, and the versioned migrations."""
+"""The request-log table: its DDL, derived from `RequestLog`, and the versioned migrations.
+
+`TABLE` is the name every reader queries: in a DuckDB file, since schema version 3, a view over
+the table `value_parts.ROWS_TABLE`, which writes name; in the lake, the table itself.
+"""
 
 from __future__ import annotations
 
 from .analytics import ANALYST_VIEWS
 from .row import iter_columns
+from .value_parts import migration as value_parts_migration
 
 TABLE = "request_logs"
 SEQUENCE = "request_logs_id_seq"
@@ -42,5 +47,7 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     ),
     # Views for analysts: per-route latency, hourly traffic, slowest requests, top exceptions, bot share.
     (2, ANALYST_VIEWS),
+    # Long bodies in parts (`value_parts`): the table becomes `request_log_rows`, `request_logs` a view.
+    (3, value_parts_migration(SPAN_KEY)),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]

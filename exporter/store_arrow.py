@@ -13,6 +13,7 @@ import pyarrow as pa
 
 from .row import COLUMN, RequestLog, iter_columns, row_values
 from .store_queries import INSERTED_COLUMNS
+from .value_parts import PARTED_COLUMNS, parts_column, split_long
 
 _ARROW_TYPES = {
     "BIGINT": pa.int64(),
@@ -27,7 +28,12 @@ _ARROW_TYPES = {
 _INSERTED_COLUMNS = INSERTED_COLUMNS
 _COLUMN_TYPES = {name: sql_type for name, sql_type, _ in iter_columns()}
 _INSERTED_INDEXES = tuple(getattr(COLUMN, name) for name in _INSERTED_COLUMNS)
-_ARROW_SCHEMA = pa.schema([(name, _ARROW_TYPES[_COLUMN_TYPES[name]]) for name in _INSERTED_COLUMNS])
+_PARTS = pa.list_(pa.string())
+_ARROW_SCHEMA = pa.schema(
+    [(name, _ARROW_TYPES[_COLUMN_TYPES[name]]) for name in _INSERTED_COLUMNS]
+    + [(parts_column(name), _PARTS) for name in PARTED_COLUMNS]
+)
+_PARTED_INDEXES = tuple(getattr(COLUMN, name) for name in PARTED_COLUMNS)
 
 
 def rows_to_arrow(rows: Iterable[RequestLog]) -> pa.Table:
@@ -37,10 +43,15 @@ def rows_to_arrow(rows: Iterable[RequestLog]) -> pa.Table:
 
 def values_to_arrow(rows: Sequence[tuple[Any, ...]]) -> pa.Table:
     """Value tuples (column order) as an Arrow table of the inserted columns."""
-    columns = list(zip(*rows, strict=True))
+    columns: list[Sequence[Any]] = list(zip(*rows, strict=True))
     if not columns:
         return _ARROW_SCHEMA.empty_table()
-    arrays = [pa.array(columns[i], type=field.type) for i, field in zip(_INSERTED_INDEXES, _ARROW_SCHEMA, strict=True)]
+    parts = []
+    for i in _PARTED_INDEXES:  # a long body goes in parts (`value_parts`)
+        columns[i], long_parts = split_long(columns[i])
+        parts.append(pa.nulls(len(rows), _PARTS) if long_parts is None else pa.array(long_parts, type=_PARTS))
+    fields = zip(_INSERTED_INDEXES, _ARROW_SCHEMA, strict=False)
+    arrays = [pa.array(columns[i], type=field.type) for i, field in fields] + parts
     return pa.Table.from_arrays(arrays, schema=_ARROW_SCHEMA)
 
 

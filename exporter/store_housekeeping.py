@@ -25,6 +25,7 @@ from .log_filter import LogFilter
 from .log_store import ExportRead, PrunePreview, PruneResult
 from .row import COLUMN_NAMES
 from .schema import TABLE
+from .value_parts import ROWS_TABLE
 
 logger = logging.getLogger("reqlog.retention")
 
@@ -78,8 +79,8 @@ def prune(
     while True:
         # Oldest ids first: ids grow with insertion, so each batch is a compact range.
         rows = con.execute(
-            f"DELETE FROM {TABLE} WHERE id IN "
-            f"(SELECT id FROM {TABLE} WHERE started_at < ? ORDER BY id LIMIT ?) RETURNING id",
+            f"DELETE FROM {ROWS_TABLE} WHERE id IN "
+            f"(SELECT id FROM {ROWS_TABLE} WHERE started_at < ? ORDER BY id LIMIT ?) RETURNING id",
             [cutoff, batch_rows],
         ).fetchall()
         if not rows:

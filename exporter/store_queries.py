@@ -16,10 +16,11 @@ from . import store_unreadable
 from .log_filter import LogFilter
 from .row import COLUMN_NAMES, iter_columns
 from .schema import SPAN_KEY, SPAN_KEY_SQL, TABLE
+from .value_parts import READ_COLUMNS, ROWS_TABLE, stored_columns
 
 ASSIGNED_ON_INSERT = ("id", "created_at", "updated_at")
 INSERTED_COLUMNS = tuple(name for name in COLUMN_NAMES if name not in ASSIGNED_ON_INSERT)
-RETURNING = f" RETURNING {', '.join(COLUMN_NAMES)}"
+RETURNING = f" RETURNING {READ_COLUMNS}"
 SELECT_COLUMNS = ", ".join(COLUMN_NAMES)
 # A row's size as the API renders it, roughly: its text and JSON plus ~300 bytes of the rest. Read
 # before the rows themselves, so a page or a cache warm-up can stop at a byte budget.
@@ -38,12 +39,14 @@ def _insert_statements(key_sql: str) -> tuple[str, str]:
     duplicate: it is stored with a NULL key, so without deduplication, rather than dropped.
     Only the span key's conflicts are skipped: an id clash is an error, never a silent skip.
     """
-    into = f"INSERT INTO {TABLE} ({', '.join(INSERTED_COLUMNS)}, created_at, updated_at, {SPAN_KEY}) "
-    columns = ", ".join(INSERTED_COLUMNS)
+    into = (
+        f"INSERT INTO {ROWS_TABLE} ({', '.join(stored_columns(INSERTED_COLUMNS))}, created_at, updated_at, {SPAN_KEY}) "
+    )
+    columns = ", ".join(stored_columns(INSERTED_COLUMNS))
     plain = into + f"SELECT {columns}, $now, $now, {key_sql} FROM _reqlog_batch"
     skipping = (
         into + f"SELECT {columns}, $now, $now, "
-        f"CASE WHEN EXISTS (SELECT 1 FROM {TABLE} r WHERE r.{SPAN_KEY} = b.k "
+        f"CASE WHEN EXISTS (SELECT 1 FROM {ROWS_TABLE} r WHERE r.{SPAN_KEY} = b.k "
         "AND (r.trace_id <> b.trace_id OR r.span_id <> b.span_id)) THEN NULL ELSE b.k END "
         f"FROM (SELECT *, {key_sql} AS k FROM _reqlog_batch) b ON CONFLICT ({SPAN_KEY}) DO NOTHING"
     )

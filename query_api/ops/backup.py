@@ -24,8 +24,9 @@ from pathlib import Path
 import pyarrow as pa
 
 from exporter.errors import RequestLogError
-from exporter.schema import SPAN_KEY, SPAN_KEY_SQL, TABLE
+from exporter.schema import SPAN_KEY, SPAN_KEY_SQL
 from exporter.store import RequestLogStore
+from exporter.value_parts import ROWS_TABLE, stored_select
 
 
 class BackupError(RequestLogError):
@@ -64,9 +65,9 @@ def write_backup(
                 if batch.num_rows == 0:
                     continue
                 cursor.register("backup_batch", pa.Table.from_batches([batch]))
-                cursor.execute(
-                    f"INSERT INTO {TABLE} BY NAME SELECT *, {SPAN_KEY_SQL} AS {SPAN_KEY} FROM backup_batch"
-                ).fetchall()
+                rows_with_keys = f"(SELECT *, {SPAN_KEY_SQL} AS {SPAN_KEY} FROM backup_batch)"
+                # Long bodies go back into parts (`exporter/value_parts.py`).
+                cursor.execute(f"INSERT INTO {ROWS_TABLE} BY NAME {stored_select(rows_with_keys)}").fetchall()
                 cursor.unregister("backup_batch")
                 rows += batch.num_rows
                 if progress is not None:

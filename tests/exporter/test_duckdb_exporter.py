@@ -76,7 +76,7 @@ def test_shutdown_is_idempotent_and_export_after_it_fails_quietly(
 def test_export_never_raises(db_path: Path, tracer_provider, span_exporter, caplog: pytest.LogCaptureFixture) -> None:  # type: ignore[no-untyped-def]
     run_requests(tracer_provider, 2)
     exporter = DuckDBSpanExporter(db_path)
-    exporter.store.cursor().execute("DROP TABLE request_logs")  # the write will fail
+    exporter.store.cursor().execute("DROP TABLE request_log_rows")  # the write will fail
     with caplog.at_level(logging.ERROR):
         assert exporter.export(span_exporter.get_finished_spans()) is SpanExportResult.FAILURE
     assert "could not export 2 spans" in caplog.text
@@ -111,7 +111,7 @@ def test_a_file_with_ids_past_the_sequence_keeps_taking_rows(db_path: Path, trac
 
     con = duckdb.connect(str(db_path))
     con.execute(
-        "INSERT INTO request_logs (id, trace_id, span_id) SELECT range, 'restored', range::VARCHAR FROM range(1, 6)"
+        "INSERT INTO request_log_rows (id, trace_id, span_id) SELECT range, 'restored', range::VARCHAR FROM range(1, 6)"
     )
     con.close()
     exporter = DuckDBSpanExporter(db_path)
@@ -120,7 +120,7 @@ def test_a_file_with_ids_past_the_sequence_keeps_taking_rows(db_path: Path, trac
         assert exporter.export(span_exporter.get_finished_spans()) == SpanExportResult.SUCCESS
         assert exporter.exported == 3
         exporter.store.cursor().execute(
-            "INSERT INTO request_logs (id) VALUES (9), (10), (11), (12)"
+            "INSERT INTO request_log_rows (id) VALUES (9), (10), (11), (12)"
         )  # by hand, meanwhile
         span_exporter.clear()
         run_requests(tracer_provider, 2)

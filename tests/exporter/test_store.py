@@ -150,7 +150,9 @@ def test_rows_inserted_by_hand_past_the_sequence_do_not_block_new_rows(tmp_path:
     store = RequestLogStore(tmp_path / "logs.duckdb")
     try:
         assert store.insert_values_counted([row_values(RequestLog(trace_id="a" * 32, span_id="1" * 16))]) == 1
-        store.cursor().execute("INSERT INTO request_logs (id, trace_id, span_id) VALUES (2, 'b', 'b'), (3, 'c', 'c')")
+        store.cursor().execute(
+            "INSERT INTO request_log_rows (id, trace_id, span_id) VALUES (2, 'b', 'b'), (3, 'c', 'c')"
+        )
         written = store.insert_values_counted(
             [row_values(RequestLog(trace_id="d" * 32, span_id=f"{k:016x}")) for k in range(3)]
         )
@@ -166,7 +168,7 @@ def test_opening_moves_the_sequence_past_the_largest_id(tmp_path: Path) -> None:
     path = tmp_path / "logs.duckdb"
     RequestLogStore(path).close()
     con = duckdb.connect(str(path))
-    con.execute("INSERT INTO request_logs (id, trace_id, span_id) VALUES (1000, 'x', 'y')")
+    con.execute("INSERT INTO request_log_rows (id, trace_id, span_id) VALUES (1000, 'x', 'y')")
     con.close()
     store = RequestLogStore(path)
     try:
@@ -180,7 +182,7 @@ def test_opening_moves_the_sequence_past_the_largest_id(tmp_path: Path) -> None:
 def test_an_id_clash_that_persists_is_an_error_not_a_skip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     store = RequestLogStore(tmp_path / "logs.duckdb")
     try:
-        store.cursor().execute("INSERT INTO request_logs (id) SELECT range FROM range(1, 11)")
+        store.cursor().execute("INSERT INTO request_log_rows (id) SELECT range FROM range(1, 11)")
         monkeypatch.setattr(store, "sync_sequence", lambda: 1)  # a sequence that cannot move: every try clashes
         table = values_to_arrow([row_values(RequestLog(trace_id="f" * 32, span_id="3" * 16))])
         with pytest.raises(StorageError, match="insert of 1 rows failed"):

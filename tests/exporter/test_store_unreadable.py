@@ -12,6 +12,7 @@ import pytest
 from exporter.row import COLUMN
 from exporter.store import RequestLogStore
 from exporter.store_unreadable import NOTE, has_notes
+from exporter.value_parts import ROWS_TABLE
 from tests.query_api.harness import make_row
 
 MIB = 1024 * 1024
@@ -19,13 +20,15 @@ MIB = 1024 * 1024
 
 @pytest.fixture(scope="module")
 def refused_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    # 40 rows of an incompressible 1 MiB body: a read of one asks DuckDB more than 16 MB.
+    # 40 rows of an incompressible 1 MiB body kept inline, as a file written before long bodies were
+    # stored in parts (`exporter/value_parts.py`) holds them: a read of one asks DuckDB more than 16 MB.
     db = tmp_path_factory.mktemp("unreadable") / "rows.duckdb"
     store = RequestLogStore(db)
     try:
         for k in range(40):
             body = orjson.dumps(base64.b64encode(os.urandom(3 * MIB // 4)).decode()).decode()
-            store.insert_rows([make_row(k, body=body, request_headers='{"Accept": "*/*"}')], returning=False)
+            (request_id,) = store.insert_rows([make_row(k, request_headers='{"Accept": "*/*"}')])[0][:1]
+            store.cursor().execute(f"UPDATE {ROWS_TABLE} SET body = ? WHERE id = ?", [body, request_id])
     finally:
         store.close()  # checkpoints: the bodies are in zstd segments now
     return db

@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from exporter.value_parts import ROWS_TABLE
 from query_api.ops.backup import BackupError, write_backup
 from tests.hermetic import clean_environ
 from tests.otlp_payloads import pb_request, pb_span
@@ -138,3 +139,23 @@ def test_a_backup_never_overwrites_and_a_short_stream_leaves_nothing(tmp_path: P
     assert summary.rows == 5 and _count(out) == (5, 5, 5)
     with pytest.raises(BackupError, match="exists"):
         write_backup(table.to_batches(), out, expected_rows=5)
+
+
+def test_a_backup_keeps_long_bodies_whole_and_in_parts(tmp_path: Path) -> None:
+    long_body = '"' + "é" * 40_000 + '"'  # past value_parts.INLINE_BYTES: stored in parts
+    source = tmp_path / "source.duckdb"
+    seed(source, [make_row(1, body=long_body), make_row(2, body='{"short": true}')])
+    con = duckdb.connect(str(source), read_only=True)
+    try:
+        table = con.sql("SELECT * EXCLUDE (span_key) FROM request_logs ORDER BY id").to_arrow_table()
+    finally:
+        con.close()
+    out = tmp_path / "copy.duckdb"
+    write_backup(table.to_batches(max_chunksize=1), out, expected_rows=2)
+    con = duckdb.connect(str(out), read_only=True)
+    try:
+        assert con.execute("SELECT id, body FROM request_logs ORDER BY id").fetchall()[0] == (1, long_body)
+        stored = con.execute(f"SELECT id, body IS NULL, body_parts IS NULL FROM {ROWS_TABLE} ORDER BY id").fetchall()
+        assert stored == [(1, True, False), (2, False, True)]
+    finally:
+        con.close()

@@ -1,0 +1,104 @@
+"""Long bodies stored in parts, so that reading one row never needs its neighbours' bodies.
+
+DuckDB compresses a text column 2,048 rows at a time (zstd), and reading even one row by its id
+decompresses the whole vector: rows of 1 MiB bodies (the ingest's cap) made a retrieve need
+~2 GiB, more than the default `memory_limit`, so DuckDB refused it. A list column is different:
+its items live in a child column of their own, and reading one row reads only the child vectors
+that hold its items. So a body longer than `INLINE_BYTES` is stored as a list of
+`PART_CHARS`-character parts, and reading any one row needs at most a vector of short inline
+bodies plus a vector of parts (2,048 x 16 KiB characters each), whatever the other rows hold
+(`docs/design-notes.md`, "Large rows").
+
+The file's table is `request_log_rows`: the columns of `RequestLog`, each parted column with its
+`<name>_parts` beside it (NULL unless the value is long), and the span key. `request_logs`, what
+every reader and every analyst queries, is a view that puts each long value back together, with
+the columns, names and types of `RequestLog`. Only writes (insert, prune, restore) name the table.
+Rows written before the parts existed keep their long values inline; they read as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .row import COLUMN_NAMES
+
+ROWS_TABLE = "request_log_rows"
+VIEW = "request_logs"
+PARTED_COLUMNS = ("body", "response")
+PART_CHARS = 16 * 1024
+# A value of more than INLINE_BYTES bytes of UTF-8 is parted; it is cut by characters, so a part
+# holds at most 4 x PART_CHARS bytes.
+INLINE_BYTES = PART_CHARS
+_SURELY_INLINE_CHARS = INLINE_BYTES // 4  # even all 4-byte characters fit
+
+
+def parts_column(name: str) -> str:
+    return f"{name}_parts"
+
+
+def stored_columns(columns: tuple[str, ...]) -> tuple[str, ...]:
+    """The table's columns that hold `columns`: each parted one adds its parts column."""
+    return columns + tuple(parts_column(name) for name in PARTED_COLUMNS if name in columns)
+
+
+def _over_inline_bytes(value: str) -> bool:
+    return len(value) > INLINE_BYTES or len(value.encode("utf-8", "surrogatepass")) > INLINE_BYTES
+
+
+def split_long(values: Sequence[str | None]) -> tuple[Sequence[str | None], list[list[str] | None] | None]:
+    """`values` as (inline values, parts): each long value is NULL inline and a list of parts.
+
+    The parts are `None` when no value is long (the usual batch: one length check a value).
+    Cut in Python, so the copies live in the batch, outside DuckDB's memory limit.
+    """
+    maybe = [i for i, value in enumerate(values) if value is not None and len(value) > _SURELY_INLINE_CHARS]
+    long = [i for i in maybe if _over_inline_bytes(values[i])]  # type: ignore[arg-type]
+    if not long:
+        return values, None
+    inline = list(values)
+    parts: list[list[str] | None] = [None] * len(values)
+    for i in long:
+        value = inline[i]
+        assert value is not None
+        parts[i] = [value[k : k + PART_CHARS] for k in range(0, len(value), PART_CHARS)]
+        inline[i] = None
+    return inline, parts
+
+
+def _read_column(name: str) -> str:
+    if name in PARTED_COLUMNS:
+        # `list_aggregate`, not `array_to_string` (a macro over it): ~0.5 ms less a point read.
+        # `coalesce` with the JSON column gives JSON: no cast, which would parse the whole body.
+        return f"coalesce({name}, list_aggregate({parts_column(name)}, 'string_agg', '')) AS {name}"
+    return name
+
+
+# `RequestLog`'s columns read from the table, each long value put back together.
+READ_COLUMNS = ", ".join(_read_column(name) for name in COLUMN_NAMES)
+
+
+# The same rule as `split_long`, in SQL, for loads that go through DuckDB (a restore from Parquet or
+# from a backup stream): `reqlog_inline(v)` is what the column keeps, `reqlog_parts(v)` its parts.
+MACROS = (
+    f"CREATE MACRO reqlog_inline(v) AS CASE WHEN strlen(v) > {INLINE_BYTES} THEN NULL ELSE v END",
+    f"CREATE MACRO reqlog_parts(v) AS CASE WHEN strlen(v) > {INLINE_BYTES} "
+    f"THEN [substring(v, i + 1, {PART_CHARS}) for i in range(0, length(v), {PART_CHARS})] END",
+)
+
+
+def stored_select(source: str) -> str:
+    """`SELECT` of `source`'s rows (with `RequestLog`'s columns, maybe more) as the table stores them."""
+    parted = ", ".join(
+        f"reqlog_inline({name}) AS {name}, reqlog_parts({name}) AS {parts_column(name)}" for name in PARTED_COLUMNS
+    )
+    return f"SELECT * EXCLUDE ({', '.join(PARTED_COLUMNS)}), {parted} FROM {source}"
+
+
+def migration(span_key: str) -> tuple[str, ...]:
+    """Schema version 3: the table becomes `request_log_rows`, with parts; `request_logs` is the view."""
+    return (
+        f"ALTER TABLE {VIEW} RENAME TO {ROWS_TABLE}",
+        *(f"ALTER TABLE {ROWS_TABLE} ADD COLUMN {parts_column(name)} VARCHAR[]" for name in PARTED_COLUMNS),
+        f"CREATE VIEW {VIEW} AS SELECT {READ_COLUMNS}, {span_key} FROM {ROWS_TABLE}",
+        *MACROS,
+    )
