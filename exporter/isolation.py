@@ -124,10 +124,11 @@ def _insert_repaired(
     if fixed_full == full:
         outcome.rejected.append(f"{_name(row)}: refused by the database ({refused.__cause__})")
         return
-    fixed = dict(zip(COLUMN_NAMES, fixed_full, strict=True))
+    fixed = dict(zip(COLUMN_NAMES, fixed_full, strict=True))  # the parts columns (`value_parts`) stay as they are
     try:
         written, stored = store.insert_table(
-            pa.Table.from_pylist([{name: fixed[name] for name in names}], schema=table.schema), returning=returning
+            pa.Table.from_pylist([{name: fixed.get(name, row[name]) for name in names}], schema=table.schema),
+            returning=returning,
         )
     except StorageError as exc:
         if not refused_by_value(exc):

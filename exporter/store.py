@@ -10,6 +10,7 @@ by row, so batching is what makes ingest fast (docs/design-notes.md, and `bench/
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -31,6 +32,7 @@ from .store_arrow import values_to_arrow as values_to_arrow
 from .store_connection import SERVICE_DUCKDB_CONFIG as SERVICE_DUCKDB_CONFIG
 from .store_connection import StoreConnection, utcnow
 from .store_queries import INSERT_HEAD, INSERT_SKIPPING_STORED, RETURNING
+from .value_parts import ROWS_TABLE
 
 
 class RequestLogStore(StoreConnection):
@@ -62,6 +64,13 @@ class RequestLogStore(StoreConnection):
         )
         if not read_only:
             self.sync_sequence()
+
+    # The table behind `request_logs` that keeps long values in parts (`value_parts`), or None:
+    # a file of an older schema opened read-only (not migrated), or a backend without parts.
+    @functools.cached_property
+    def parts_table(self) -> str | None:
+        found = self.cursor().execute("SELECT 1 FROM duckdb_tables() WHERE table_name = ?", [ROWS_TABLE]).fetchall()
+        return ROWS_TABLE if found else None
 
     def sync_sequence(self) -> int:
         """Move the id sequence past the largest stored id; return the next id it will give.
@@ -179,7 +188,7 @@ class RequestLogStore(StoreConnection):
 
     def get_many_values(self, request_ids: Sequence[int]) -> dict[int, tuple[Any, ...]]:
         """Rows by id, as values in column order; ids with no row are absent (`store_queries.get_many_values`)."""
-        return store_queries.get_many_values(self.cursor(), request_ids)
+        return store_queries.get_many_values(self.cursor(), request_ids, self.parts_table)
 
     def get_row(self, request_id: int) -> RequestLog | None:
         """The row with id `request_id`, or `None`."""
@@ -219,7 +228,13 @@ class RequestLogStore(StoreConnection):
         returned, however large, so a walk over the rows always moves on.
         """
         return store_queries.list_page(
-            self.cursor(), log_filter, before_id=before_id, after_id=after_id, limit=limit, max_bytes=max_bytes
+            self.cursor(),
+            log_filter,
+            before_id=before_id,
+            after_id=after_id,
+            limit=limit,
+            max_bytes=max_bytes,
+            parts_table=self.parts_table,
         )
 
     def stats(

@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from .row import COLUMN, RequestLog, iter_columns, row_values
 from .store_queries import INSERTED_COLUMNS
-from .value_parts import PARTED_COLUMNS, parts_column, split_long
+from .value_parts import PARTED_COLUMNS, PARTS_BYTES, parts_column, split_long
 
 _ARROW_TYPES = {
     "BIGINT": pa.int64(),
@@ -32,6 +32,7 @@ _PARTS = pa.list_(pa.string())
 _ARROW_SCHEMA = pa.schema(
     [(name, _ARROW_TYPES[_COLUMN_TYPES[name]]) for name in _INSERTED_COLUMNS]
     + [(parts_column(name), _PARTS) for name in PARTED_COLUMNS]
+    + [(PARTS_BYTES, pa.int64())]
 )
 _PARTED_INDEXES = tuple(getattr(COLUMN, name) for name in PARTED_COLUMNS)
 
@@ -46,12 +47,21 @@ def values_to_arrow(rows: Sequence[tuple[Any, ...]]) -> pa.Table:
     columns: list[Sequence[Any]] = list(zip(*rows, strict=True))
     if not columns:
         return _ARROW_SCHEMA.empty_table()
-    parts = []
+    parts, parted_bytes = [], None
     for i in _PARTED_INDEXES:  # a long body goes in parts (`value_parts`)
-        columns[i], long_parts = split_long(columns[i])
-        parts.append(pa.nulls(len(rows), _PARTS) if long_parts is None else pa.array(long_parts, type=_PARTS))
+        columns[i], long_parts, sizes = split_long(columns[i])
+        if long_parts is None:
+            parts.append(pa.nulls(len(rows), _PARTS))
+            continue
+        parts.append(pa.array(long_parts, type=_PARTS))
+        parted_bytes = sizes if parted_bytes is None else [a + b for a, b in zip(parted_bytes, sizes, strict=True)]
     fields = zip(_INSERTED_INDEXES, _ARROW_SCHEMA, strict=False)
     arrays = [pa.array(columns[i], type=field.type) for i, field in fields] + parts
+    arrays.append(
+        pa.nulls(len(rows), pa.int64())
+        if parted_bytes is None
+        else pa.array([size or None for size in parted_bytes], type=pa.int64())
+    )
     return pa.Table.from_arrays(arrays, schema=_ARROW_SCHEMA)
 
 

@@ -7,7 +7,7 @@ and the reads as functions of a cursor.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import duckdb
@@ -16,7 +16,7 @@ from . import store_unreadable
 from .log_filter import LogFilter
 from .row import COLUMN_NAMES, iter_columns
 from .schema import SPAN_KEY, SPAN_KEY_SQL, TABLE
-from .value_parts import READ_COLUMNS, ROWS_TABLE, stored_columns
+from .value_parts import PARTS_BYTES, READ_COLUMNS, ROWS_TABLE, stored_columns
 
 ASSIGNED_ON_INSERT = ("id", "created_at", "updated_at")
 INSERTED_COLUMNS = tuple(name for name in COLUMN_NAMES if name not in ASSIGNED_ON_INSERT)
@@ -67,24 +67,46 @@ def get_values(cursor: duckdb.DuckDBPyConnection, request_id: int) -> tuple[Any,
     return found[0] if found else None
 
 
-def get_many_values(cursor: duckdb.DuckDBPyConnection, request_ids: Sequence[int]) -> dict[int, tuple[Any, ...]]:
+def get_many_values(
+    cursor: duckdb.DuckDBPyConnection, request_ids: Sequence[int], parts_table: str | None = None
+) -> dict[int, tuple[Any, ...]]:
     """Rows by id, as values in column order; ids with no row are absent from the answer.
 
     One query for several ids costs far less per row than one query each (measured at 1M rows:
     ~0.6 ms a row for 8 ids against ~1.4 ms alone), because a point query's fixed cost is
-    planning and setting up a scan of every column.
+    planning and setting up a scan of every column. `parts_table`: see `list_page`.
     """
     if len(request_ids) == 1:
         values = get_values(cursor, request_ids[0])
         return {} if values is None else {values[0]: values}
     marks = ", ".join("?" for _ in request_ids)
     try:
-        found = cursor.execute(f"SELECT {SELECT_COLUMNS} FROM {TABLE} WHERE id IN ({marks})", list(request_ids))
-        return {values[0]: values for values in found.fetchall()}
+        if parts_table is None:
+            found = cursor.execute(f"SELECT {SELECT_COLUMNS} FROM {TABLE} WHERE id IN ({marks})", list(request_ids))
+            return {values[0]: values for values in found.fetchall()}
+        sql = f"SELECT {_INLINE_COLUMNS} FROM {parts_table} WHERE id IN ({marks})"
+        return {values[0]: values for values in _whole(cursor, cursor.execute(sql, list(request_ids)).fetchall())}
     except duckdb.OutOfMemoryException:
         pass
     rows = (get_values(cursor, request_id) for request_id in request_ids)  # one at a time
     return {values[0]: values for values in rows if values is not None}
+
+
+# A row of the table with parts as `RequestLog`'s values, and whether some are in parts instead.
+# Reading the parts column of several rows would read their neighbours' parts too (a list column is
+# scanned a vector of rows at a time), so only the flag is read; such a row is read again alone.
+_INLINE_COLUMNS = f"{SELECT_COLUMNS}, {PARTS_BYTES} IS NOT NULL"
+
+
+def _whole(cursor: duckdb.DuckDBPyConnection, rows: Iterable[tuple[Any, ...]]) -> Iterator[tuple[Any, ...]]:
+    """`rows` read with `_INLINE_COLUMNS`, each complete: a row with parts is read again by its id."""
+    for values in rows:
+        if not values[-1]:
+            yield values[:-1]
+            continue
+        whole = get_values(cursor, values[0])
+        if whole is not None:
+            yield whole
 
 
 def list_page(
@@ -96,9 +118,12 @@ def list_page(
     limit: int,
     max_bytes: int | None,
     at_least_id: int | None = None,
+    parts_table: str | None = None,
 ) -> tuple[list[tuple[Any, ...]], bool]:
     """`RequestLogStore.list_page` through `cursor`; `at_least_id` only narrows the search (the
-    order stays): the lake's newest-first windows (`exporter.lake.store`)."""
+    order stays): the lake's newest-first windows (`exporter.lake.store`). `parts_table` is the
+    table behind `request_logs` when long values are kept in parts there (`value_parts`): the page
+    is then read from it, sizes and all, and a row with parts is read alone."""
     where, params, order = _page_where(log_filter, before_id, after_id, at_least_id)
     # Pick the page's ids first, reading only the filtered columns, then fetch the wide rows by
     # id: a full-row top-N would read every JSON column of every candidate row.
@@ -108,7 +133,8 @@ def list_page(
     if max_bytes is not None and ids:
         # The sizes of those rows only (a size over every candidate would read all their text).
         total, kept = 0, list[int]()
-        for request_id, nbytes in _by_ids(cursor, f"id, {ROW_BYTES_SQL}", ids, order):
+        sizes = f"id, {ROW_BYTES_SQL}" if parts_table is None else f"id, {ROW_BYTES_SQL} + coalesce({PARTS_BYTES}, 0)"
+        for request_id, nbytes in _by_ids(cursor, sizes, ids, order, table=parts_table or TABLE):
             if kept and total + nbytes > max_bytes:
                 cut = True
                 break
@@ -117,10 +143,14 @@ def list_page(
         ids = kept
     if not ids:
         return [], cut
-    return list(_by_ids(cursor, SELECT_COLUMNS, ids, order)), cut
+    if parts_table is None:
+        return list(_by_ids(cursor, SELECT_COLUMNS, ids, order)), cut
+    return list(_whole(cursor, _by_ids(cursor, _INLINE_COLUMNS, ids, order, table=parts_table))), cut
 
 
-def _by_ids(cursor: duckdb.DuckDBPyConnection, columns: str, ids: list[int], order: str) -> Iterator[tuple[Any, ...]]:
+def _by_ids(
+    cursor: duckdb.DuckDBPyConnection, columns: str, ids: list[int], order: str, table: str = TABLE
+) -> Iterator[tuple[Any, ...]]:
     """`columns` of the rows `ids` (existing ones, in `ids`' order, which is sorted by `order`).
 
     One query, unless DuckDB refuses its memory: it then decompresses whole segments of long text
@@ -128,20 +158,21 @@ def _by_ids(cursor: duckdb.DuckDBPyConnection, columns: str, ids: list[int], ord
     tests/hostile/test_startup_budget.py), while a query for one id reads that row only. So the
     rows then come one at a time, as the caller asks for them: a size pass stops at its budget. A
     row DuckDB refuses even alone comes with notes in place of what it refuses (`store_unreadable`).
-    `columns` is `SELECT_COLUMNS` or the size pass's `id, ROW_BYTES_SQL`.
+    `columns` is `SELECT_COLUMNS` or `_INLINE_COLUMNS` (a row pass), or a size pass's `id, <bytes>`.
     """
-    sql = f"SELECT {columns} FROM {TABLE} WHERE id BETWEEN ? AND ? AND list_contains(?, id) ORDER BY id {order}"
+    sql = f"SELECT {columns} FROM {table} WHERE id BETWEEN ? AND ? AND list_contains(?, id) ORDER BY id {order}"
     try:
         yield from cursor.execute(sql, [min(ids), max(ids), ids]).fetchall()
         return
     except duckdb.OutOfMemoryException:
         pass
+    row_pass = columns in (SELECT_COLUMNS, _INLINE_COLUMNS)
     for request_id in ids:
         # fetchall, not fetchone: a partly fetched result would block the cursor's next statement.
         try:
-            found = cursor.execute(f"SELECT {columns} FROM {TABLE} WHERE id = ?", [request_id]).fetchall()
+            found = cursor.execute(f"SELECT {columns} FROM {table} WHERE id = ?", [request_id]).fetchall()
         except duckdb.OutOfMemoryException:
-            if columns != SELECT_COLUMNS:
+            if not row_pass:
                 # A size pass: a row refused even alone ends the page (after it, when it is the
                 # first), so a page reads at most one such row the slow way below.
                 yield request_id, REFUSED_BYTES
@@ -149,7 +180,7 @@ def _by_ids(cursor: duckdb.DuckDBPyConnection, columns: str, ids: list[int], ord
             # Even this one row is refused: read what can be read (`store_unreadable`).
             row = store_unreadable.read_row(cursor, request_id)
             if row is not None:
-                yield row
+                yield row if columns == SELECT_COLUMNS else (*row, False)
             continue
         if found:
             yield found[0]

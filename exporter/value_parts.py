@@ -6,25 +6,32 @@ decompresses the whole vector: rows of 1 MiB bodies (the ingest's cap) made a re
 its items live in a child column of their own, and reading one row reads only the child vectors
 that hold its items. So a body longer than `INLINE_BYTES` is stored as a list of
 `PART_CHARS`-character parts, and reading any one row needs at most a vector of short inline
-bodies plus a vector of parts (2,048 x 16 KiB characters each), whatever the other rows hold
+bodies plus a vector of parts (2,048 x 16 Ki characters each), whatever the other rows hold
 (`docs/design-notes.md`, "Large rows").
 
 The file's table is `request_log_rows`: the columns of `RequestLog`, each parted column with its
-`<name>_parts` beside it (NULL unless the value is long), and the span key. `request_logs`, what
-every reader and every analyst queries, is a view that puts each long value back together, with
-the columns, names and types of `RequestLog`. Only writes (insert, prune, restore) name the table.
+`<name>_parts` beside it (NULL unless the value is long), `parts_bytes` (the bytes the row keeps in
+parts, NULL when none: a narrow column, so several rows are read without touching any parts), and
+the span key. `request_logs`, what every reader and every analyst queries, is a view that puts each
+long value back together, with the columns, names and types of `RequestLog`. Writes (insert,
+prune, restore) and the service's reads of several rows (`store_queries`) name the table.
 Rows written before the parts existed keep their long values inline; they read as before.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
+import orjson
+
+from .repair import clean_text
 from .row import COLUMN_NAMES
 
 ROWS_TABLE = "request_log_rows"
 VIEW = "request_logs"
 PARTED_COLUMNS = ("body", "response")
+PARTS_BYTES = "parts_bytes"
 PART_CHARS = 16 * 1024
 # A value of more than INLINE_BYTES bytes of UTF-8 is parted; it is cut by characters, so a part
 # holds at most 4 x PART_CHARS bytes.
@@ -37,32 +44,59 @@ def parts_column(name: str) -> str:
 
 
 def stored_columns(columns: tuple[str, ...]) -> tuple[str, ...]:
-    """The table's columns that hold `columns`: each parted one adds its parts column."""
-    return columns + tuple(parts_column(name) for name in PARTED_COLUMNS if name in columns)
+    """The table's columns that hold `columns`: the parts columns and `parts_bytes` added."""
+    return (*columns, *(parts_column(name) for name in PARTED_COLUMNS), PARTS_BYTES)
 
 
-def _over_inline_bytes(value: str) -> bool:
-    return len(value) > INLINE_BYTES or len(value.encode("utf-8", "surrogatepass")) > INLINE_BYTES
+def _utf8_bytes(value: str) -> int:
+    return len(value.encode("utf-8", "surrogatepass"))
 
 
-def split_long(values: Sequence[str | None]) -> tuple[Sequence[str | None], list[list[str] | None] | None]:
-    """`values` as (inline values, parts): each long value is NULL inline and a list of parts.
+def _refuse(constant: str) -> None:
+    raise ValueError(f"{constant} is not JSON")
 
-    The parts are `None` when no value is long (the usual batch: one length check a value).
-    Cut in Python, so the copies live in the batch, outside DuckDB's memory limit.
+
+def valid_json(text: str) -> str:
+    """`text` if it is JSON, else `text` as a JSON string: the check DuckDB's JSON type makes at
+    insert, which parts (plain text) skip. A short value DuckDB refuses is stored the same way
+    (`isolation`). orjson first (fast); the standard library for what it refuses and DuckDB takes
+    (integers past 64 bits, nesting past 1,024)."""
+    try:
+        orjson.loads(text)
+        return text
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        json.loads(text, parse_constant=_refuse, parse_int=len, parse_float=len)  # only checked: no numbers built
+        return text
+    except (ValueError, RecursionError):
+        return orjson.dumps(clean_text(text)).decode()
+
+
+def split_long(values: Sequence[str | None]) -> tuple[Sequence[str | None], list[list[str] | None] | None, list[int]]:
+    """`values` as (inline values, parts, bytes): a long value is NULL inline, a list of parts.
+
+    The parts are `None` when no value is long (the usual batch: one length check a value), and
+    `bytes[i]` is the UTF-8 size of value i when it went into parts, else 0. A long value that is
+    not JSON is kept as a JSON string (`valid_json`). Cut in Python, so the copies live in the
+    batch, outside DuckDB's memory limit.
     """
     maybe = [i for i, value in enumerate(values) if value is not None and len(value) > _SURELY_INLINE_CHARS]
-    long = [i for i in maybe if _over_inline_bytes(values[i])]  # type: ignore[arg-type]
+    sizes = [0] * len(values)
+    for i in maybe:
+        size = _utf8_bytes(values[i])  # type: ignore[arg-type]
+        if size > INLINE_BYTES:
+            sizes[i] = size
+    long = [i for i in maybe if sizes[i]]
     if not long:
-        return values, None
+        return values, None, sizes
     inline = list(values)
     parts: list[list[str] | None] = [None] * len(values)
     for i in long:
-        value = inline[i]
-        assert value is not None
+        value = valid_json(inline[i])  # type: ignore[arg-type]
         parts[i] = [value[k : k + PART_CHARS] for k in range(0, len(value), PART_CHARS)]
         inline[i] = None
-    return inline, parts
+    return inline, parts, sizes
 
 
 def _read_column(name: str) -> str:
@@ -76,13 +110,16 @@ def _read_column(name: str) -> str:
 # `RequestLog`'s columns read from the table, each long value put back together.
 READ_COLUMNS = ", ".join(_read_column(name) for name in COLUMN_NAMES)
 
-
 # The same rule as `split_long`, in SQL, for loads that go through DuckDB (a restore from Parquet or
-# from a backup stream): `reqlog_inline(v)` is what the column keeps, `reqlog_parts(v)` its parts.
+# from a backup stream): `reqlog_inline(v)` is what the column keeps, `reqlog_parts(v)` its parts,
+# `reqlog_parts_bytes(a, b)` the row's `parts_bytes` for two values.
 MACROS = (
     f"CREATE MACRO reqlog_inline(v) AS CASE WHEN strlen(v) > {INLINE_BYTES} THEN NULL ELSE v END",
     f"CREATE MACRO reqlog_parts(v) AS CASE WHEN strlen(v) > {INLINE_BYTES} "
     f"THEN [substring(v, i + 1, {PART_CHARS}) for i in range(0, length(v), {PART_CHARS})] END",
+    f"CREATE MACRO reqlog_parts_bytes(a, b) AS nullif("
+    f"CASE WHEN strlen(a) > {INLINE_BYTES} THEN strlen(a) ELSE 0 END"
+    f" + CASE WHEN strlen(b) > {INLINE_BYTES} THEN strlen(b) ELSE 0 END, 0)",
 )
 
 
@@ -91,7 +128,8 @@ def stored_select(source: str) -> str:
     parted = ", ".join(
         f"reqlog_inline({name}) AS {name}, reqlog_parts({name}) AS {parts_column(name)}" for name in PARTED_COLUMNS
     )
-    return f"SELECT * EXCLUDE ({', '.join(PARTED_COLUMNS)}), {parted} FROM {source}"
+    size = f"reqlog_parts_bytes({', '.join(PARTED_COLUMNS)}) AS {PARTS_BYTES}"
+    return f"SELECT * EXCLUDE ({', '.join(PARTED_COLUMNS)}), {parted}, {size} FROM {source}"
 
 
 def migration(span_key: str) -> tuple[str, ...]:
@@ -99,6 +137,7 @@ def migration(span_key: str) -> tuple[str, ...]:
     return (
         f"ALTER TABLE {VIEW} RENAME TO {ROWS_TABLE}",
         *(f"ALTER TABLE {ROWS_TABLE} ADD COLUMN {parts_column(name)} VARCHAR[]" for name in PARTED_COLUMNS),
+        f"ALTER TABLE {ROWS_TABLE} ADD COLUMN {PARTS_BYTES} BIGINT",
         f"CREATE VIEW {VIEW} AS SELECT {READ_COLUMNS}, {span_key} FROM {ROWS_TABLE}",
         *MACROS,
     )

@@ -61,6 +61,8 @@ _WINDOW_GROWTH = 16
 class LakeStore(RequestLogStore):
     """Attach the lake in `config`; `read_only` for query nodes (their catalog role may only SELECT)."""
 
+    parts_table = None  # the lake's table keeps every value whole (`value_parts` is the file's layout)
+
     def __init__(
         self, config: LakeConfig, *, read_only: bool = False, memory_limit: str = "1GB", lockdown: bool = True
     ) -> None:

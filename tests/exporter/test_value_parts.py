@@ -57,6 +57,22 @@ def test_a_long_body_reads_back_exactly_and_is_stored_in_parts(store: RequestLog
     )
     long_parts = -(-len(LONG_BODY) // PART_CHARS)
     assert stored == [(1, True, long_parts, False, None), (2, False, None, True, long_parts)]
+    sizes = store.cursor().execute(f"SELECT parts_bytes FROM {ROWS_TABLE} ORDER BY id").fetchall()
+    assert sizes == [(len(LONG_BODY.encode()),), (len(LONG_BODY.encode()),)]
+
+
+def test_several_rows_are_read_whole_and_a_page_counts_their_parts(store: RequestLogStore) -> None:
+    # Several rows are read from the table without its parts columns (which would read the parts of
+    # every row around them); a row with parts is then read alone, and its parts count in the page size.
+    bodies = [LONG_BODY if k % 2 else SHORT_BODY for k in range(6)]
+    store.insert_rows([make_row(k, body=body) for k, body in enumerate(bodies)], returning=False)
+    rows, cut = store.list_page(limit=10, max_bytes=64 * 1024 * 1024)
+    assert [(v[COLUMN.id], v[COLUMN.body]) for v in rows] == [(6 - k, bodies[5 - k]) for k in range(6)] and not cut
+    many = store.get_many_values([1, 2, 3, 999])
+    assert {i: v[COLUMN.body] for i, v in many.items()} == {1: bodies[0], 2: bodies[1], 3: bodies[2]}
+    long_row = len(LONG_BODY.encode())
+    rows, cut = store.list_page(limit=10, max_bytes=2 * long_row + long_row // 2)  # two long rows and change
+    assert [v[COLUMN.id] for v in rows] == [6, 5, 4, 3] and cut
 
 
 def test_the_cut_is_at_inline_bytes_not_characters(store: RequestLogStore) -> None:
@@ -107,6 +123,16 @@ def test_the_sql_macros_cut_as_the_writer_does(store: RequestLogStore) -> None:
     # A restore from Parquet or a backup parts long bodies with `reqlog_inline`/`reqlog_parts`.
     cursor = store.cursor()
     for value in (LONG_BODY, SHORT_BODY, orjson.dumps("é" * (INLINE_BYTES // 2)).decode(), None):
-        inline, parts = split_long([value])
-        expected = (inline[0], None if parts is None else parts[0])
-        assert cursor.execute("SELECT reqlog_inline(?), reqlog_parts(?)", [value, value]).fetchall() == [expected]
+        inline, parts, sizes = split_long([value])
+        expected = (inline[0], None if parts is None else parts[0], sizes[0] or None)
+        sql = "SELECT reqlog_inline(?), reqlog_parts(?), reqlog_parts_bytes(?, NULL)"
+        assert cursor.execute(sql, [value, value, value]).fetchall() == [expected]
+
+
+def test_a_long_value_that_is_not_json_is_stored_as_a_json_string(store: RequestLogStore) -> None:
+    # DuckDB checks the JSON column at insert, but parts are plain text: the writer checks them.
+    not_json = "{not json " + "x" * INLINE_BYTES
+    big_int = "[" + "1" * 40 + ", " + "2" * (INLINE_BYTES + 10) + "]"  # JSON, past orjson's 64-bit integers
+    store.insert_rows([make_row(1, body=not_json), make_row(2, body=big_int)], returning=False)
+    bodies = store.cursor().execute("SELECT body, json_valid(body) FROM request_logs ORDER BY id").fetchall()
+    assert bodies == [(orjson.dumps(not_json).decode(), True), (big_int, True)]

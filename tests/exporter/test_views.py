@@ -6,10 +6,11 @@ import statistics
 from collections.abc import Iterator
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from exporter.analytics import VIEW_NAMES, stats_query
-from exporter.schema import SCHEMA_VERSION
+from exporter.schema import MIGRATIONS, SCHEMA_VERSION
 from exporter.store import RequestLogStore
 from tests.query_api.sqldata import make_row, service_store
 
@@ -34,9 +35,15 @@ def test_views_exist_after_migration(store: RequestLogStore) -> None:
 
 
 def test_migration_upgrades_a_version_1_file(db_path: Path) -> None:
-    with service_store(db_path, rows=3) as store:
-        store.cursor().execute("DROP VIEW route_latency")
-        store.cursor().execute("DELETE FROM reqlog_migrations WHERE version >= 2")
+    con = duckdb.connect(str(db_path))  # a file as version 1 left it: the table, no views
+    con.execute("CREATE TABLE reqlog_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMP)")
+    for statement in MIGRATIONS[0][1]:
+        con.execute(statement)
+    con.execute("INSERT INTO reqlog_migrations VALUES (1, now())")
+    con.execute(
+        "INSERT INTO request_logs (route, method, status_code, duration) SELECT '/a', 'GET', 200, 0.1 FROM range(3)"
+    )
+    con.close()
     with service_store(db_path) as store:
         assert store.schema_version() == SCHEMA_VERSION
         assert store.cursor().execute("SELECT sum(requests) FROM route_latency").fetchone() == (3,)
