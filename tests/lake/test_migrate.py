@@ -32,7 +32,7 @@ def test_export_loads_into_a_lake_keeping_ids_and_the_counter_moves_past(lake: L
     db = tmp_path / "single.duckdb"
     single = RequestLogStore(db)
     single.insert_rows(make_rows(30, day=datetime(2026, 2, 27, 23, 59, 50)))  # two days
-    single.cursor().execute("DELETE FROM request_logs WHERE id % 7 = 0")  # gaps, as retention leaves
+    single.cursor().execute("DELETE FROM request_log_rows WHERE id % 7 = 0")  # gaps, as retention leaves
     single.insert_rows(make_rows(5, start=100))  # ids 31..35
     expected = {values[0]: render_json(values) for values in single.list_values(limit=1000)}
     single.close()
