@@ -184,7 +184,7 @@ class RequestLogStore(StoreConnection):
 
     def get_values(self, request_id: int) -> tuple[Any, ...] | None:
         """The row's values in column order, or `None` when no row has that id."""
-        return store_queries.get_values(self.cursor(), request_id)
+        return store_queries.get_values(self.cursor(), request_id, self.parts_table)
 
     def get_many_values(self, request_ids: Sequence[int]) -> dict[int, tuple[Any, ...]]:
         """Rows by id, as values in column order; ids with no row are absent (`store_queries.get_many_values`)."""

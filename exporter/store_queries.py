@@ -56,8 +56,19 @@ def _insert_statements(key_sql: str) -> tuple[str, str]:
 INSERT_HEAD, INSERT_SKIPPING_STORED = _insert_statements(SPAN_KEY_SQL)
 
 
-def get_values(cursor: duckdb.DuckDBPyConnection, request_id: int) -> tuple[Any, ...] | None:
-    """The row's values in column order, or `None` when no row has that id."""
+def get_values(
+    cursor: duckdb.DuckDBPyConnection, request_id: int, parts_table: str | None = None
+) -> tuple[Any, ...] | None:
+    """The row's values in column order, or `None` when no row has that id. `parts_table`: see `list_page`."""
+    if parts_table is not None:
+        # The table without its parts columns first: through the view, whose expressions join
+        # parts, a point read costs ~0.4 ms more, and few rows have parts.
+        try:
+            found = cursor.execute(f"SELECT {_INLINE_COLUMNS} FROM {parts_table} WHERE id = ?", [request_id]).fetchall()
+        except duckdb.OutOfMemoryException:
+            found = None
+        if found is not None:
+            return next(_whole(cursor, found), None)
     # fetchall, not fetchone: DuckDB 2 keeps a partly fetched result open on the cursor and
     # refuses the cursor's next statement until it is consumed.
     try:
@@ -77,7 +88,7 @@ def get_many_values(
     planning and setting up a scan of every column. `parts_table`: see `list_page`.
     """
     if len(request_ids) == 1:
-        values = get_values(cursor, request_ids[0])
+        values = get_values(cursor, request_ids[0], parts_table)
         return {} if values is None else {values[0]: values}
     marks = ", ".join("?" for _ in request_ids)
     try:
@@ -88,7 +99,7 @@ def get_many_values(
         return {values[0]: values for values in _whole(cursor, cursor.execute(sql, list(request_ids)).fetchall())}
     except duckdb.OutOfMemoryException:
         pass
-    rows = (get_values(cursor, request_id) for request_id in request_ids)  # one at a time
+    rows = (get_values(cursor, request_id, parts_table) for request_id in request_ids)  # one at a time
     return {values[0]: values for values in rows if values is not None}
 
 
