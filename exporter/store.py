@@ -10,7 +10,6 @@ by row, so batching is what makes ingest fast (docs/design-notes.md, and `bench/
 from __future__ import annotations
 
 import contextlib
-import functools
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -32,7 +31,13 @@ from .store_arrow import values_to_arrow as values_to_arrow
 from .store_connection import SERVICE_DUCKDB_CONFIG as SERVICE_DUCKDB_CONFIG
 from .store_connection import StoreConnection, utcnow
 from .store_queries import INSERT_HEAD, INSERT_SKIPPING_STORED, RETURNING
-from .value_parts import ROWS_TABLE
+
+
+def _batch_table(rows: Sequence[tuple[Any, ...]]) -> pa.Table:
+    try:
+        return values_to_arrow(unique_spans(rows))
+    except (pa.ArrowException, OverflowError, TypeError, ValueError) as exc:
+        raise StorageError(f"batch of {len(rows)} rows does not fit the schema: {exc}") from exc
 
 
 class RequestLogStore(StoreConnection):
@@ -64,13 +69,6 @@ class RequestLogStore(StoreConnection):
         )
         if not read_only:
             self.sync_sequence()
-
-    # The table behind `request_logs` that keeps long values in parts (`value_parts`), or None:
-    # a file of an older schema opened read-only (not migrated), or a backend without parts.
-    @functools.cached_property
-    def parts_table(self) -> str | None:
-        found = self.cursor().execute("SELECT 1 FROM duckdb_tables() WHERE table_name = ?", [ROWS_TABLE]).fetchall()
-        return ROWS_TABLE if found else None
 
     def sync_sequence(self) -> int:
         """Move the id sequence past the largest stored id; return the next id it will give.
@@ -107,21 +105,13 @@ class RequestLogStore(StoreConnection):
         """`insert_rows` for rows given as value tuples in column order (`flatten.span_values`)."""
         if not rows:
             return []
-        try:
-            table = values_to_arrow(unique_spans(rows))
-        except (pa.ArrowException, OverflowError, TypeError, ValueError) as exc:
-            raise StorageError(f"batch of {len(rows)} rows does not fit the schema: {exc}") from exc
-        return self.insert_arrow(table, returning=returning)
+        return self.insert_arrow(_batch_table(rows), returning=returning)
 
     def insert_values_counted(self, rows: Sequence[tuple[Any, ...]]) -> int:
         """`insert_values` without RETURNING; the number of rows the file gained."""
         if not rows:
             return 0
-        try:
-            table = values_to_arrow(unique_spans(rows))
-        except (pa.ArrowException, OverflowError, TypeError, ValueError) as exc:
-            raise StorageError(f"batch of {len(rows)} rows does not fit the schema: {exc}") from exc
-        return self.insert_table(table, returning=False)[0]
+        return self.insert_table(_batch_table(rows), returning=False)[0]
 
     def insert_arrow(self, table: pa.Table, *, returning: bool = True) -> list[tuple[Any, ...]]:
         """Insert an Arrow table with the columns of `rows_to_arrow`; see `insert_rows`."""

@@ -10,6 +10,7 @@ builds the request-log operations on top of this.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import threading
 from datetime import UTC, datetime
@@ -21,6 +22,7 @@ import duckdb
 from . import store_queries
 from .errors import StorageError
 from .schema import MIGRATIONS, SCHEMA_VERSION
+from .value_parts import ROWS_TABLE
 
 logger = logging.getLogger("exporter.store")
 
@@ -78,6 +80,13 @@ class StoreConnection:
             raise StorageError(f"cannot open {self.path}: {exc}") from exc
 
     # -- schema -----------------------------------------------------------------------------
+
+    # The table behind `request_logs` that keeps long values in parts (`value_parts`), or None:
+    # a file of an older schema opened read-only (not migrated), or a backend without parts.
+    @functools.cached_property
+    def parts_table(self) -> str | None:
+        found = self.cursor().execute("SELECT 1 FROM duckdb_tables() WHERE table_name = ?", [ROWS_TABLE]).fetchall()
+        return ROWS_TABLE if found else None
 
     def _migrate(self) -> None:
         con = self._con
