@@ -24,12 +24,11 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from opentelemetry import context, trace
-from opentelemetry.instrumentation.utils import is_http_instrumentation_enabled
 from opentelemetry.instrumentation.wsgi import wsgi_getter
 
 from . import attributes as attr
 from .capture import may_read_unread
-from .core import EXPECT, NAME_CACHE_SIZE, REQ, CaptureCore, add_header, one_value
+from .core import EXPECT, NAME_CACHE_SIZE, REQ, CaptureCore, add_header, http_context, one_value
 from .exchange import current_exchange
 from .frameworks import connect_loaded
 from .options import Options, UserResolver
@@ -69,8 +68,9 @@ class RequestLogWSGIMiddleware(CaptureCore):
         connect_loaded(flask=True)
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        current = http_context()
         if (
-            not is_http_instrumentation_enabled()
+            current is None
             or (self._excluded is not None and self.excluded(_url(environ)))
             or (self.methods is not None and environ.get("REQUEST_METHOD") not in self.methods)
         ):
@@ -78,7 +78,7 @@ class RequestLogWSGIMiddleware(CaptureCore):
         failure: Exception | None = None
         try:
             attributes, headers = self._request_attributes(environ)
-            parent = self.parent(environ, wsgi_getter, headers)
+            parent = self.parent(environ, wsgi_getter, headers, current)
             if self.sanitizer is not None:
                 self.sanitize(headers)
         except Exception as exc:  # capture must never break the request

@@ -171,7 +171,9 @@ def test_without_w3c_headers_the_parent_is_what_extracting_would_give(global_tex
         try:
             environ = {"HTTP_USER_AGENT": "t"}
             expected = propagate.extract(environ, getter=_EnvironGetter())
-            got = app.parent(environ, _EnvironGetter(), {"http.request.header.user-agent": ("t",)})
+            got = app.parent(
+                environ, _EnvironGetter(), {"http.request.header.user-agent": ("t",)}, context.get_current()
+            )
             assert w3c_propagation() is not None
             assert dict(got) == dict(expected)
         finally:
