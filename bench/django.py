@@ -75,7 +75,7 @@ ROUNDS = 2 if QUICK else 5
 REQUESTS = 200 if QUICK else 1000
 _WARM_UP = 30  # requests through each app before timing
 _BLOCK = 25  # requests per timed block
-_GC_REQUESTS = 100 if QUICK else 400  # per variant, for the GC counts (below the 512 spans of an export)
+_GC_REQUESTS = (50, 200) if QUICK else (100, 1000)  # per variant, for the GC counts (gc_footprint.py)
 TOKEN = "0123456789abcdef0123456789abcdef01234567"
 BODY = json.dumps({"item": "tea", "quantity": 2, "note": "x" * 200}).encode()
 
@@ -209,7 +209,7 @@ def _measure(runners: dict[str, Callable[[], None]], count: int, spans: dict[str
             for each in spans.values():
                 each.provider.force_flush()
 
-        result["gc_counts"] = footprint(runners, flush, _GC_REQUESTS)
+        result["gc_counts"] = footprint(runners, flush, *_GC_REQUESTS)
         return result
     run = runners[_ONLY]
     for _ in range(count):
