@@ -28,8 +28,13 @@ load that drifts over seconds cancels. Every variant is checked to have done its
 request's span exported, or the peer's rows in its database, and what the last request left there
 (headers, bodies, user, ...) is listed as what that variant captures.
 
-The cyclic GC's collections and CPU time are recorded per block too ("added GC us": the variant's
-GC time per request minus the bare app's, in the same process).
+The cyclic GC's young collections are timed per block too ("added young-GC us": the variant's
+time per request in collections of the two young generations, minus the bare app's, in the same
+process). Full collections are not timed per block: one takes ~45 ms of this Django heap and lands
+in whichever block crosses the threshold, whoever filled it. What fills it is counted instead
+(`gc_footprint.py`, untimed, after the timed rounds): the GC-tracked objects a request leaves
+allocated, those it moves into the oldest generation (whose count triggers full collections), and
+those only the cyclic GC frees (reference cycles), each as the variant's excess over the bare app.
 
 `python -m bench django`; REQLOG_BENCH_QUICK=1 for a smoke run. Instruction counts, which a shared
 machine's load does not move: `python -m bench.django count django VARIANT N` builds the same
@@ -55,6 +60,7 @@ from pathlib import Path
 from typing import Any
 
 from .common import QUICK, median, report
+from .gc_footprint import footprint
 
 ROOT = Path(__file__).resolve().parents[1]
 PEERS_PYTHON = ROOT / ".venv-peers" / "bin" / "python"
@@ -69,6 +75,7 @@ ROUNDS = 2 if QUICK else 5
 REQUESTS = 200 if QUICK else 1000
 _WARM_UP = 30  # requests through each app before timing
 _BLOCK = 25  # requests per timed block
+_GC_REQUESTS = (50, 200) if QUICK else (100, 1000)  # per variant, for the GC counts (gc_footprint.py)
 TOKEN = "0123456789abcdef0123456789abcdef01234567"
 BODY = json.dumps({"item": "tea", "quantity": 2, "note": "x" * 200}).encode()
 
@@ -132,7 +139,10 @@ def _interleave(runners: dict[str, Callable[[], None]], count: int) -> dict[str,
     One turn is a block of each app, in an order that rotates from turn to turn; a variant's added
     cost is the median over turns of (its block - the bare block of the same turn), CPU and wall.
     The cyclic GC's collections and their CPU time are charged to the block they ran in (all
-    variants share one heap, so a collection may also sweep another variant's garbage).
+    variants share one heap, so a collection may also sweep another variant's garbage). Only the
+    young generations' time is summed: a full collection (~45 ms of a Django heap, one every ~1,500
+    requests of this app) is counted, not timed, since where it lands says nothing about who caused
+    it (`gc_footprint` counts what does).
     """
     names = list(runners)
     cpu: dict[str, list[float]] = {name: [] for name in names}
@@ -145,7 +155,8 @@ def _interleave(runners: dict[str, Callable[[], None]], count: int) -> dict[str,
         if phase == "start":
             running["start"] = time.process_time()
         else:
-            gc_seconds[str(running["name"])] += time.process_time() - float(running["start"])
+            if info["generation"] < 2:
+                gc_seconds[str(running["name"])] += time.process_time() - float(running["start"])
             collections[str(running["name"])][info["generation"]] += 1
 
     turns = max(2, count // _BLOCK)
@@ -188,10 +199,18 @@ def _interleave(runners: dict[str, Callable[[], None]], count: int) -> dict[str,
 _ONLY: str | None = None  # `count` mode: the one variant whose requests are served
 
 
-def _measure(runners: dict[str, Callable[[], None]], count: int) -> dict[str, Any]:
-    """The timed rounds; in `count` mode, `count` requests of one variant, then exit (for valgrind)."""
+def _measure(runners: dict[str, Callable[[], None]], count: int, spans: dict[str, _Spans]) -> dict[str, Any]:
+    """The timed rounds, then the GC counts (untimed); in `count` mode, `count` requests of one
+    variant, then exit (for valgrind)."""
     if _ONLY is None:
-        return _interleave(runners, count)
+        result = _interleave(runners, count)
+
+        def flush() -> None:
+            for each in spans.values():
+                each.provider.force_flush()
+
+        result["gc_counts"] = footprint(runners, flush, *_GC_REQUESTS)
+        return result
     run = runners[_ONLY]
     for _ in range(count):
         run()
@@ -359,7 +378,7 @@ def _django(variants: list[str], count: int) -> dict[str, Any]:
             spans[variant] = _Spans()
             app = RequestLogWSGIMiddleware(app, tracer_provider=spans[variant].provider)
         runners[variant] = _runner(app, "/api/orders/", headers, 201)
-    result = _measure(runners, count)
+    result = _measure(runners, count, spans)
     for variant, measured in result["variants"].items():
         if variant in spans:
             measured["captures"] = spans[variant].captures(_through_variant(count))
@@ -396,7 +415,7 @@ def _flask(variants: list[str], count: int) -> dict[str, Any]:
 
             app.wsgi_app = RequestLogWSGIMiddleware(app.wsgi_app, tracer_provider=spans[variant].provider)  # type: ignore[method-assign]
         runners[variant] = _runner(app, "/orders/3", {}, 201)
-    result = _measure(runners, count)
+    result = _measure(runners, count, spans)
     for variant, measured in result["variants"].items():
         measured["captures"] = spans[variant].captures(_through_variant(count))
     return result
@@ -409,6 +428,8 @@ def _table(framework: str) -> tuple[float, dict[str, dict[str, Any]], list[float
     bare: list[float] = []
     added: dict[str, dict[str, list[float]]] = {}
     captures: dict[str, list[str]] = {}
+    cyclic: dict[str, list[str]] = {}  # the last round's: what only the cyclic GC freed, per request
+    bare_gc: list[dict[str, Any]] = []
     ratios: list[float] = []
     for _ in range(ROUNDS):
         order = list(groups)
@@ -429,11 +450,20 @@ def _table(framework: str) -> tuple[float, dict[str, dict[str, Any]], list[float
             result = json.loads(out[-1])
             bare.append(result["bare"])
             for variant, measured in result["variants"].items():
-                added.setdefault(variant, {"cpu": [], "wall": [], "gc": []})
+                added.setdefault(variant, {"cpu": [], "wall": [], "gc": [], "tracked": [], "promoted": []})
                 added[variant]["cpu"].append(measured["added"])
                 added[variant]["wall"].append(measured["added_wall"])
                 added[variant]["gc"].append(measured["gc_us"] - result["bare_gc"]["gc_us"])
+                counts, bare_counts = result["gc_counts"][variant], result["gc_counts"]["bare"]
+                for key in ("tracked", "promoted"):
+                    added[variant][key].append(counts[f"{key}_per_request"] - bare_counts[f"{key}_per_request"])
+                cyclic[variant] = [
+                    f"{kind} {count - bare_counts['cyclic_types'].get(kind, 0):+g}"
+                    for kind, count in counts["cyclic_types"].items()
+                    if abs(count - bare_counts["cyclic_types"].get(kind, 0)) >= 0.05
+                ] or ["none"]
                 captures[variant] = measured["captures"]
+            bare_gc.append(result["gc_counts"]["bare"])
             if "otel" in group:
                 ratios.append(result["variants"]["reqlog"]["added"] / result["variants"]["otel"]["added"])
     summary = {
@@ -441,10 +471,19 @@ def _table(framework: str) -> tuple[float, dict[str, dict[str, Any]], list[float
             "cpu": median(v["cpu"]),
             "wall": median(v["wall"]),
             "gc": median(v["gc"]),
+            "tracked": median(v["tracked"]),
+            "promoted": median(v["promoted"]),
             "captures": captures[variant],
         }
         for variant, v in added.items()
     }
+    summary["bare"] = {
+        "tracked": median([counts["tracked_per_request"] for counts in bare_gc]),
+        "promoted": median([counts["promoted_per_request"] for counts in bare_gc]),
+        "cyclic": bare_gc[-1]["cyclic_per_request"],
+    }
+    for variant, kinds in cyclic.items():
+        summary[variant]["cyclic_types"] = kinds
     return median(bare), summary, ratios
 
 
@@ -466,6 +505,7 @@ def main() -> None:
     print("load average at start (1, 5, 15 min): {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     for framework in PROCESSES:
         bare, added, ratios = _table(framework)
+        bare_counts = added.pop("bare")
         otel = added["otel"]["cpu"]
         rows: list[dict[str, Any]] = [
             {
@@ -474,7 +514,9 @@ def main() -> None:
                 "added CPU us": 0.0,
                 "added / otel's": None,
                 "added wall us": 0.0,
-                "added GC us": 0.0,
+                "added young-GC us": 0.0,
+                "GC-tracked left": bare_counts["tracked"],
+                "to oldest gen": bare_counts["promoted"],
                 "captures": None,
             }
         ]
@@ -485,7 +527,9 @@ def main() -> None:
                 "added CPU us": round(cost["cpu"], 1),
                 "added / otel's": round(cost["cpu"] / otel, 2),
                 "added wall us": round(cost["wall"], 1),
-                "added GC us": round(cost["gc"], 1),
+                "added young-GC us": round(cost["gc"], 1),
+                "GC-tracked left": round(cost["tracked"], 1),
+                "to oldest gen": round(cost["promoted"], 2),
                 "captures": len(cost["captures"]),
             }
             for variant, cost in sorted(added.items(), key=lambda item: item[1]["cpu"])
@@ -493,6 +537,9 @@ def main() -> None:
         report(f"{framework}_wsgi", rows)
         for variant, cost in added.items():
             print(f"  {variant} captures: {', '.join(cost['captures'])}")
+        print("  GC-tracked left, to oldest gen: per request, the bare app's, then what each variant adds to it")
+        print(f"  only the cyclic GC freed, per request: bare {bare_counts['cyclic']:g} objects", end="")
+        print("".join(f"; {variant} {', '.join(cost['cyclic_types'][:4])}" for variant, cost in added.items()))
         print(f"  reqlog / otel per round (same process): {', '.join(f'{r:.2f}' for r in ratios)}")
         reqlog = added["reqlog"]
         peers = {variant: cost for variant, cost in added.items() if variant != "reqlog"}

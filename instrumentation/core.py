@@ -27,6 +27,7 @@ from typing import Any
 
 from opentelemetry import context, trace
 from opentelemetry.context import Context
+from opentelemetry.instrumentation.utils import is_http_instrumentation_enabled
 from opentelemetry.propagate import extract
 from opentelemetry.propagators.textmap import Getter
 from opentelemetry.trace import Span, SpanKind
@@ -109,14 +110,15 @@ class CaptureCore:
         if version:
             attributes[attr.NETWORK_PROTOCOL_VERSION] = version
 
-    def parent(self, carrier: Any, getter: Getter[Any], headers: dict[str, Any]) -> Context:
+    def parent(self, carrier: Any, getter: Getter[Any], headers: dict[str, Any], current: Context) -> Context:
         """As OTel's middlewares: a span already current is the parent; else the incoming `traceparent`.
 
-        With the default W3C propagators and none of their headers in the request, the context that
-        extracting would give is known without it (`sdk_shortcuts`).
+        `current` is the context current at the request (`http_context()`). With the default W3C
+        propagators and none of their headers in the request, the context that extracting would give
+        is known without it (`sdk_shortcuts`).
         """
-        parent = context.get_current()
-        if not trace.get_current_span(parent).get_span_context().is_valid:
+        parent = current
+        if not current or not trace.get_current_span(current).get_span_context().is_valid:
             w3c = w3c_propagation()
             if w3c is None or not headers.keys().isdisjoint(w3c[0]):
                 parent = extract(carrier, getter=getter)
@@ -190,6 +192,19 @@ class CaptureCore:
             if len(self._modes) < NAME_CACHE_SIZE:  # bounded: content types come from clients too
                 self._modes[key] = mode
         return BodyCapture(mode, content_type, self.options.max_body_bytes, declared)
+
+
+def http_context() -> Context | None:
+    """The current context, or `None` when HTTP instrumentation is suppressed in it.
+
+    OTel's `is_http_instrumentation_enabled()` reads three keys of the current context, each through
+    a lookup of that context; it is asked only when the context holds anything, since an empty one
+    (what a server thread or a new task starts from) suppresses nothing and holds no span.
+    """
+    current = context.get_current()
+    if current and not is_http_instrumentation_enabled():
+        return None
+    return current
 
 
 def one_value(cache: dict[str, tuple[str]], text: str) -> tuple[str]:

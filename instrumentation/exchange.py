@@ -198,9 +198,8 @@ class Exchange:
                 span.set_status(Status(StatusCode.ERROR, f"{type(raised).__name__}: {raised}"))
             elif self.status_code is not None and self.status_code >= 500:
                 span.set_status(Status(StatusCode.ERROR))
-            set_built_attributes(span, out)
-            if self.route:
-                span.update_name(f"{self._request_attributes.get(attr.HTTP_REQUEST_METHOD, 'HTTP')} {self.route}")
+            method = self._request_attributes.get(attr.HTTP_REQUEST_METHOD, "HTTP")
+            set_built_attributes(span, out, name=f"{method} {self.route}" if self.route else None)
         except Exception as exc:
             self.capture_failed(exc)
         finally:

@@ -30,13 +30,12 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from opentelemetry import context, trace
-from opentelemetry.instrumentation.utils import is_http_instrumentation_enabled
 from opentelemetry.propagators.textmap import Getter
 
 from . import attributes as attr
 from . import lifecycle
 from .capture import may_read_unread
-from .core import EXPECT, NAME_CACHE_SIZE, REQ, CaptureCore, add_header
+from .core import EXPECT, NAME_CACHE_SIZE, REQ, CaptureCore, add_header, http_context
 from .exchange import Exchange, current_exchange
 from .frameworks import connect_loaded
 from .options import Options, UserResolver
@@ -103,7 +102,8 @@ class RequestLogMiddleware(CaptureCore):
             provider = self._provider if self._provider is not None else trace.get_tracer_provider()
             await lifecycle.lifespan(self.app, scope, receive, send, provider)
             return
-        if scope["type"] != "http" or not is_http_instrumentation_enabled():
+        current = http_context() if scope["type"] == "http" else None
+        if current is None:
             await self.app(scope, receive, send)
             return
         if (self._excluded is not None and self.excluded(_url(scope))) or (
@@ -114,7 +114,7 @@ class RequestLogMiddleware(CaptureCore):
         failure: Exception | None = None
         try:
             attributes, headers = self._request_attributes(scope)
-            parent = self.parent(headers, _GETTER, headers)
+            parent = self.parent(headers, _GETTER, headers, current)
             if self.sanitizer is not None:
                 self.sanitize(headers)
         except Exception as exc:  # capture must never break the request

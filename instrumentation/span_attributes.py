@@ -38,20 +38,25 @@ def _remember(kind: type) -> bool:
 
 
 def set_built_attributes(
-    span: Span, attributes: Mapping[str, AttributeValue], then: Mapping[str, AttributeValue] | None = None
+    span: Span,
+    attributes: Mapping[str, AttributeValue],
+    then: Mapping[str, AttributeValue] | None = None,
+    *,
+    name: str | None = None,
 ) -> None:
     """`span.set_attributes(attributes)`, then the same for `then` if given (two dicts written in
-    one go, without merging them into a third), for values of the types above, built by this package."""
+    one go, without merging them into a third), for values of the types above, built by this package;
+    then `span.update_name(name)` if a name is given, under the same lock."""
     kind = type(span)
     if not (_usable if _usable is not None else _probe()) or not (
         kind in _sdk_spans or (issubclass(kind, SdkSpan) and _remember(kind))
     ):
-        _through_sdk(span, attributes, then)
+        _through_sdk(span, attributes, then, name)
         return
     sdk_span: Any = span  # an SDK span: its internals are the ones probed
     bounded: Any = getattr(sdk_span, "_attributes", None)  # a subclass may keep them elsewhere
     if type(bounded) is not BoundedAttributes or bounded.max_value_len is not None:
-        _through_sdk(span, attributes, then)
+        _through_sdk(span, attributes, then, name)
         return
     with sdk_span._lock:  # the SDK's own lock for its attributes and its end time
         if sdk_span._end_time is not None:
@@ -67,16 +72,20 @@ def set_built_attributes(
                     else:  # the SDK's own rule: drop (and count) the oldest past the limit
                         for key, value in part.items():
                             bounded._setitem_locked(key, value)
+            if name is not None:
+                sdk_span._name = name  # what the SDK's `update_name` does under this lock
     if ended:
-        _through_sdk(span, attributes, then)  # logs the SDK's "Setting attribute on ended span"
+        _through_sdk(span, attributes, then, name)  # logs the SDK's "Setting attribute on ended span"
 
 
 def _through_sdk(
-    span: Span, attributes: Mapping[str, AttributeValue], then: Mapping[str, AttributeValue] | None
+    span: Span, attributes: Mapping[str, AttributeValue], then: Mapping[str, AttributeValue] | None, name: str | None
 ) -> None:
     span.set_attributes(attributes)
     if then:
         span.set_attributes(then)
+    if name is not None:
+        span.update_name(name)
 
 
 def _probe() -> bool:
@@ -93,6 +102,7 @@ def _probe() -> bool:
             and hasattr(bounded._lock, "__enter__")
             and hasattr(span._lock, "__enter__")
             and span._end_time is None
+            and span._name == "probe"
         )
         span.end()
         _usable = _usable and span._end_time is not None

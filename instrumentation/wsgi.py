@@ -24,12 +24,11 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from opentelemetry import context, trace
-from opentelemetry.instrumentation.utils import is_http_instrumentation_enabled
 from opentelemetry.instrumentation.wsgi import wsgi_getter
 
 from . import attributes as attr
 from .capture import may_read_unread
-from .core import EXPECT, NAME_CACHE_SIZE, REQ, CaptureCore, add_header, one_value
+from .core import EXPECT, NAME_CACHE_SIZE, REQ, CaptureCore, add_header, http_context, one_value
 from .exchange import current_exchange
 from .frameworks import connect_loaded
 from .options import Options, UserResolver
@@ -39,6 +38,8 @@ from .wsgi_exchange import Environ, Input, StartResponse, WsgiExchange, pep3333_
 WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
 
 _CONTENT_KEYS = {"CONTENT_TYPE": REQ + "content-type", "CONTENT_LENGTH": REQ + "content-length"}
+_PLAN_CACHE_SIZE = 64
+_PLAN_MAX_NAME_CHARS = 4096  # the environ keys of one remembered plan, all together (~300 typical)
 
 
 class RequestLogWSGIMiddleware(CaptureCore):
@@ -64,13 +65,15 @@ class RequestLogWSGIMiddleware(CaptureCore):
         )
         self.app = app
         self._request_keys: dict[str, str] = {}  # environ key -> attribute key ("" for not a header)
+        self._plans: dict[tuple[str, ...], tuple[tuple[str, str], ...]] = {}  # see `_plan`
         # Django and Flask answer a view's exception with their own 500; their signals carry it
         # (and, for Flask, the URL rule and the user).
         connect_loaded(flask=True)
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        current = http_context()
         if (
-            not is_http_instrumentation_enabled()
+            current is None
             or (self._excluded is not None and self.excluded(_url(environ)))
             or (self.methods is not None and environ.get("REQUEST_METHOD") not in self.methods)
         ):
@@ -78,7 +81,7 @@ class RequestLogWSGIMiddleware(CaptureCore):
         failure: Exception | None = None
         try:
             attributes, headers = self._request_attributes(environ)
-            parent = self.parent(environ, wsgi_getter, headers)
+            parent = self.parent(environ, wsgi_getter, headers, current)
             if self.sanitizer is not None:
                 self.sanitize(headers)
         except Exception as exc:  # capture must never break the request
@@ -123,13 +126,14 @@ class RequestLogWSGIMiddleware(CaptureCore):
         query = environ.get("QUERY_STRING")
         if query:
             attributes[attr.URL_QUERY] = pep3333_text(query)
-        get_key = self._request_keys.get
+        names = tuple(environ)
+        plan = self._plans.get(names)
+        if plan is None:
+            plan = self._plan(names)
         tuples = self.value_tuples
         headers: dict[str, Any] = {}
-        for name, value in environ.items():  # ~20 keys a request: kept to the fewest steps
-            key = get_key(name)
-            if not key and (key is not None or not (key := self._request_key(name))):
-                continue  # not a header ("" in the cache)
+        for name, key in plan:
+            value = environ[name]
             if not isinstance(value, str) or (not value and name.startswith("CONTENT_")):
                 continue
             if not value.isascii():
@@ -142,6 +146,29 @@ class RequestLogWSGIMiddleware(CaptureCore):
         peer, version = environ.get("REMOTE_ADDR") or None, protocol.partition("/")[2] or None
         self.client_and_version(attributes, headers, peer, version)
         return attributes, headers
+
+    def _plan(self, names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+        """The header keys among an environ's keys, in order, with their attribute keys.
+
+        Clients send the same set of headers request after request, so the plan is remembered per
+        set of environ keys: the ~20 keys of a request are then looked up once, as one tuple, and
+        the ~10 that are not headers are not visited. Bounded: at most `_PLAN_CACHE_SIZE` sets of at
+        most `_PLAN_MAX_NAME_CHARS` characters (a hostile client varying its headers only misses).
+        """
+        get_key = self._request_keys.get
+        plan = []
+        for name in names:
+            key = get_key(name)
+            if key is None:
+                key = self._request_key(name)
+            if key:
+                plan.append((name, key))
+        frozen = tuple(plan)
+        if sum(map(len, names)) <= _PLAN_MAX_NAME_CHARS:
+            if len(self._plans) >= _PLAN_CACHE_SIZE:
+                self._plans.clear()
+            self._plans[names] = frozen
+        return frozen
 
     def _request_key(self, name: str) -> str:
         """The header attribute key of an environ key ("" for none), remembered in a bounded cache."""

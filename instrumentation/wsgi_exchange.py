@@ -29,7 +29,7 @@ _DRAIN_CHUNK = 64 * 1024
 class WsgiExchange(Exchange):
     """The WSGI side of one exchange: wraps `start_response`, `wsgi.input` and the response iterable."""
 
-    __slots__ = ("_start_response", "raw_input", "input", "may_drain")
+    __slots__ = ("_start_response", "_write", "raw_input", "input", "may_drain")
 
     def __init__(
         self,
@@ -41,6 +41,7 @@ class WsgiExchange(Exchange):
     ) -> None:
         super().__init__(middleware, environ, span, attributes)
         self._start_response = start_response
+        self._write: Any = None  # the server's `write`, once the response has started
         self.raw_input: Any = None
         self.input: Input | None = None  # the wrapper put in `wsgi.input`
         self.may_drain = True
@@ -51,13 +52,13 @@ class WsgiExchange(Exchange):
             self.response_started(code, self._response_headers(headers))
         except Exception as exc:
             self.capture_failed(exc)
-        write = self._start_response(status, headers, exc_info)
+        self._write = self._start_response(status, headers, exc_info)
+        return self.write
 
-        def write_and_capture(data: bytes) -> object:  # PEP 3333's legacy `write()` callable
-            self.response_chunk(data)
-            return write(data)
-
-        return write_and_capture
+    def write(self, data: bytes) -> object:
+        """PEP 3333's legacy `write()` callable: the server's, with the chunk captured."""
+        self.response_chunk(data)
+        return self._write(data)
 
     def _response_headers(self, headers: list[tuple[str, str]]) -> dict[str, Any]:
         """The header attributes, in one pass; the keys of the names seen before come from a bounded cache."""

@@ -171,7 +171,9 @@ def test_without_w3c_headers_the_parent_is_what_extracting_would_give(global_tex
         try:
             environ = {"HTTP_USER_AGENT": "t"}
             expected = propagate.extract(environ, getter=_EnvironGetter())
-            got = app.parent(environ, _EnvironGetter(), {"http.request.header.user-agent": ("t",)})
+            got = app.parent(
+                environ, _EnvironGetter(), {"http.request.header.user-agent": ("t",)}, context.get_current()
+            )
             assert w3c_propagation() is not None
             assert dict(got) == dict(expected)
         finally:
@@ -240,3 +242,29 @@ def test_repeated_header_values_share_one_tuple_and_the_cache_stays_bounded() ->
     last = exporter.get_finished_spans()[-1].attributes or {}
     assert last["http.request.header.x-tenant"] == (f"t{VALUE_CACHE_SIZE + 49}",)
     assert last["http.request.header.x-long"] == (long_value,)
+
+
+def test_each_header_set_gets_its_own_headers_and_the_remembered_sets_stay_bounded() -> None:
+    """The WSGI side remembers which environ keys are headers per set of keys (`_plan`): a request
+    whose set differs, even by one header, gets exactly its own headers, and a hostile client
+    varying its header names cannot grow what is remembered."""
+    from instrumentation import wsgi
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    app = RequestLogWSGIMiddleware(_app, tracer_provider=provider)
+    for number in range(wsgi._PLAN_CACHE_SIZE + 20):
+        call(app, "POST", "/x", json={"a": 1}, headers={f"X-Try-{number}": "1"})
+        call(app, "POST", "/x", json={"a": 1})
+    spans = exporter.get_finished_spans()
+    for number, (varied, plain) in enumerate(zip(spans[::2], spans[1::2], strict=True)):
+        keys = {key for key in varied.attributes or {} if key.startswith("http.request.header.x-try")}
+        assert keys == {f"http.request.header.x-try-{number}"}
+        assert not any(key.startswith("http.request.header.x-try") for key in plain.attributes or {})
+    assert 0 < len(app._plans) <= wsgi._PLAN_CACHE_SIZE
+    app._plans.clear()
+    names = {f"X-{'n' * 200}-{number}": "1" for number in range(30)}  # 6,000 characters of names
+    call(app, "POST", "/x", json={"a": 1}, headers=names)
+    assert not app._plans  # too long to remember
+    assert len([k for k in exporter.get_finished_spans()[-1].attributes or {} if "-nnn" in k]) == 30

@@ -95,3 +95,28 @@ def test_an_ended_span_is_left_as_it_was(caplog: pytest.LogCaptureFixture) -> No
 
 def test_a_span_of_no_sdk_is_handed_to_its_own_set_attributes() -> None:
     set_built_attributes(NonRecordingSpan(INVALID_SPAN.get_span_context()), HEADERS)  # no error, nothing kept
+
+
+@pytest.mark.parametrize("limit", [None, 6])
+def test_a_name_is_set_as_update_name_sets_it(limit: int | None) -> None:
+    exporter, slow, fast = _pair(SpanLimits(max_span_attribute_length=limit) if limit else None)
+    slow.set_attributes(HEADERS)
+    slow.update_name("POST /api/orders/")
+    if limit is None:  # the fast path: the SDK's own methods are not called
+        fast.set_attributes = fast.update_name = _refuse
+    set_built_attributes(fast, HEADERS, name="POST /api/orders/")
+    slow.end()
+    fast.end()
+    first, second = exporter.get_finished_spans()
+    assert (first.name, _seen(first)) == (second.name, _seen(second))
+    assert second.name == "POST /api/orders/"
+
+
+def test_an_ended_span_keeps_its_name(caplog: pytest.LogCaptureFixture) -> None:
+    exporter, _, fast = _pair()
+    fast.end()
+    with caplog.at_level(logging.WARNING):
+        set_built_attributes(fast, {}, name="POST /api/orders/")
+    (span,) = exporter.get_finished_spans()
+    assert span.name == "POST"
+    assert "Tried calling update_name on an ended span" in caplog.text
