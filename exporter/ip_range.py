@@ -5,7 +5,7 @@ canonical form. A network compares a key computed in SQL from the stored text: t
 lower-case hex digits, IPv4 as its IPv4-mapped IPv6 form (`::ffff:10.0.0.1` ->
 `00000000000000000000ffff0a000001`), so that fixed-width keys order as the numbers do and a network
 is the range between its first and last address. A stored value that is not an address has no
-valid key (the expression gives `''`) and is in no network.
+valid key (the expression gives `''` or NULL) and is in no network.
 """
 
 from __future__ import annotations
@@ -28,12 +28,15 @@ def _ipv6_key() -> str:
     left, right = _groups(f"split_part({bare}, '::', 1)"), _groups(f"split_part({bare}, '::', 2)")
     zeros = f"list_transform(range(8 - len({left}) - len({right})), lambda i: '0')"
     groups = f"list_concat({left}, {zeros}, {right})"
-    return f"array_to_string(list_transform({groups}, lambda g: CASE WHEN len(g) <= 4 THEN lpad(g, 4, '0') END), '')"
+    padded = f"list_transform({groups}, lambda g: CASE WHEN len(g) <= 4 THEN lpad(g, 4, '0') END)"
+    return f"list_aggregate({padded}, 'string_agg', '')"
 
 
+# `list_aggregate(..., 'string_agg', '')`, not `array_to_string` (a macro over it): the IPv6 network
+# filter at 1M rows took 363 ms against 730 ms, IPv4 33 against 45 ms. Both skip NULL items.
 _IPV4_KEY = (
-    f"'{_MAPPED}' || array_to_string(list_transform(string_split(ip, '.'), "
-    "lambda o: printf('%02x', TRY_CAST(o AS UTINYINT))), '')"
+    f"'{_MAPPED}' || list_aggregate(list_transform(string_split(ip, '.'), "
+    "lambda o: printf('%02x', TRY_CAST(o AS UTINYINT))), 'string_agg', '')"
 )
 # The key of the row's `ip`, or '' when it is no address (NULLs and short parts fail the match).
 IP_KEY_SQL = f"regexp_extract(CASE WHEN contains(ip, ':') THEN {_ipv6_key()} ELSE {_IPV4_KEY} END, '^[0-9a-f]{{32}}$')"
