@@ -94,6 +94,8 @@ def split_long(values: Sequence[str | None]) -> tuple[Sequence[str | None], list
     parts: list[list[str] | None] = [None] * len(values)
     for i in long:
         value = valid_json(inline[i])  # type: ignore[arg-type]
+        if value is not inline[i]:
+            sizes[i] = _utf8_bytes(value)  # stored as a JSON string: longer
         parts[i] = [value[k : k + PART_CHARS] for k in range(0, len(value), PART_CHARS)]
         inline[i] = None
     return inline, parts, sizes

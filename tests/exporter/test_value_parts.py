@@ -136,3 +136,5 @@ def test_a_long_value_that_is_not_json_is_stored_as_a_json_string(store: Request
     store.insert_rows([make_row(1, body=not_json), make_row(2, body=big_int)], returning=False)
     bodies = store.cursor().execute("SELECT body, json_valid(body) FROM request_logs ORDER BY id").fetchall()
     assert bodies == [(orjson.dumps(not_json).decode(), True), (big_int, True)]
+    sizes = store.cursor().execute(f"SELECT parts_bytes FROM {ROWS_TABLE} ORDER BY id").fetchall()
+    assert sizes == [(len(orjson.dumps(not_json)),), (len(big_int),)]  # what is stored
