@@ -20,9 +20,9 @@ Rows written before the parts existed keep their long values inline; they read a
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
+import msgspec
 import orjson
 
 from .repair import clean_text
@@ -52,24 +52,18 @@ def _utf8_bytes(value: str) -> int:
     return len(value.encode("utf-8", "surrogatepass"))
 
 
-def _refuse(constant: str) -> None:
-    raise ValueError(f"{constant} is not JSON")
+# Decoding into `Raw` checks the text against the JSON grammar without building Python objects.
+_JSON_GRAMMAR = msgspec.json.Decoder(msgspec.Raw)
 
 
 def valid_json(text: str) -> str:
     """`text` if it is JSON, else `text` as a JSON string: the check DuckDB's JSON type makes at
     insert, which parts (plain text) skip. A short value DuckDB refuses is stored the same way
-    (`isolation`). orjson first (fast); the standard library for what it refuses and DuckDB takes
-    (integers past 64 bits, nesting past 1,024)."""
+    (`isolation`)."""
     try:
-        orjson.loads(text)
+        _JSON_GRAMMAR.decode(text)
         return text
-    except orjson.JSONDecodeError:
-        pass
-    try:
-        json.loads(text, parse_constant=_refuse, parse_int=len, parse_float=len)  # only checked: no numbers built
-        return text
-    except (ValueError, RecursionError):
+    except (msgspec.DecodeError, UnicodeEncodeError, RecursionError):  # lone surrogates; deep nesting
         return orjson.dumps(clean_text(text)).decode()
 
 

@@ -132,7 +132,7 @@ def test_the_sql_macros_cut_as_the_writer_does(store: RequestLogStore) -> None:
 def test_a_long_value_that_is_not_json_is_stored_as_a_json_string(store: RequestLogStore) -> None:
     # DuckDB checks the JSON column at insert, but parts are plain text: the writer checks them.
     not_json = "{not json " + "x" * INLINE_BYTES
-    big_int = "[" + "1" * 40 + ", " + "2" * (INLINE_BYTES + 10) + "]"  # JSON, past orjson's 64-bit integers
+    big_int = "[" + "1" * 40 + ", " + "2" * (INLINE_BYTES + 10) + "]"  # JSON, with integers past 64 bits
     store.insert_rows([make_row(1, body=not_json), make_row(2, body=big_int)], returning=False)
     bodies = store.cursor().execute("SELECT body, json_valid(body) FROM request_logs ORDER BY id").fetchall()
     assert bodies == [(orjson.dumps(not_json).decode(), True), (big_int, True)]
