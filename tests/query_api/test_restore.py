@@ -43,7 +43,8 @@ def _post(service: Service, token: str, body: bytes) -> int:
 
 def test_the_documented_restore_then_ingest_keeps_every_row(tmp_path: Path) -> None:
     original = tmp_path / "original.duckdb"
-    seed(original, [make_row(k) for k in range(40)])
+    long_body = '"' + "é" * 40_000 + '"'  # 80 KB: kept in parts (`exporter/value_parts.py`)
+    seed(original, [make_row(k, body=long_body if k == 7 else None) for k in range(40)])
     store = RequestLogStore(original)
     try:
         export_from(store, tmp_path / "backup")
@@ -62,6 +63,10 @@ def test_the_documented_restore_then_ingest_keeps_every_row(tmp_path: Path) -> N
     try:
         con.execute(sql)
         assert con.execute("SELECT count(*), max(id) FROM request_logs").fetchall() == [(40, 40)]
+        # The long body is whole through the view, and in parts in the table, as the service keeps it.
+        assert con.execute("SELECT body FROM request_logs WHERE id = 8").fetchall() == [(long_body,)]
+        parted = "SELECT body IS NULL, len(body_parts), parts_bytes FROM request_log_rows WHERE id = 8"
+        assert con.execute(parted).fetchall() == [(True, 3, len(long_body.encode()))]  # 40,002 characters
     finally:
         con.close()
     # Step 3: the service again, and new spans through OTLP.
