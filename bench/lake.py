@@ -35,7 +35,7 @@ import psycopg
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 
 from bench.common import QUICK, median, percentile, report
-from bench.ingest import BATCH, CLIENTS, Service, _send_all
+from bench.ingest_service import BATCH, CLIENTS, Service, send_all
 from bench.spans import make_spans
 from exporter import store_queries
 from exporter.lake import LakeConfig, LakeStore, ids
@@ -149,10 +149,10 @@ def ingest(server: ThrowawayPostgres, root: Path) -> tuple[list[dict[str, Any]],
 
 
 def _timed_send(port: int, token: str, warm: bytes, bodies: list[bytes], count: int) -> float:
-    _send_all(port, token, [warm], [], [])
+    send_all(port, token, [warm], [], [])
     errors: list[str] = []
     threads = [
-        threading.Thread(target=_send_all, args=(port, token, bodies[i::CLIENTS], [], errors)) for i in range(CLIENTS)
+        threading.Thread(target=send_all, args=(port, token, bodies[i::CLIENTS], [], errors)) for i in range(CLIENTS)
     ]
     start = time.perf_counter()
     for thread in threads:
