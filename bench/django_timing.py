@@ -142,9 +142,6 @@ def _interleave(runners: dict[str, Callable[[], None]], count: int) -> dict[str,
     }
 
 
-_ONLY: str | None = None  # `count` mode: the one variant whose requests are served
-
-
 def measure(
     runners: dict[str, Callable[[], None]], count: int, spans: dict[str, Spans], only: str | None
 ) -> dict[str, Any]:
