@@ -7,13 +7,11 @@ decoding processes, read from /proc: Linux) and the file's bytes per row, for si
 from __future__ import annotations
 
 import os
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
 from bench.common import percentile
-from bench.ingest_service import BATCH, CLIENTS, Service, send_all
+from bench.ingest_service import BATCH, Service, send_all, send_concurrently
 from exporter import RequestLogStore
 
 
@@ -27,20 +25,10 @@ def run_otlp(data: Path, bodies: list[bytes], spans: int, warm: bytes, env: dict
     service = Service(data, env)
     try:
         send_all(service.port, service.token, [warm], [], [])
-        shares = [bodies[i::CLIENTS] for i in range(CLIENTS)]
         latencies: list[float] = []
         errors: list[str] = []
-        threads = [
-            threading.Thread(target=send_all, args=(service.port, service.token, share, latencies, errors))
-            for share in shares
-        ]
         cpu_before = _cpu_seconds(service.process.pid)
-        start = time.perf_counter()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        elapsed = time.perf_counter() - start
+        elapsed = send_concurrently(service.port, service.token, bodies, latencies, errors)
         cpu = _cpu_seconds(service.process.pid) - cpu_before
         peak_rss = _peak_rss(service.process.pid)
     finally:

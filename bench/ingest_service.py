@@ -12,6 +12,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -62,6 +63,20 @@ class Service:
         self.process.terminate()
         self.process.wait(60)
         self._log.close()
+
+
+def send_concurrently(port: int, token: str, bodies: list[bytes], latencies: list[float], errors: list[str]) -> float:
+    """`bodies` shared among `CLIENTS` threads, each one connection; the seconds until all are sent."""
+    threads = [
+        threading.Thread(target=send_all, args=(port, token, bodies[i::CLIENTS], latencies, errors))
+        for i in range(CLIENTS)
+    ]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - start
 
 
 def send_all(port: int, token: str, bodies: list[bytes], latencies: list[float], errors: list[str]) -> None:

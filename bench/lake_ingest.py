@@ -6,15 +6,13 @@ DuckDB file and to one lake writer, in interleaved rounds.
 
 from __future__ import annotations
 
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 
 from bench.common import QUICK, median
-from bench.ingest_service import BATCH, CLIENTS, Service, send_all
+from bench.ingest_service import BATCH, Service, send_all, send_concurrently
 from bench.lake_data import make_lake, start_node
 from bench.spans import make_spans
 from query_api.accounts.pg import PgAccountDB
@@ -55,15 +53,7 @@ def ingest(server: ThrowawayPostgres, root: Path) -> tuple[list[dict[str, Any]],
 def _timed_send(port: int, token: str, warm: bytes, bodies: list[bytes], count: int) -> float:
     send_all(port, token, [warm], [], [])
     errors: list[str] = []
-    threads = [
-        threading.Thread(target=send_all, args=(port, token, bodies[i::CLIENTS], [], errors)) for i in range(CLIENTS)
-    ]
-    start = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - start
+    elapsed = send_concurrently(port, token, bodies, [], errors)
     if errors:
         raise RuntimeError(f"ingest failed: {errors[:3]}")
     return count / elapsed
