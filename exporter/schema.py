@@ -48,6 +48,6 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     # Views for analysts: per-route latency, hourly traffic, slowest requests, top exceptions, bot share.
     (2, ANALYST_VIEWS),
     # Long bodies in parts (`value_parts`): the table becomes `request_log_rows`, `request_logs` a view.
-    (3, value_parts_migration(SPAN_KEY)),
+    (3, value_parts_migration(TABLE, SPAN_KEY)),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]

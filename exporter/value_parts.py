@@ -29,7 +29,6 @@ from .repair import clean_text
 from .row import COLUMN_NAMES
 
 ROWS_TABLE = "request_log_rows"
-VIEW = "request_logs"
 PARTED_COLUMNS = ("body", "response")
 PARTS_BYTES = "parts_bytes"
 PART_CHARS = 16 * 1024
@@ -130,12 +129,12 @@ def stored_select(source: str) -> str:
     return f"SELECT * EXCLUDE ({', '.join(PARTED_COLUMNS)}), {parted}, {size} FROM {source}"
 
 
-def migration(span_key: str) -> tuple[str, ...]:
-    """Schema version 3: the table becomes `request_log_rows`, with parts; `request_logs` is the view."""
+def migration(table: str, span_key: str) -> tuple[str, ...]:
+    """Schema version 3: `table` becomes `request_log_rows`, with parts, and `table` the view over it."""
     return (
-        f"ALTER TABLE {VIEW} RENAME TO {ROWS_TABLE}",
+        f"ALTER TABLE {table} RENAME TO {ROWS_TABLE}",
         *(f"ALTER TABLE {ROWS_TABLE} ADD COLUMN {parts_column(name)} VARCHAR[]" for name in PARTED_COLUMNS),
         f"ALTER TABLE {ROWS_TABLE} ADD COLUMN {PARTS_BYTES} BIGINT",
-        f"CREATE VIEW {VIEW} AS SELECT {READ_COLUMNS}, {span_key} FROM {ROWS_TABLE}",
+        f"CREATE VIEW {table} AS SELECT {READ_COLUMNS}, {span_key} FROM {ROWS_TABLE}",
         *MACROS,
     )

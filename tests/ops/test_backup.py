@@ -11,8 +11,10 @@ import urllib.request
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pytest
 
+from exporter.row import RequestLog
 from exporter.value_parts import ROWS_TABLE
 from query_api.ops.backup import BackupError, write_backup
 from tests.hermetic import clean_environ
@@ -123,14 +125,19 @@ def test_backup_while_ingesting_then_the_documented_restore(tmp_path: Path) -> N
     assert _count(db)[:2] == (backed_up + 3, backed_up + 3)
 
 
-def test_a_backup_never_overwrites_and_a_short_stream_leaves_nothing(tmp_path: Path) -> None:
+def _exported(tmp_path: Path, rows: list[RequestLog]) -> pa.Table:
+    """`rows` stored in `source.duckdb`, then read back as the export stream carries them."""
     source = tmp_path / "source.duckdb"
-    seed(source, [make_row(k) for k in range(5)])
+    seed(source, rows)
     con = duckdb.connect(str(source), read_only=True)
     try:
-        table = con.sql("SELECT * EXCLUDE (span_key) FROM request_logs ORDER BY id").to_arrow_table()
+        return con.sql("SELECT * EXCLUDE (span_key) FROM request_logs ORDER BY id").to_arrow_table()
     finally:
         con.close()
+
+
+def test_a_backup_never_overwrites_and_a_short_stream_leaves_nothing(tmp_path: Path) -> None:
+    table = _exported(tmp_path, [make_row(k) for k in range(5)])
     out = tmp_path / "copy.duckdb"
     with pytest.raises(BackupError, match="holds 4 rows, the service counted 5"):
         write_backup(table.slice(0, 4).to_batches(), out, expected_rows=5)
@@ -143,13 +150,7 @@ def test_a_backup_never_overwrites_and_a_short_stream_leaves_nothing(tmp_path: P
 
 def test_a_backup_keeps_long_bodies_whole_and_in_parts(tmp_path: Path) -> None:
     long_body = '"' + "é" * 40_000 + '"'  # past value_parts.INLINE_BYTES: stored in parts
-    source = tmp_path / "source.duckdb"
-    seed(source, [make_row(1, body=long_body), make_row(2, body='{"short": true}')])
-    con = duckdb.connect(str(source), read_only=True)
-    try:
-        table = con.sql("SELECT * EXCLUDE (span_key) FROM request_logs ORDER BY id").to_arrow_table()
-    finally:
-        con.close()
+    table = _exported(tmp_path, [make_row(1, body=long_body), make_row(2, body='{"short": true}')])
     out = tmp_path / "copy.duckdb"
     write_backup(table.to_batches(max_chunksize=1), out, expected_rows=2)
     con = duckdb.connect(str(out), read_only=True)
