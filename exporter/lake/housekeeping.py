@@ -7,7 +7,10 @@
 - `ducklake_flush_inlined_data` writes small commits kept in the catalog out to Parquet, and
   `ducklake_merge_adjacent_files` merges small files of a partition into one.
 - `ducklake_expire_snapshots` forgets old snapshots, `ducklake_cleanup_old_files` removes the files
-  only they referenced, and `ducklake_delete_orphaned_files` the files no snapshot ever referenced
+  they alone referenced and the files merged away, once scheduled for deletion longer ago than
+  `cleanup_age` (a query that started before the merge still reads them: removed at once, a
+  writer's check for spans already stored failed on a vanished file, tests/lake/test_multinode.py),
+  and `ducklake_delete_orphaned_files` the files no snapshot ever referenced
   (a writer killed between writing its Parquet file and committing). Orphans are only removed
   when older than `orphan_age`, far longer than a commit may take, so a file being committed
   right now is never taken for one.
@@ -92,6 +95,7 @@ def run_pass(
     dedupe_from_id: int,
     snapshot_age: timedelta = timedelta(minutes=10),
     orphan_age: timedelta = timedelta(hours=1),
+    cleanup_age: timedelta = timedelta(minutes=10),
 ) -> PassResult:
     """One maintenance pass; see the module's description for its steps and their order."""
     result = PassResult()
@@ -110,8 +114,10 @@ def run_pass(
         result,
         lambda: _count(cursor, f"SELECT * FROM ducklake_expire_snapshots('{LAKE}', older_than => {snapshots_before})"),
     )
+    scheduled_before = f"now() - INTERVAL {int(cleanup_age.total_seconds())} SECOND"
     result.removed_files = _retried(
-        result, lambda: _count(cursor, f"SELECT * FROM ducklake_cleanup_old_files('{LAKE}', cleanup_all => true)")
+        result,
+        lambda: _count(cursor, f"SELECT * FROM ducklake_cleanup_old_files('{LAKE}', older_than => {scheduled_before})"),
     )
     orphans_before = f"now() - INTERVAL {int(orphan_age.total_seconds())} SECOND"
     result.removed_orphans = _retried(
