@@ -238,3 +238,30 @@ def test_django_middleware_sync_path_notes_user_and_route(django_db: Path) -> No
     finally:
         current_exchange.reset(token)
     assert middleware(request) == "response"  # outside a captured request: nothing to note, no error
+
+
+def test_django_users_are_read_as_user_from_object_reads_them(django_db: Path) -> None:
+    """The direct read of Django's user models (`django_hooks._identity`) names each user exactly as
+    the generic `user_from_object` does, including the cases it hands back to it."""
+    from django.contrib.auth.models import AnonymousUser, User
+
+    from instrumentation.django_hooks import _identity
+    from instrumentation.identity import user_from_object
+
+    named = User(pk=7, username="ada", first_name="Ada", last_name="Lovelace")
+    unnamed = User(pk=8, username="grace")
+    shown = User(pk=9, username="linus")
+    shown.display_name = "Linus T."  # no names: the full name falls back to `display_name`
+    unsaved = User(username="new")  # no primary key yet
+    nameless = User(pk=10, username="")
+    cases = [named, unnamed, shown, unsaved, nameless, AnonymousUser(), None]
+    expected = [
+        ("7", "ada", "Ada Lovelace"),
+        ("8", "grace", None),
+        ("9", "linus", "Linus T."),
+        (None, "new", None),
+        ("10", None, None),
+        None,
+        None,
+    ]
+    assert [_identity(user) for user in cases] == [user_from_object(user) for user in cases] == expected
