@@ -42,9 +42,10 @@ class WsgiExchange(Exchange):
         environ: Environ,
         span: Any,
         attributes: dict[str, Any],
+        unwritten: tuple[dict[str, Any], ...],
         start_response: StartResponse,
     ) -> None:
-        super().__init__(middleware, environ, span, attributes)
+        super().__init__(middleware, environ, span, attributes, unwritten)
         self._start_response = start_response
         self._write: Any = None  # the server's `write`, once the response has started
         self.raw_input: Any = None
