@@ -24,8 +24,8 @@ from typing import Any
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.utils.functional import LazyObject, empty
 
+from .django_user import django_identity
 from .exchange import Exchange, current_exchange
-from .identity import UserIdentity, first_attr, text_or_none, user_from_object
 
 _DISPATCH_UID = "reqlog.instrumentation.got_request_exception"
 
@@ -65,7 +65,7 @@ class RequestLogDjangoMiddleware:
         if exchange is not None:
             try:
                 _note_route(exchange, request)
-                exchange.framework_user = _identity(getattr(request, "user", None))
+                exchange.framework_user = django_identity(getattr(request, "user", None))
             except Exception as exc:  # never break the app's response
                 exchange.capture_failed(exc)
         return response
@@ -81,40 +81,13 @@ class RequestLogDjangoMiddleware:
                     auser = getattr(request, "auser", None)
                     # `request.user` would query the database synchronously, which Django forbids here.
                     user = await auser() if auser is not None else None
-                exchange.framework_user = _identity(user)
+                exchange.framework_user = django_identity(user)
             except Exception as exc:  # never break the app's response
                 exchange.capture_failed(exc)
         return response
 
 
 _LAZY = object()
-_base_user: Any = None  # Django's `AbstractBaseUser`, imported at first use (the apps are ready then)
-
-
-def _identity(user: Any) -> UserIdentity | None:
-    """`user_from_object(user)`, read directly from Django's own user models.
-
-    An authenticated `AbstractBaseUser` has a `pk` and `get_username()`, and `get_full_name()` when
-    it is an `AbstractUser`: what `user_from_object` finds on it, without first probing the names
-    other frameworks use (this runs on every request, on a model class whose attribute lookups walk a
-    long MRO). Anything else (`AnonymousUser`, another user object, a user without a primary key or
-    username) goes through `user_from_object`.
-    """
-    global _base_user
-    if _base_user is None:
-        from django.contrib.auth.base_user import AbstractBaseUser
-
-        _base_user = AbstractBaseUser
-    if not isinstance(user, _base_user) or not user.is_authenticated:
-        return user_from_object(user)
-    user_id, username = user.pk, user.get_username()
-    if user_id is None or not username:
-        return user_from_object(user)
-    get_full_name = getattr(user, "get_full_name", None)
-    full_name = get_full_name() if callable(get_full_name) else None
-    if not full_name:
-        full_name = first_attr(user, ("full_name", "display_name"))
-    return text_or_none(user_id), text_or_none(username), text_or_none(full_name)
 
 
 def _resolved_user(request: Any) -> Any:
