@@ -141,7 +141,9 @@ class BodyCapture:
 
         `keys` names the (content, content type, size, truncated) attributes.
         """
-        size = self.total_size
+        size = self.size
+        if not self.complete and self.declared is not None and self.declared > size:
+            size = self.declared  # `total_size`, inline: this runs for both bodies of every request
         if size == 0 and not self.content_type:
             return
         content_key, type_key, size_key, truncated_key = keys
@@ -149,7 +151,10 @@ class BodyCapture:
         if self.mode == TEXT:
             if self._first is not None:
                 raw = self._first if self._chunks is None else b"".join(self._chunks)
-                out[content_key] = _decode_prefix(raw, cut=size > self._kept)
+                try:
+                    out[content_key] = raw.decode()
+                except UnicodeDecodeError:
+                    out[content_key] = _decode_prefix(raw, cut=size > self._kept)
             if self.content_type:
                 out[type_key] = self.content_type
             if size > self._kept:
@@ -178,14 +183,12 @@ def declared_length(value: str | None) -> int | None:
 
 
 def _decode_prefix(raw: bytes, *, cut: bool) -> str:
-    """UTF-8 text of the kept bytes; a character split by the cut is dropped rather than mangled."""
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        if cut:
-            for drop in (1, 2, 3):
-                try:
-                    return raw[:-drop].decode("utf-8")
-                except UnicodeDecodeError:
-                    continue
-        return raw.decode("utf-8", "replace")
+    """UTF-8 text of kept bytes that are not valid UTF-8 as they are: a character split by the cut
+    is dropped rather than mangled; anything else invalid becomes U+FFFD."""
+    if cut:
+        for drop in (1, 2, 3):
+            try:
+                return raw[:-drop].decode("utf-8")
+            except UnicodeDecodeError:
+                continue
+    return raw.decode("utf-8", "replace")

@@ -11,8 +11,12 @@ captured and how, and the span itself. The per-request state and the response si
 The span starts with the request's own attributes, which a sampler sees; the header attributes are
 set right after it started, as OTel's own middlewares set captured headers, through
 `span_attributes.set_built_attributes` (the SDK's per-value re-check skipped for values built here).
-When the sampler is one of the SDK's own, which never look at attributes, the span starts with none
-and the request's attributes go in the same write as its headers (`sdk_shortcuts.py`).
+When the sampler is one of the SDK's own, which never look at attributes (`sdk_shortcuts.py`), the
+span starts with none, and the request's attributes and headers are written when it ends, in one
+write with the response's (`Exchange.finish`): the span ends with the same attributes in the same
+order, and its attribute dict is filled once rather than grown three times. While the request runs,
+its span then carries no request attributes yet; a value the app sets itself under one of reqlog's
+keys is replaced by reqlog's, as response attributes always were.
 
 Built on OTel's own pieces, as its ASGI and WSGI instrumentations are: the SDK tracer, the global
 propagator, `opentelemetry.util.http`'s `ExcludeList` and `SanitizeValue` and the
@@ -128,21 +132,22 @@ class CaptureCore:
 
     def start_span(
         self, attributes: dict[str, Any], headers: dict[str, Any], parent: Context | None
-    ) -> tuple[Span, Token[Context]]:
-        """Start the SERVER span with the request's attributes, add its headers, and make it current."""
+    ) -> tuple[Span, Token[Context], tuple[dict[str, Any], ...]]:
+        """Start the SERVER span, make it current, and say which request attributes are still to be
+        written when it ends (`Exchange.finish`): none, or the request's and its headers."""
         method = attributes.get(attr.HTTP_REQUEST_METHOD) or "HTTP"
         blind = self._blind_sampler
         if blind is None:
             blind = self._blind_sampler = sampler_ignores_attributes(self._tracer)
-        if blind:  # the SDK would only re-check every value: write them with the headers, once
+        if blind:  # the sampler reads no attributes: all of them are written once, at the end
             span = self._tracer.start_span(method, context=parent, kind=SpanKind.SERVER)
-            if span.is_recording():
-                set_built_attributes(span, attributes, headers)
+            unwritten: tuple[dict[str, Any], ...] = (attributes, headers)
         else:
             span = self._tracer.start_span(method, context=parent, kind=SpanKind.SERVER, attributes=attributes)
             if headers and span.is_recording():
                 set_built_attributes(span, headers)
-        return span, context.attach(trace.set_span_in_context(span, parent))
+            unwritten = ()
+        return span, context.attach(trace.set_span_in_context(span, parent)), unwritten
 
     def sanitize(self, headers: dict[str, Any]) -> None:
         """Replace the values of headers matching `sanitize_headers` with `[REDACTED]`, in place."""

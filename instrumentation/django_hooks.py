@@ -24,8 +24,8 @@ from typing import Any
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.utils.functional import LazyObject, empty
 
+from .django_user import django_identity
 from .exchange import Exchange, current_exchange
-from .identity import user_from_object
 
 _DISPATCH_UID = "reqlog.instrumentation.got_request_exception"
 
@@ -65,7 +65,7 @@ class RequestLogDjangoMiddleware:
         if exchange is not None:
             try:
                 _note_route(exchange, request)
-                exchange.framework_user = user_from_object(getattr(request, "user", None))
+                exchange.framework_user = django_identity(getattr(request, "user", None))
             except Exception as exc:  # never break the app's response
                 exchange.capture_failed(exc)
         return response
@@ -81,7 +81,7 @@ class RequestLogDjangoMiddleware:
                     auser = getattr(request, "auser", None)
                     # `request.user` would query the database synchronously, which Django forbids here.
                     user = await auser() if auser is not None else None
-                exchange.framework_user = user_from_object(user)
+                exchange.framework_user = django_identity(user)
             except Exception as exc:  # never break the app's response
                 exchange.capture_failed(exc)
         return response

@@ -59,6 +59,7 @@ class Exchange:
         "carrier",
         "span",
         "_request_attributes",
+        "_unwritten",
         "request_body",
         "response_body",
         "response_attributes",
@@ -77,11 +78,13 @@ class Exchange:
         carrier: Mapping[str, Any],
         span: Span,
         request_attributes: dict[str, Any],
+        unwritten: tuple[dict[str, Any], ...] = (),
     ) -> None:
         self._middleware = middleware
         self.carrier = carrier
         self.span = span
         self._request_attributes = request_attributes
+        self._unwritten = unwritten  # request attributes `start_span` left for `finish` to write
         self.request_body: BodyCapture | None = None
         self.response_body: BodyCapture | None = None
         self.response_attributes: dict[str, Any] = {}
@@ -199,7 +202,7 @@ class Exchange:
             elif self.status_code is not None and self.status_code >= 500:
                 span.set_status(Status(StatusCode.ERROR))
             method = self._request_attributes.get(attr.HTTP_REQUEST_METHOD, "HTTP")
-            set_built_attributes(span, out, name=f"{method} {self.route}" if self.route else None)
+            set_built_attributes(span, *self._unwritten, out, name=f"{method} {self.route}" if self.route else None)
         except Exception as exc:
             self.capture_failed(exc)
         finally:

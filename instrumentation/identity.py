@@ -19,9 +19,9 @@ def user_from_object(user: Any) -> UserIdentity | None:
     """
     if user is None or not getattr(user, "is_authenticated", False):
         return None
-    user_id = _first_attr(user, ("pk", "id", "identity"))
-    username = _call_or_attr(user, "get_username") or _first_attr(user, ("username", "display_name"))
-    full_name = _call_or_attr(user, "get_full_name") or _first_attr(user, ("full_name", "display_name"))
+    user_id = first_attr(user, ("pk", "id", "identity"))
+    username = _call_or_attr(user, "get_username") or first_attr(user, ("username", "display_name"))
+    full_name = _call_or_attr(user, "get_full_name") or first_attr(user, ("full_name", "display_name"))
     if user_id is None and username is None:
         return None
     return text_or_none(user_id), text_or_none(username), text_or_none(full_name)
@@ -35,7 +35,7 @@ def text_or_none(value: Any) -> str | None:
     return text or None
 
 
-def _first_attr(obj: Any, names: tuple[str, ...]) -> Any:
+def first_attr(obj: Any, names: tuple[str, ...]) -> Any:
     for name in names:
         try:
             value = getattr(obj, name, None)

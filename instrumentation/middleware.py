@@ -119,12 +119,12 @@ class RequestLogMiddleware(CaptureCore):
                 self.sanitize(headers)
         except Exception as exc:  # capture must never break the request
             attributes, headers, parent, failure = {}, {}, None, exc
-        span, token = self.start_span(attributes, headers, parent)
+        span, token, unwritten = self.start_span(attributes, headers, parent)
         try:
             if not span.is_recording():  # sampled out: nothing to capture, only propagate the context
                 await self.app(scope, receive, send)
                 return
-            exchange = _AsgiExchange(self, scope, span, attributes, send, receive)
+            exchange = _AsgiExchange(self, scope, span, attributes, unwritten, send, receive)
             if failure is not None:
                 exchange.capture_failed(failure)
             try:
@@ -182,10 +182,11 @@ class _AsgiExchange(Exchange):
         scope: Scope,
         span: Any,
         attributes: dict[str, Any],
+        unwritten: tuple[dict[str, Any], ...],
         send: Send,
         receive: Receive,
     ) -> None:
-        super().__init__(middleware, scope, span, attributes)
+        super().__init__(middleware, scope, span, attributes, unwritten)
         self._send = send
         self._receive = receive
         self._replay: deque[Message] = deque()

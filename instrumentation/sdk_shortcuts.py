@@ -7,8 +7,9 @@ different:
 - `sampler_ignores_attributes`: the SDK's samplers (always on/off, trace-id ratio, parent-based
   over those) decide without reading a span's start attributes and hand them back unchanged, and the
   SDK then re-checks every value. With them, the middleware starts the span with no attributes and
-  writes the request's attributes in the same write as its headers (`span_attributes`), so the span
-  holds the same attributes in the same order. A custom sampler still gets them at start.
+  writes the request's attributes and headers when it ends, in the same write as the response's
+  (`span_attributes`, `core.py`), so the span holds the same attributes in the same order. A custom
+  sampler still gets them at start.
 - `w3c_propagation`: the default global propagator (W3C trace context, then baggage) reads only
   its own headers; when none is in the request, extracting yields a new empty context (or the
   current one, when baggage comes first), so it is skipped and that context used directly.

@@ -37,26 +37,20 @@ def _remember(kind: type) -> bool:
     return True
 
 
-def set_built_attributes(
-    span: Span,
-    attributes: Mapping[str, AttributeValue],
-    then: Mapping[str, AttributeValue] | None = None,
-    *,
-    name: str | None = None,
-) -> None:
-    """`span.set_attributes(attributes)`, then the same for `then` if given (two dicts written in
-    one go, without merging them into a third), for values of the types above, built by this package;
-    then `span.update_name(name)` if a name is given, under the same lock."""
+def set_built_attributes(span: Span, *parts: Mapping[str, AttributeValue], name: str | None = None) -> None:
+    """`span.set_attributes(part)` for each of `parts` in order (several dicts written in one go,
+    without merging them into another), for values of the types above, built by this package; then
+    `span.update_name(name)` if a name is given, under the same lock."""
     kind = type(span)
     if not (_usable if _usable is not None else _probe()) or not (
         kind in _sdk_spans or (issubclass(kind, SdkSpan) and _remember(kind))
     ):
-        _through_sdk(span, attributes, then, name)
+        _through_sdk(span, parts, name)
         return
     sdk_span: Any = span  # an SDK span: its internals are the ones probed
     bounded: Any = getattr(sdk_span, "_attributes", None)  # a subclass may keep them elsewhere
     if type(bounded) is not BoundedAttributes or bounded.max_value_len is not None:
-        _through_sdk(span, attributes, then, name)
+        _through_sdk(span, parts, name)
         return
     with sdk_span._lock:  # the SDK's own lock for its attributes and its end time
         if sdk_span._end_time is not None:
@@ -66,7 +60,7 @@ def set_built_attributes(
             store: dict[str, Any] = bounded._dict
             maxlen = bounded.maxlen
             with bounded._lock:
-                for part in (attributes, then) if then else (attributes,):
+                for part in parts:
                     if maxlen is None or len(store) + len(part) <= maxlen:
                         store.update(part)
                     else:  # the SDK's own rule: drop (and count) the oldest past the limit
@@ -75,15 +69,12 @@ def set_built_attributes(
             if name is not None:
                 sdk_span._name = name  # what the SDK's `update_name` does under this lock
     if ended:
-        _through_sdk(span, attributes, then, name)  # logs the SDK's "Setting attribute on ended span"
+        _through_sdk(span, parts, name)  # logs the SDK's "Setting attribute on ended span"
 
 
-def _through_sdk(
-    span: Span, attributes: Mapping[str, AttributeValue], then: Mapping[str, AttributeValue] | None, name: str | None
-) -> None:
-    span.set_attributes(attributes)
-    if then:
-        span.set_attributes(then)
+def _through_sdk(span: Span, parts: tuple[Mapping[str, AttributeValue], ...], name: str | None) -> None:
+    for part in parts:
+        span.set_attributes(part)
     if name is not None:
         span.update_name(name)
 

@@ -86,11 +86,11 @@ class RequestLogWSGIMiddleware(CaptureCore):
                 self.sanitize(headers)
         except Exception as exc:  # capture must never break the request
             attributes, headers, parent, failure = {}, {}, None, exc
-        span, token = self.start_span(attributes, headers, parent)
+        span, token, unwritten = self.start_span(attributes, headers, parent)
         try:
             if not span.is_recording():  # sampled out: nothing to capture, only propagate the context
                 return self.app(environ, start_response)
-            exchange = WsgiExchange(self, environ, span, attributes, start_response)
+            exchange = WsgiExchange(self, environ, span, attributes, unwritten, start_response)
             if failure is not None:
                 exchange.capture_failed(failure)
             try:

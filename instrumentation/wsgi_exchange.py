@@ -3,8 +3,13 @@
 `WsgiExchange` is the WSGI side of `exchange.Exchange`; `Body` and `Input` are the two streams it
 wraps. Each passes every chunk through unchanged and feeds it to the exchange's capture. While a
 streaming response produces each chunk, the request's span (and exchange) is current, so a
-generator's `set_user` or child spans land on the request; a response that runs no code of the app
-while it is iterated (a list, Django's non-streaming `HttpResponse`) is iterated without that.
+generator's `set_user` or child spans land on the request.
+
+A response that runs no code of the app while it is iterated (a list, Django's non-streaming
+`HttpResponse`) holds all its chunks already: they are captured when the app returns and handed to
+the server as a list (`StaticBody`), so the server iterates them without a Python call per chunk
+and without a `StopIteration` raised through the middleware (on a Django request, that per-chunk
+path was about a twentieth of what reqlog added; docs/instrumentation.md, "Cost").
 `close()` is where the span ends (PEP 3333 servers call it after the last byte, even after an error).
 """
 
@@ -37,9 +42,10 @@ class WsgiExchange(Exchange):
         environ: Environ,
         span: Any,
         attributes: dict[str, Any],
+        unwritten: tuple[dict[str, Any], ...],
         start_response: StartResponse,
     ) -> None:
-        super().__init__(middleware, environ, span, attributes)
+        super().__init__(middleware, environ, span, attributes, unwritten)
         self._start_response = start_response
         self._write: Any = None  # the server's `write`, once the response has started
         self.raw_input: Any = None
@@ -97,7 +103,24 @@ class WsgiExchange(Exchange):
                 return result  # the server's own object: it may still sendfile
             except (AttributeError, TypeError):
                 pass  # a wrapper with slots: pass it through our iterator instead
+        if type(result) in (list, tuple) or getattr(result, "streaming", None) is False:
+            return self._static(result)
         return Body(self, result)
+
+    def _static(self, result: Iterable[bytes]) -> StaticBody:
+        """Capture a response whose chunks are all made already, and hand them on as a list."""
+        try:
+            chunks = result if type(result) is list else list(result)
+        except Exception as exc:  # the server never gets an iterable to close: end the span here
+            self.record_exception(exc)
+            try:
+                _close(result)
+            finally:
+                self.close()
+            raise
+        for chunk in chunks:
+            self.response_chunk(chunk)
+        return StaticBody(self, result, chunks)
 
     def close(self) -> None:
         """The server is done with the response: read what the app left unread, then end the span."""
@@ -128,34 +151,46 @@ class WsgiExchange(Exchange):
             self.request_chunk(data)
 
 
+class StaticBody:
+    """A response whose chunks were captured when the app returned: the server iterates the list.
+
+    The last chunk has been written when the server calls `close()`: that is the span's end time.
+    """
+
+    __slots__ = ("_exchange", "_result", "_chunks")
+
+    def __init__(self, exchange: WsgiExchange, result: Iterable[bytes], chunks: list[bytes]) -> None:
+        self._exchange = exchange
+        self._result = result
+        self._chunks = chunks
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._chunks)
+
+    def close(self) -> None:
+        exchange = self._exchange
+        exchange.response_ended()
+        try:
+            _close(self._result)
+        finally:
+            exchange.close()
+
+
 class Body:
     """The app's response iterable, chunk by chunk, with the span current while each is made."""
 
-    __slots__ = ("_exchange", "_result", "_iterator", "_static")
+    __slots__ = ("_exchange", "_result", "_iterator")
 
     def __init__(self, exchange: WsgiExchange, result: Iterable[bytes]) -> None:
         self._exchange = exchange
         self._result = result
         self._iterator: Iterator[bytes] | None = None
-        # Iterating a list, or a Django `HttpResponse` (its `streaming` is False), runs no code of
-        # the app: nothing there can call `set_user` or start a span, so no context is needed.
-        self._static = type(result) in (list, tuple) or getattr(result, "streaming", None) is False
 
     def __iter__(self) -> Body:
         return self
 
     def __next__(self) -> bytes:
         exchange = self._exchange
-        if self._static:
-            if self._iterator is None:
-                self._iterator = iter(self._result)
-            try:
-                chunk = next(self._iterator)
-            except StopIteration:
-                exchange.response_ended()
-                raise
-            exchange.response_chunk(chunk)
-            return chunk
         token = context.attach(trace.set_span_in_context(exchange.span))
         exchange_token = current_exchange.set(exchange)
         try:
@@ -176,9 +211,7 @@ class Body:
 
     def close(self) -> None:
         try:
-            close = getattr(self._result, "close", None)
-            if close is not None:
-                close()
+            _close(self._result)
         finally:
             self._exchange.close()
 
@@ -197,16 +230,20 @@ class Input:
         self._exchange = None
 
     def _got(self, data: bytes, asked: int | None) -> bytes:
+        """Feed what a read returned to the body capture (directly: this runs on every read)."""
         exchange = self._exchange
-        if exchange is None:
+        if exchange is None or (body := exchange.request_body) is None:
             return data
-        if data:
-            exchange.request_chunk(data)
-            body = exchange.request_body
-            if body is not None and body.declared is not None and body.size >= body.declared:
-                exchange.request_ended()
-        elif asked != 0:
-            exchange.request_ended()
+        try:
+            if data:
+                body.feed(data)
+                if body.declared is not None and body.size >= body.declared:
+                    body.end()
+            elif asked != 0:
+                body.end()
+        except Exception as exc:  # as `Exchange.request_chunk`: the capture is dropped, the read stands
+            exchange.request_body = None
+            exchange.capture_failed(exc)
         return data
 
     def read(self, size: int | None = None, /) -> bytes:
@@ -241,6 +278,13 @@ class Input:
 
     def __getattr__(self, name: str) -> Any:  # anything else a server's input offers
         return getattr(self._raw, name)
+
+
+def _close(result: Iterable[bytes]) -> None:
+    """The app's iterable's own `close()`, which PEP 3333 servers must call."""
+    close = getattr(result, "close", None)
+    if close is not None:
+        close()
 
 
 def pep3333_text(value: str) -> str:

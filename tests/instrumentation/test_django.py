@@ -238,3 +238,44 @@ def test_django_middleware_sync_path_notes_user_and_route(django_db: Path) -> No
     finally:
         current_exchange.reset(token)
     assert middleware(request) == "response"  # outside a captured request: nothing to note, no error
+
+
+def test_django_users_are_read_as_user_from_object_reads_them(django_db: Path) -> None:
+    """The direct read of Django's user models (`django_user.django_identity`) names each user exactly
+    as the generic `user_from_object` does, including the cases it hands back to it."""
+    from django.contrib.auth.models import AnonymousUser, User
+
+    from instrumentation.django_user import django_identity
+    from instrumentation.identity import user_from_object
+
+    named = User(pk=7, username="ada", first_name="Ada", last_name="Lovelace")
+    unnamed = User(pk=8, username="grace")
+    shown = User(pk=9, username="linus")
+    shown.display_name = "Linus T."  # no names: the full name falls back to `display_name`
+    unsaved = User(username="new")  # no primary key yet
+    nameless = User(pk=10, username="")
+    cases = [named, unnamed, shown, unsaved, nameless, AnonymousUser(), None]
+    expected = [
+        ("7", "ada", "Ada Lovelace"),
+        ("8", "grace", None),
+        ("9", "linus", "Linus T."),
+        (None, "new", None),
+        ("10", None, None),
+        None,
+        None,
+    ]
+    assert [django_identity(user) for user in cases] == [user_from_object(user) for user in cases] == expected
+
+    class Nicknamed(User):  # overrides a method the direct read would skip: read through the method
+        class Meta:
+            proxy = True
+            app_label = "auth"
+
+        def get_full_name(self) -> str:
+            return f"{self.first_name} the First"
+
+    saved = User.objects.create(username="deferred", first_name="Dee")
+    partial = User.objects.only("id").get(pk=saved.pk)  # its username is loaded only when read
+    overridden = Nicknamed(pk=11, username="ed", first_name="Ed")
+    assert django_identity(partial) == user_from_object(partial) == (str(saved.pk), "deferred", "Dee")
+    assert django_identity(overridden) == user_from_object(overridden) == ("11", "ed", "Ed the First")

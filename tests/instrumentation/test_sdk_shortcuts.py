@@ -104,6 +104,29 @@ def test_a_span_under_the_default_sampler_is_the_span_a_custom_sampler_gets() ->
     assert not any(key.startswith("http.request.header.") for key in custom.seen[-1])
 
 
+def test_under_the_sdk_samplers_request_attributes_are_written_when_the_span_ends() -> None:
+    """One write at the end: the live span carries none of the request's attributes yet (the app
+    can see that), the app's own attributes are kept, and under reqlog's keys reqlog's values win."""
+    seen: dict[str, Any] = {}
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        span: Any = trace.get_current_span()
+        seen.update(span.attributes)
+        span.set_attribute("url.path", "/set/by/the/app")
+        span.set_attribute("app.tenant", "acme")
+        return _app(environ, start_response)
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    call(RequestLogWSGIMiddleware(app, tracer_provider=provider), "POST", "/orders/7", json={"item": "tea"})
+    (span,) = exporter.get_finished_spans()
+    attributes = dict(span.attributes or {})
+    assert seen == {}
+    assert (attributes["url.path"], attributes["app.tenant"]) == ("/orders/7", "acme")
+    assert attributes["http.request.method"] == "POST" and attributes["http.response.status_code"] == 201
+
+
 def test_the_span_limit_still_drops_the_oldest_attributes_first() -> None:
     from opentelemetry.sdk.trace import SpanLimits
 
