@@ -5,8 +5,9 @@ its own Python (headers re-decoded on every lookup, the URL rebuilt and parsed, 
 by one and twice, two INTERNAL spans per send). This middleware builds on the same pieces, the SDK
 tracer, the global propagator, `opentelemetry.util.http`'s `ExcludeList` and `SanitizeValue` (what
 the ASGI instrumentation uses for `excluded_urls` and header sanitising) and the
-instrumentation-suppression switch, but decodes each header once and hands every request attribute
-to `start_span` in one dict and every response attribute to one `set_attributes` call.
+instrumentation-suppression switch, but decodes each header once and writes the request's and the
+response's attributes in one write each (under the SDK's own samplers, all of them in one write
+when the span ends: `core.py`).
 
 ASGI ordering, and why the span ends when the app returns rather than with the last body chunk:
 Starlette and FastAPI (ServerErrorMiddleware) send their 500 response *before* re-raising the
