@@ -12,19 +12,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.common import percentile
+from bench.common import percentile, run_threads
 from exporter.store import SERVICE_DUCKDB_CONFIG, RequestLogStore
 
 
 def _run_threads(worker: Callable[[int], None], threads: int) -> float:
     """Run `worker(seed)` on `threads` threads at once; the seconds until all have finished."""
-    pool = [threading.Thread(target=worker, args=(t,)) for t in range(threads)]
-    begin = time.perf_counter()
-    for t in pool:
-        t.start()
-    for t in pool:
-        t.join()
-    return time.perf_counter() - begin
+    return run_threads([threading.Thread(target=worker, args=(t,)) for t in range(threads)])
 
 
 def batched_storage(path: Path, rows: int, threads: int, per_thread: int, batch: int = 8) -> dict[str, float]:

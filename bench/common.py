@@ -10,6 +10,7 @@ import json
 import os
 import platform
 import statistics
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -38,6 +39,16 @@ def repeat_rate(fn: Callable[[], int], *, rounds: int = 5) -> float:
         items = fn()
         rates.append(items / (time.perf_counter() - start))
     return median(rates)
+
+
+def run_threads(threads: Sequence[threading.Thread]) -> float:
+    """Start `threads` together and wait for all of them: the seconds that took."""
+    begin = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - begin
 
 
 def report(name: str, rows: Sequence[dict[str, Any]], *, goals: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:

@@ -16,6 +16,7 @@ import threading
 import time
 from pathlib import Path
 
+from bench.common import run_threads
 from query_api.accounts.db import AccountDB
 from query_api.auth import PERM_INGEST
 
@@ -67,16 +68,12 @@ class Service:
 
 def send_concurrently(port: int, token: str, bodies: list[bytes], latencies: list[float], errors: list[str]) -> float:
     """`bodies` shared among `CLIENTS` threads, each one connection; the seconds until all are sent."""
-    threads = [
-        threading.Thread(target=send_all, args=(port, token, bodies[i::CLIENTS], latencies, errors))
-        for i in range(CLIENTS)
-    ]
-    start = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return time.perf_counter() - start
+    return run_threads(
+        [
+            threading.Thread(target=send_all, args=(port, token, bodies[i::CLIENTS], latencies, errors))
+            for i in range(CLIENTS)
+        ]
+    )
 
 
 def send_all(port: int, token: str, bodies: list[bytes], latencies: list[float], errors: list[str]) -> None:
