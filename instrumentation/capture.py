@@ -141,9 +141,7 @@ class BodyCapture:
 
         `keys` names the (content, content type, size, truncated) attributes.
         """
-        size = self.size
-        if not self.complete and self.declared is not None and self.declared > size:
-            size = self.declared  # `total_size`, inline: this runs for both bodies of every request
+        size = self.total_size
         if size == 0 and not self.content_type:
             return
         content_key, type_key, size_key, truncated_key = keys

@@ -230,20 +230,16 @@ class Input:
         self._exchange = None
 
     def _got(self, data: bytes, asked: int | None) -> bytes:
-        """Feed what a read returned to the body capture (directly: this runs on every read)."""
         exchange = self._exchange
-        if exchange is None or (body := exchange.request_body) is None:
+        if exchange is None:
             return data
-        try:
-            if data:
-                body.feed(data)
-                if body.declared is not None and body.size >= body.declared:
-                    body.end()
-            elif asked != 0:
-                body.end()
-        except Exception as exc:  # as `Exchange.request_chunk`: the capture is dropped, the read stands
-            exchange.request_body = None
-            exchange.capture_failed(exc)
+        if data:
+            exchange.request_chunk(data)
+            body = exchange.request_body
+            if body is not None and body.declared is not None and body.size >= body.declared:
+                exchange.request_ended()
+        elif asked != 0:
+            exchange.request_ended()
         return data
 
     def read(self, size: int | None = None, /) -> bytes:
