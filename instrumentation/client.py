@@ -20,16 +20,13 @@ _Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 class ClientResolver:
     """Decides the client address from the socket peer and the forwarding headers."""
 
-    __slots__ = ("_networks", "_exact")
+    __slots__ = ("_networks", "_exact", "enabled")
 
     def __init__(self, networks: Sequence[_Network]) -> None:
         self._networks = tuple(networks)
         # Single addresses are the common case (one load balancer): a set lookup, no iteration.
         self._exact = frozenset(str(n.network_address) for n in networks if n.num_addresses == 1)
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self._networks)
+        self.enabled = bool(self._networks)  # any trusted proxy at all
 
     def is_trusted(self, address: str) -> bool:
         """True when `address` is a trusted proxy; anything that is not an IP address is not."""
