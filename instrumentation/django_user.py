@@ -42,10 +42,11 @@ def django_identity(user: Any) -> UserIdentity | None:
         return user_from_object(user)
     if user_id is None or not username:
         return user_from_object(user)
+    # `text_or_none` of each: the id and username are set (checked above) and the name is a `str`.
     full_name = f"{first_name} {last_name}".strip()  # as `AbstractUser.get_full_name` joins them
     if not full_name:
-        full_name = first_attr(user, ("full_name", "display_name"))
-    return text_or_none(user_id), text_or_none(username), text_or_none(full_name)
+        return str(user_id) or None, str(username), text_or_none(first_attr(user, ("full_name", "display_name")))
+    return str(user_id) or None, str(username), full_name
 
 
 def _stock_fields(kind: type) -> tuple[str, str] | None:
