@@ -60,10 +60,11 @@ def set_built_attributes(span: Span, *parts: Mapping[str, AttributeValue], name:
             store: dict[str, Any] = bounded._dict
             maxlen = bounded.maxlen
             with bounded._lock:
-                for part in parts:
-                    if maxlen is None or len(store) + len(part) <= maxlen:
+                if maxlen is None or len(store) + sum(map(len, parts)) <= maxlen:
+                    for part in parts:
                         store.update(part)
-                    else:  # the SDK's own rule: drop (and count) the oldest past the limit
+                else:  # the SDK's own rule: drop (and count) the oldest past the limit
+                    for part in parts:
                         for key, value in part.items():
                             bounded._setitem_locked(key, value)
             if name is not None:
