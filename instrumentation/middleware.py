@@ -187,7 +187,7 @@ class _AsgiExchange(Exchange):
         send: Send,
         receive: Receive,
     ) -> None:
-        super().__init__(middleware, scope, span, attributes, unwritten)
+        Exchange.__init__(self, middleware, scope, span, attributes, unwritten)  # per request: no `super` object
         self._send = send
         self._receive = receive
         self._replay: deque[Message] = deque()

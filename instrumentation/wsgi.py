@@ -27,8 +27,7 @@ from opentelemetry import context, trace
 from opentelemetry.instrumentation.wsgi import wsgi_getter
 
 from . import attributes as attr
-from .capture import may_read_unread
-from .core import EXPECT, NAME_CACHE_SIZE, REQ, CaptureCore, add_header, http_context, one_value
+from .core import NAME_CACHE_SIZE, REQ, CaptureCore, add_header, http_context, one_value
 from .exchange import current_exchange
 from .frameworks import connect_loaded
 from .options import Options, UserResolver
@@ -98,8 +97,6 @@ class RequestLogWSGIMiddleware(CaptureCore):
                 if exchange.request_body is not None and "wsgi.input" in environ:
                     exchange.raw_input = environ["wsgi.input"]
                     environ["wsgi.input"] = exchange.input = Input(exchange, exchange.raw_input)
-                    expect = headers.get(EXPECT)
-                    exchange.may_drain = may_read_unread(expect[0] if expect else None)
             except Exception as exc:
                 exchange.capture_failed(exc)
             exchange_token = current_exchange.set(exchange)
@@ -125,7 +122,7 @@ class RequestLogWSGIMiddleware(CaptureCore):
         }
         query = environ.get("QUERY_STRING")
         if query:
-            attributes[attr.URL_QUERY] = pep3333_text(query)
+            attributes[attr.URL_QUERY] = query if query.isascii() else pep3333_text(query)
         names = tuple(environ)
         plan = self._plans.get(names)
         if plan is None:

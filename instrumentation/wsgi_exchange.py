@@ -21,6 +21,7 @@ from typing import Any
 from opentelemetry import context, trace
 
 from . import attributes as attr
+from .capture import may_read_unread
 from .core import NAME_CACHE_SIZE, CaptureCore, one_value
 from .exchange import Exchange, current_exchange
 
@@ -34,7 +35,7 @@ _DRAIN_CHUNK = 64 * 1024
 class WsgiExchange(Exchange):
     """The WSGI side of one exchange: wraps `start_response`, `wsgi.input` and the response iterable."""
 
-    __slots__ = ("_start_response", "_write", "raw_input", "input", "may_drain")
+    __slots__ = ("_start_response", "_write", "raw_input", "input")
 
     def __init__(
         self,
@@ -45,12 +46,11 @@ class WsgiExchange(Exchange):
         unwritten: tuple[dict[str, Any], ...],
         start_response: StartResponse,
     ) -> None:
-        super().__init__(middleware, environ, span, attributes, unwritten)
+        Exchange.__init__(self, middleware, environ, span, attributes, unwritten)  # per request: no `super` object
         self._start_response = start_response
         self._write: Any = None  # the server's `write`, once the response has started
         self.raw_input: Any = None
         self.input: Input | None = None  # the wrapper put in `wsgi.input`
-        self.may_drain = True
 
     def start_response(self, status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
         try:
@@ -125,7 +125,11 @@ class WsgiExchange(Exchange):
     def close(self) -> None:
         """The server is done with the response: read what the app left unread, then end the span."""
         try:
-            if self.may_drain and self.raw_input is not None and self.unread_wanted() > 0:
+            if (
+                self.raw_input is not None
+                and self.unread_wanted() > 0
+                and may_read_unread(self.carrier.get("HTTP_EXPECT"))
+            ):
                 self._drain()
         except Exception as exc:
             self.capture_failed(exc)
@@ -237,7 +241,7 @@ class Input:
             exchange.request_chunk(data)
             body = exchange.request_body
             if body is not None and body.declared is not None and body.size >= body.declared:
-                exchange.request_ended()
+                body.end()
         elif asked != 0:
             exchange.request_ended()
         return data

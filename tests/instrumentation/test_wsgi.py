@@ -4,6 +4,7 @@ server drives them (`wsgi_helpers.call`): the same span contract and capture rul
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from typing import Any
 from wsgiref.util import FileWrapper
@@ -169,6 +170,35 @@ def test_early_413_keeps_a_prefix_and_the_real_size(
     row = row_of(span_exporter)
     assert (js(row.body), row.request_body_size, row.request_body_truncated) == ("y" * 1000, 300_000, True)
     assert read == [0]
+
+
+@pytest.mark.parametrize("expect", [None, "100-continue", "100-Continue "])
+def test_a_body_the_client_holds_back_for_100_continue_is_not_read(
+    tracer_provider: TracerProvider, span_exporter: InMemorySpanExporter, expect: str | None
+) -> None:
+    """The app answers 401 without reading: the body is read after the answer, unless the client is
+    still waiting for `100 Continue` (reading would invite the body the app refused)."""
+
+    def refuse(environ: Any, start_response: Any) -> list[bytes]:
+        start_response("401 Unauthorized", [("Content-Type", "text/plain"), ("Content-Length", "2")])
+        return [b"no"]
+
+    app = RequestLogWSGIMiddleware(refuse, tracer_provider=tracer_provider)
+    body = io.BytesIO(b'{"note": "yes"}')
+    headers = {"Expect": expect} if expect else {}
+    call(
+        app,
+        "POST",
+        "/upload",
+        data=body.getvalue(),
+        content_type="application/json",
+        headers=headers,
+        environ={"wsgi.input": body},
+    )
+    row = row_of(span_exporter)
+    assert (row.status_code, row.request_body_size) == (401, 15)  # the declared size either way
+    assert js(row.body) == ({"note": "yes"} if expect is None else None)
+    assert body.tell() == (15 if expect is None else 0)
 
 
 def test_streaming_passes_chunk_by_chunk(tracer_provider: TracerProvider, span_exporter: InMemorySpanExporter) -> None:
