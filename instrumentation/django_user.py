@@ -42,10 +42,9 @@ def django_identity(user: Any) -> UserIdentity | None:
         return user_from_object(user)
     if user_id is None or not username:
         return user_from_object(user)
-    # `text_or_none` of each: the id and username are set (checked above) and the name is a `str`.
-    full_name = f"{first_name} {last_name}".strip()  # as `AbstractUser.get_full_name` joins them
-    if not full_name:
-        return str(user_id) or None, str(username), text_or_none(first_attr(user, ("full_name", "display_name")))
+    # As `AbstractUser.get_full_name` joins them; with no names, as `user_from_object` falls back.
+    full_name = f"{first_name} {last_name}".strip() or text_or_none(first_attr(user, ("full_name", "display_name")))
+    # `text_or_none` of the id and username, both checked above to be set.
     return str(user_id) or None, str(username), full_name
 
 
