@@ -47,31 +47,24 @@ def choose_mode(
 
 
 class BodyCapture:
-    """Counts every byte of a body and keeps what its mode allows, within `limit` bytes."""
+    """Counts every byte of a body and keeps what its mode allows, within `limit` bytes.
 
-    __slots__ = (
-        "limit",
-        "mode",
-        "content_type",
-        "size",
-        "declared",
-        "complete",
-        "_first",
-        "_chunks",
-        "_kept",
-        "_multipart",
-    )
+    In `TEXT` mode the kept prefix is always the first `min(size, limit)` bytes, so only the size
+    is counted; the prefix is one `bytes` while the body came in one chunk (the common case, never
+    joined), a list of chunks after that.
+    """
+
+    __slots__ = ("limit", "mode", "content_type", "size", "declared", "complete", "_kept", "_multipart")
 
     def __init__(self, mode: int, content_type: str | None, limit: int, declared: int | None = None) -> None:
         self.limit = limit
         self.content_type = content_type
         self.size = 0
-        # The length the sender declared (Content-Length), and whether the last byte has been seen.
+        # The length the sender declared (Content-Length), and whether the last byte has been seen
+        # (at once for a declared empty body).
         self.declared = declared
-        self.complete = False
-        self._first: bytes | None = None  # one-chunk bodies (the common case) are never joined
-        self._chunks: list[bytes] | None = None
-        self._kept = 0
+        self.complete = declared == 0
+        self._kept: bytes | list[bytes] | None = None
         self._multipart: MultipartSummary | None = None
         if mode == MULTIPART:
             boundary = boundary_of(content_type or "")
@@ -82,23 +75,20 @@ class BodyCapture:
         self.mode = mode
 
     def feed(self, data: bytes) -> None:
-        if not data:
-            return
-        self.size += len(data)
+        seen = self.size
+        self.size = seen + len(data)
         if self.mode == TEXT:
-            room = self.limit - self._kept
-            if room <= 0:
-                return
-            if len(data) > room:
-                data = data[:room]
-            self._kept += len(data)
-            if self._first is None:
-                self._first = data
-            elif self._chunks is None:
-                self._chunks = [self._first, data]
-            else:
-                self._chunks.append(data)
-        elif self._multipart is not None:
+            room = self.limit - seen
+            if room > 0 and data:
+                part = data if len(data) <= room else data[:room]
+                kept = self._kept
+                if kept is None:
+                    self._kept = part
+                elif type(kept) is bytes:
+                    self._kept = [kept, part]
+                else:
+                    kept.append(part)
+        elif self._multipart is not None and data:
             self._multipart.feed(data)
 
     def end(self) -> None:
@@ -115,23 +105,22 @@ class BodyCapture:
             return 0
         if self.declared is not None and self.size >= self.declared:
             return 0
-        if self.mode == TEXT:
-            return max(self.limit - self._kept, 0)
-        if self._multipart is not None and not self._multipart.truncated:
+        if self.mode == TEXT or (self._multipart is not None and not self._multipart.truncated):
             return max(self.limit - self.size, 0)
         return 0
 
     @property
     def total_size(self) -> int:
         """The body's real size: the bytes seen, or the declared length when the rest went unread."""
-        if not self.complete and self.declared is not None and self.declared > self.size:
-            return self.declared
+        declared = self.declared
+        if declared is not None and declared > self.size and not self.complete:
+            return declared
         return self.size
 
     @property
     def truncated(self) -> bool:
         if self.mode == TEXT:
-            return self.total_size > self._kept
+            return self.total_size > min(self.size, self.limit)
         if self._multipart is not None:
             return self._multipart.truncated
         return False
@@ -141,21 +130,27 @@ class BodyCapture:
 
         `keys` names the (content, content type, size, truncated) attributes.
         """
-        size = self.total_size
-        if size == 0 and not self.content_type:
+        size = self.size
+        declared = self.declared
+        if declared is not None and declared > size and not self.complete:
+            size = declared  # `total_size`, inline: this runs for both bodies of every request
+        content_type = self.content_type
+        if size == 0 and not content_type:
             return
         content_key, type_key, size_key, truncated_key = keys
         out[size_key] = size
         if self.mode == TEXT:
-            if self._first is not None:
-                raw = self._first if self._chunks is None else b"".join(self._chunks)
+            kept = self._kept
+            cut = size > self.limit or size > self.size  # past the limit, or left unread
+            if kept is not None:
+                raw = kept if type(kept) is bytes else b"".join(kept)
                 try:
                     out[content_key] = raw.decode()
                 except UnicodeDecodeError:
-                    out[content_key] = _decode_prefix(raw, cut=size > self._kept)
-            if self.content_type:
-                out[type_key] = self.content_type
-            if size > self._kept:
+                    out[content_key] = _decode_prefix(raw, cut=cut)
+            if content_type:
+                out[type_key] = content_type
+            if cut:
                 out[truncated_key] = True
             return
         if self._multipart is not None:
@@ -163,8 +158,8 @@ class BodyCapture:
             out[type_key] = MULTIPART_CONTENT_TYPE
             if self._multipart.truncated or size > self.size:
                 out[truncated_key] = True
-        elif self.content_type:
-            out[type_key] = self.content_type
+        elif content_type:
+            out[type_key] = content_type
 
 
 def may_read_unread(expect: str | None) -> bool:

@@ -57,6 +57,7 @@ _FORWARDED = REQ + "forwarded"
 _REAL_IP = REQ + "x-real-ip"
 _HEADER_PREFIXES = (attr.REQUEST_HEADER_PREFIX, attr.RESPONSE_HEADER_PREFIX)
 _REDACTED = "[REDACTED]"  # what OTel's SanitizeValue writes
+_SERVER = SpanKind.SERVER  # an enum member read through its class is a slow lookup, once per request
 NAME_CACHE_SIZE = 512  # header names seen; bounded so hostile clients cannot grow it
 # One-value header tuples shared between requests: most header values repeat (content types, user
 # agents, `nosniff`...), and each new tuple is an object the cyclic GC counts and tracks until its
@@ -140,10 +141,10 @@ class CaptureCore:
         if blind is None:
             blind = self._blind_sampler = sampler_ignores_attributes(self._tracer)
         if blind:  # the sampler reads no attributes: all of them are written once, at the end
-            span = self._tracer.start_span(method, context=parent, kind=SpanKind.SERVER)
+            span = self._tracer.start_span(method, context=parent, kind=_SERVER)
             unwritten: tuple[dict[str, Any], ...] = (attributes, headers)
         else:
-            span = self._tracer.start_span(method, context=parent, kind=SpanKind.SERVER, attributes=attributes)
+            span = self._tracer.start_span(method, context=parent, kind=_SERVER, attributes=attributes)
             if headers and span.is_recording():
                 set_built_attributes(span, headers)
             unwritten = ()
@@ -167,20 +168,17 @@ class CaptureCore:
 
     def request_body(self, headers: dict[str, Any]) -> BodyCapture | None:
         """The capture of the request body, or `None` when the request declares none."""
-        if CONTENT_LENGTH not in headers and TRANSFER_ENCODING not in headers:
+        length = headers.get(CONTENT_LENGTH)
+        if length is None and TRANSFER_ENCODING not in headers:
             return None
         content_type = headers.get(CONTENT_TYPE)
         encoding = headers.get(CONTENT_ENCODING)
-        length = headers.get(CONTENT_LENGTH)
-        body = self.body_capture(
+        return self.body_capture(
             content_type[0] if content_type else None,
             encoding[0] if encoding else None,
             capture=self.options.capture_request_body,
             declared=declared_length(length[0]) if length else None,
         )
-        if body.declared == 0:
-            body.end()
-        return body
 
     def body_capture(
         self, content_type: str | None, encoding: str | None, *, capture: bool, declared: int | None = None

@@ -27,11 +27,15 @@ from opentelemetry.trace import Span
 AttributeValue = str | int | bool | tuple[str, ...]
 
 _usable: bool | None = None  # whether the SDK's internals are the ones this module writes to
-# The SDK span classes seen: `isinstance` against the SDK's `Span`, an ABC, runs Python code each time.
+# The SDK span classes seen, once the SDK is known usable: `isinstance` against the SDK's `Span`, an
+# ABC, runs Python code each time.
 _sdk_spans: set[type] = set()
 
 
-def _remember(kind: type) -> bool:
+def _admit(kind: type) -> bool:
+    """Whether spans of `kind` are the SDK's and its internals were probed usable (remembered if so)."""
+    if not (_usable if _usable is not None else _probe()) or not issubclass(kind, SdkSpan):
+        return False
     if len(_sdk_spans) < 16:
         _sdk_spans.add(kind)
     return True
@@ -42,9 +46,7 @@ def set_built_attributes(span: Span, *parts: Mapping[str, AttributeValue], name:
     without merging them into another), for values of the types above, built by this package; then
     `span.update_name(name)` if a name is given, under the same lock."""
     kind = type(span)
-    if not (_usable if _usable is not None else _probe()) or not (
-        kind in _sdk_spans or (issubclass(kind, SdkSpan) and _remember(kind))
-    ):
+    if kind not in _sdk_spans and not _admit(kind):
         _through_sdk(span, parts, name)
         return
     sdk_span: Any = span  # an SDK span: its internals are the ones probed

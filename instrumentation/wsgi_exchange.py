@@ -6,11 +6,13 @@ streaming response produces each chunk, the request's span (and exchange) is cur
 generator's `set_user` or child spans land on the request.
 
 A response that runs no code of the app while it is iterated (a list, Django's non-streaming
-`HttpResponse`) holds all its chunks already: they are captured when the app returns and handed to
-the server as a list (`StaticBody`), so the server iterates them without a Python call per chunk
-and without a `StopIteration` raised through the middleware (on a Django request, that per-chunk
-path was about a twentieth of what reqlog added; docs/instrumentation.md, "Cost").
-`close()` is where the span ends (PEP 3333 servers call it after the last byte, even after an error).
+`HttpResponse`) holds all its chunks already: they are captured when the app returns, and the
+exchange itself is handed to the server as the response: iterating it is iterating the list of
+chunks, so the server makes no Python call per chunk and no `StopIteration` is raised through the
+middleware (on a Django request, that per-chunk path was about a twentieth of what reqlog added;
+docs/instrumentation.md, "Cost"). The server's `close()` (PEP 3333 servers call it after the last
+byte, even after an error) is where the span ends: the exchange's own for a made response, the
+wrapper's for any other, both through `WsgiExchange.done()`.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ _DRAIN_CHUNK = 64 * 1024
 class WsgiExchange(Exchange):
     """The WSGI side of one exchange: wraps `start_response`, `wsgi.input` and the response iterable."""
 
-    __slots__ = ("_start_response", "_write", "raw_input", "input")
+    __slots__ = ("_start_response", "_write", "raw_input", "input", "_result", "_chunks")
 
     def __init__(
         self,
@@ -51,6 +53,8 @@ class WsgiExchange(Exchange):
         self._write: Any = None  # the server's `write`, once the response has started
         self.raw_input: Any = None
         self.input: Input | None = None  # the wrapper put in `wsgi.input`
+        self._result: Iterable[bytes] = ()  # a made response: the app's iterable, and its chunks
+        self._chunks: list[bytes] = []
 
     def start_response(self, status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
         try:
@@ -96,7 +100,7 @@ class WsgiExchange(Exchange):
                     if original is not None:
                         original()
                 finally:
-                    self.close()
+                    self.done()
 
             try:
                 result.close = close  # type: ignore[attr-defined]
@@ -107,8 +111,11 @@ class WsgiExchange(Exchange):
             return self._static(result)
         return Body(self, result)
 
-    def _static(self, result: Iterable[bytes]) -> StaticBody:
-        """Capture a response whose chunks are all made already, and hand them on as a list."""
+    def _static(self, result: Iterable[bytes]) -> WsgiExchange:
+        """Capture a response whose chunks are all made already, and hand them on as a list.
+
+        The server then iterates this exchange (the list of chunks) and calls its `close()`.
+        """
         try:
             chunks = result if type(result) is list else list(result)
         except Exception as exc:  # the server never gets an iterable to close: end the span here
@@ -116,18 +123,34 @@ class WsgiExchange(Exchange):
             try:
                 _close(result)
             finally:
-                self.close()
+                self.done()
             raise
         for chunk in chunks:
             self.response_chunk(chunk)
-        return StaticBody(self, result, chunks)
+        self._result = result
+        self._chunks = chunks
+        return self
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._chunks)
 
     def close(self) -> None:
+        """The server is done with a made response: its last chunk is written, the span's end time."""
+        self.response_ended()
+        try:
+            _close(self._result)
+        finally:
+            self.done()
+
+    def done(self) -> None:
         """The server is done with the response: read what the app left unread, then end the span."""
+        body = self.request_body
         try:
             if (
-                self.raw_input is not None
-                and self.unread_wanted() > 0
+                body is not None
+                and not body.complete
+                and self.raw_input is not None
+                and body.unread_wanted() > 0
                 and may_read_unread(self.carrier.get("HTTP_EXPECT"))
             ):
                 self._drain()
@@ -153,31 +176,6 @@ class WsgiExchange(Exchange):
                 self.request_ended()
                 return
             self.request_chunk(data)
-
-
-class StaticBody:
-    """A response whose chunks were captured when the app returned: the server iterates the list.
-
-    The last chunk has been written when the server calls `close()`: that is the span's end time.
-    """
-
-    __slots__ = ("_exchange", "_result", "_chunks")
-
-    def __init__(self, exchange: WsgiExchange, result: Iterable[bytes], chunks: list[bytes]) -> None:
-        self._exchange = exchange
-        self._result = result
-        self._chunks = chunks
-
-    def __iter__(self) -> Iterator[bytes]:
-        return iter(self._chunks)
-
-    def close(self) -> None:
-        exchange = self._exchange
-        exchange.response_ended()
-        try:
-            _close(self._result)
-        finally:
-            exchange.close()
 
 
 class Body:
@@ -217,7 +215,7 @@ class Body:
         try:
             _close(self._result)
         finally:
-            self._exchange.close()
+            self._exchange.done()
 
 
 class Input:
