@@ -114,7 +114,9 @@ class RequestLogWSGIMiddleware(CaptureCore):
 
     def _request_attributes(self, environ: Environ) -> tuple[dict[str, Any], dict[str, Any]]:
         """The same attributes and headers, in the same order, as the ASGI side builds from a scope."""
-        path = wsgi_span_path(environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""))
+        path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+        if not path.isascii() or "%" in path:  # else it is its own `url.path`
+            path = wsgi_span_path(path)
         attributes: dict[str, Any] = {
             attr.HTTP_REQUEST_METHOD: environ.get("REQUEST_METHOD") or "HTTP",
             attr.URL_SCHEME: environ.get("wsgi.url_scheme") or "http",

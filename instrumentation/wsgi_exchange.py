@@ -17,6 +17,7 @@ wrapper's for any other, both through `WsgiExchange.done()`.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -58,8 +59,19 @@ class WsgiExchange(Exchange):
 
     def start_response(self, status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
         try:
-            code = int(status.split(None, 1)[0])
-            self.response_started(code, self._response_headers(headers))
+            # The header attributes, in one pass; the keys of the names seen before come from a
+            # bounded cache. Written out here rather than in a helper: each Python function a
+            # request runs is one more cold code object to fetch between the app's work.
+            get_key = self._middleware.response_keys.get
+            tuples = self._middleware.value_tuples
+            out: dict[str, Any] = {}
+            for name, value in headers:
+                key = get_key(name) or self._response_key(name)
+                if not value.isascii():
+                    value = pep3333_text(value)
+                previous = out.get(key)  # a repeated header keeps every value, in order
+                out[key] = (tuples.get(value) or one_value(tuples, value)) if previous is None else (*previous, value)
+            self.response_started(int(status.split(None, 1)[0]), out)
         except Exception as exc:
             self.capture_failed(exc)
         self._write = self._start_response(status, headers, exc_info)
@@ -69,19 +81,6 @@ class WsgiExchange(Exchange):
         """PEP 3333's legacy `write()` callable: the server's, with the chunk captured."""
         self.response_chunk(data)
         return self._write(data)
-
-    def _response_headers(self, headers: list[tuple[str, str]]) -> dict[str, Any]:
-        """The header attributes, in one pass; the keys of the names seen before come from a bounded cache."""
-        get_key = self._middleware.response_keys.get
-        tuples = self._middleware.value_tuples
-        out: dict[str, Any] = {}
-        for name, value in headers:
-            key = get_key(name) or self._response_key(name)
-            if not value.isascii():
-                value = pep3333_text(value)
-            previous = out.get(key)  # a repeated header keeps every value, in order
-            out[key] = (tuples.get(value) or one_value(tuples, value)) if previous is None else (*previous, value)
-        return out
 
     def _response_key(self, name: str) -> str:
         keys = self._middleware.response_keys
@@ -108,37 +107,43 @@ class WsgiExchange(Exchange):
             except (AttributeError, TypeError):
                 pass  # a wrapper with slots: pass it through our iterator instead
         if type(result) in (list, tuple) or getattr(result, "streaming", None) is False:
-            return self._static(result)
-        return Body(self, result)
-
-    def _static(self, result: Iterable[bytes]) -> WsgiExchange:
-        """Capture a response whose chunks are all made already, and hand them on as a list.
-
-        The server then iterates this exchange (the list of chunks) and calls its `close()`.
-        """
-        try:
-            chunks = result if type(result) is list else list(result)
-        except Exception as exc:  # the server never gets an iterable to close: end the span here
-            self.record_exception(exc)
+            # A made response: its chunks are captured now, and the server iterates this exchange
+            # (`__iter__`, the list of chunks) and calls its `close()`.
             try:
-                _close(result)
-            finally:
-                self.done()
-            raise
-        for chunk in chunks:
-            self.response_chunk(chunk)
-        self._result = result
-        self._chunks = chunks
-        return self
+                chunks = result if type(result) is list else list(result)
+            except Exception as exc:  # the server never gets an iterable to close: end the span here
+                self.record_exception(exc)
+                try:
+                    _close(result)
+                finally:
+                    self.done()
+                raise
+            body = self.response_body
+            if body is not None:
+                try:  # `response_chunk` for each, written out (see `start_response`)
+                    for chunk in chunks:
+                        body.feed(chunk)
+                except Exception as exc:
+                    self.response_body = None
+                    self.capture_failed(exc)
+            self._result = result
+            self._chunks = chunks
+            return self
+        return Body(self, result)
 
     def __iter__(self) -> Iterator[bytes]:
         return iter(self._chunks)
 
     def close(self) -> None:
         """The server is done with a made response: its last chunk is written, the span's end time."""
-        self.response_ended()
+        self.end_time = time.time_ns()  # `response_ended`, written out (see `start_response`)
+        body = self.response_body
+        if body is not None:
+            body.complete = True
         try:
-            _close(self._result)
+            close = getattr(self._result, "close", None)  # the app's iterable's own, as PEP 3333 asks
+            if close is not None:
+                close()
         finally:
             self.done()
 
@@ -160,8 +165,9 @@ class WsgiExchange(Exchange):
         if self.input is not None:
             # The environ keeps the wrapper, and frameworks keep the environ in reference cycles
             # (Django's request does) that only the cyclic GC frees: cut the wrapper's link, so
-            # this exchange, its span and its captures are freed now rather than by the GC.
-            self.input.detach()
+            # this exchange, its span and its captures are freed now rather than by the GC. From
+            # now on, reads pass through without capture.
+            self.input.exchange = None
 
     def _drain(self) -> None:
         body = self.request_body
@@ -221,27 +227,28 @@ class Body:
 class Input:
     """`wsgi.input` as the app reads it: every byte it gets is fed to the request body capture."""
 
-    __slots__ = ("_exchange", "_raw")
+    __slots__ = ("exchange", "_raw")
 
     def __init__(self, exchange: WsgiExchange, raw: Any) -> None:
-        self._exchange: WsgiExchange | None = exchange
+        self.exchange: WsgiExchange | None = exchange  # `None` once the exchange has ended
         self._raw = raw
 
-    def detach(self) -> None:
-        """The exchange has ended: pass reads through without capture from now on."""
-        self._exchange = None
-
     def _got(self, data: bytes, asked: int | None) -> bytes:
-        exchange = self._exchange
-        if exchange is None:
+        exchange = self.exchange
+        body = None if exchange is None else exchange.request_body
+        if body is None:
             return data
         if data:
-            exchange.request_chunk(data)
-            body = exchange.request_body
-            if body is not None and body.declared is not None and body.size >= body.declared:
-                body.end()
+            try:  # `Exchange.request_chunk`, written out (see `WsgiExchange.start_response`)
+                body.feed(data)
+            except Exception as exc:
+                exchange.request_body = None  # type: ignore[union-attr]
+                exchange.capture_failed(exc)  # type: ignore[union-attr]
+                return data
+            if body.declared is not None and body.size >= body.declared:
+                body.complete = True
         elif asked != 0:
-            exchange.request_ended()
+            body.complete = True  # the input said it has no more
         return data
 
     def read(self, size: int | None = None, /) -> bytes:
