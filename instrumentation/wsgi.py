@@ -24,10 +24,11 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from opentelemetry import context, trace
+from opentelemetry.instrumentation.utils import is_http_instrumentation_enabled
 from opentelemetry.instrumentation.wsgi import wsgi_getter
 
 from . import attributes as attr
-from .core import NAME_CACHE_SIZE, REQ, CaptureCore, add_header, http_context, one_value
+from .core import NAME_CACHE_SIZE, REQ, CaptureCore, add_header, one_value
 from .exchange import current_exchange
 from .frameworks import connect_loaded
 from .options import Options, UserResolver
@@ -70,9 +71,9 @@ class RequestLogWSGIMiddleware(CaptureCore):
         connect_loaded(flask=True)
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        current = http_context()
+        current = context.get_current()  # `http_context()`, written out: it runs for every request
         if (
-            current is None
+            (current and not is_http_instrumentation_enabled())
             or (self._excluded is not None and self.excluded(_url(environ)))
             or (self.methods is not None and environ.get("REQUEST_METHOD") not in self.methods)
         ):
