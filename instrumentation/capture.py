@@ -84,7 +84,7 @@ class BodyCapture:
                 kept = self._kept
                 if kept is None:
                     self._kept = part
-                elif type(kept) is bytes:
+                elif isinstance(kept, bytes):
                     self._kept = [kept, part]
                 else:
                     kept.append(part)
@@ -143,7 +143,7 @@ class BodyCapture:
             kept = self._kept
             cut = size > self.limit or size > self.size  # past the limit, or left unread
             if kept is not None:
-                raw = kept if type(kept) is bytes else b"".join(kept)
+                raw = kept if isinstance(kept, bytes) else b"".join(kept)
                 try:
                     out[content_key] = raw.decode()
                 except UnicodeDecodeError:

@@ -235,15 +235,17 @@ class Input:
 
     def _got(self, data: bytes, asked: int | None) -> bytes:
         exchange = self.exchange
-        body = None if exchange is None else exchange.request_body
+        if exchange is None:
+            return data
+        body = exchange.request_body
         if body is None:
             return data
         if data:
             try:  # `Exchange.request_chunk`, written out (see `WsgiExchange.start_response`)
                 body.feed(data)
             except Exception as exc:
-                exchange.request_body = None  # type: ignore[union-attr]
-                exchange.capture_failed(exc)  # type: ignore[union-attr]
+                exchange.request_body = None
+                exchange.capture_failed(exc)
                 return data
             if body.declared is not None and body.size >= body.declared:
                 body.complete = True
