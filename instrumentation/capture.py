@@ -167,14 +167,6 @@ def may_read_unread(expect: str | None) -> bool:
     return expect is None or expect.strip().lower() != "100-continue"
 
 
-def declared_length(value: str | None) -> int | None:
-    """A `Content-Length` value as an integer, `None` when absent or not a plain non-negative number."""
-    if value is None:
-        return None
-    value = value.strip()
-    return int(value) if value.isdigit() else None
-
-
 def _decode_prefix(raw: bytes, *, cut: bool) -> str:
     """UTF-8 text of kept bytes that are not valid UTF-8 as they are: a character split by the cut
     is dropped rather than mangled; anything else invalid becomes U+FFFD."""

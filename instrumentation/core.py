@@ -32,16 +32,16 @@ from typing import Any
 from opentelemetry import context, trace
 from opentelemetry.context import Context
 from opentelemetry.instrumentation.utils import is_http_instrumentation_enabled
-from opentelemetry.propagate import extract
+from opentelemetry.propagate import extract, get_global_textmap
 from opentelemetry.propagators.textmap import Getter
 from opentelemetry.trace import Span, SpanKind
 from opentelemetry.util.http import ExcludeList, SanitizeValue
 
 from . import attributes as attr
-from .capture import SIZE, BodyCapture, choose_mode, declared_length
+from .capture import SIZE, BodyCapture, choose_mode
 from .client import ClientResolver
 from .options import Options, UserResolver, parse_networks
-from .sdk_shortcuts import sampler_ignores_attributes, w3c_propagation
+from .sdk_shortcuts import W3CPropagation, sampler_ignores_attributes, w3c_propagation
 from .span_attributes import set_built_attributes
 
 TRACER_NAME = "reqlog.instrumentation"
@@ -92,6 +92,7 @@ class CaptureCore:
         self.methods = frozenset(self.options.methods) or None
         self.status_logged = self.options.status_matcher()
         self._blind_sampler: bool | None = None  # known once the tracer is the SDK's (see start_span)
+        self._propagation: tuple[object, W3CPropagation | None] = (None, None)  # see `parent`
 
     def excluded(self, url: str) -> bool:
         return self._excluded is not None and self._excluded.url_disabled(url)
@@ -124,7 +125,11 @@ class CaptureCore:
         """
         parent = current
         if not current or not trace.get_current_span(current).get_span_context().is_valid:
-            w3c = w3c_propagation()
+            textmap = get_global_textmap()
+            seen, w3c = self._propagation
+            if textmap is not seen:  # a new global propagator: what it reads is learnt once
+                w3c = w3c_propagation(textmap)
+                self._propagation = (textmap, w3c)
             if w3c is None or not headers.keys().isdisjoint(w3c[0]):
                 parent = extract(carrier, getter=getter)
             elif w3c[1]:
@@ -176,14 +181,20 @@ class CaptureCore:
         return self.body_capture(
             content_type[0] if content_type else None,
             encoding[0] if encoding else None,
+            length[0] if length else None,
             capture=self.options.capture_request_body,
-            declared=declared_length(length[0]) if length else None,
         )
 
     def body_capture(
-        self, content_type: str | None, encoding: str | None, *, capture: bool, declared: int | None = None
+        self, content_type: str | None, encoding: str | None, length: str | None, *, capture: bool
     ) -> BodyCapture:
-        """A capture for a body with these headers; size and type only when `capture` is off."""
+        """A capture for a body with these headers (`length`: the Content-Length value); size and
+        type only when `capture` is off. A length that is not a plain non-negative number is none."""
+        declared = None
+        if length is not None:
+            length = length.strip()
+            if length.isascii() and length.isdigit():
+                declared = int(length)
         if not capture:
             return BodyCapture(SIZE, content_type, 0, declared)
         key = (content_type, encoding)

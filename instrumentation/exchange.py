@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry.trace import Span, Status, StatusCode
 
 from . import attributes as attr
-from .capture import BodyCapture, declared_length
+from .capture import BodyCapture
 from .identity import UserIdentity, text_or_none, user_from_object
 from .span_attributes import set_built_attributes
 
@@ -142,8 +142,8 @@ class Exchange:
             self.response_body = middleware.body_capture(
                 content_type[-1] if content_type else None,
                 encoding[-1] if encoding else None,
+                length[-1] if length else None,
                 capture=middleware.options.capture_response_body,
-                declared=declared_length(length[-1]) if length else None,
             )
         except Exception as exc:
             self.response_body = None

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from opentelemetry import propagate
 from opentelemetry.baggage.propagation import W3CBaggagePropagator
 from opentelemetry.propagators.composite import CompositePropagator
 from opentelemetry.sdk.trace import Tracer as SdkTracer
@@ -82,24 +81,15 @@ def _blind(sampler: Any, *, depth: int) -> bool:
 # The header attribute keys of what it reads; whether extracting starts from an empty context.
 W3CPropagation = tuple[tuple[str, ...], bool]
 
-_last: tuple[object, W3CPropagation | None] = (None, None)  # the last global propagator seen, its answer
 
-
-def w3c_propagation() -> W3CPropagation | None:
-    """For the W3C default global propagator: the header attribute keys (`http.request.header.` and
-    the name) of the headers it reads, and whether extracting
-    from a request with none of them gives an empty context (trace context first: its `extract`
-    starts from `Context()`) rather than the current one. `None` for any other propagator."""
-    global _last
-    textmap = propagate.get_global_textmap()
-    seen, answer = _last
-    if textmap is seen:
-        return answer
-    answer = None
+def w3c_propagation(textmap: object) -> W3CPropagation | None:
+    """For the W3C default global propagator `textmap`: the header attribute keys
+    (`http.request.header.` and the name) of the headers it reads, and whether extracting from a
+    request with none of them gives an empty context (trace context first: its `extract` starts
+    from `Context()`) rather than the current one. `None` for any other propagator."""
     parts = getattr(textmap, "_propagators", None)
     if type(textmap) is CompositePropagator and isinstance(parts, list | tuple) and parts:
         if all(type(part) in _W3C for part in parts):
             fields = tuple(sorted({REQUEST_HEADER_PREFIX + field for part in parts for field in part.fields}))
-            answer = (fields, type(parts[0]) is TraceContextTextMapPropagator)
-    _last = (textmap, answer)
-    return answer
+            return fields, type(parts[0]) is TraceContextTextMapPropagator
+    return None

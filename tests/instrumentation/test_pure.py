@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from instrumentation import OptionError, Options
+from instrumentation import OptionError, Options, RequestLogWSGIMiddleware
 from instrumentation.capture import MULTIPART, SIZE, TEXT, BodyCapture, choose_mode
 from instrumentation.client import ClientResolver
 from instrumentation.multipart import MultipartSummary
@@ -159,6 +159,20 @@ def test_a_character_cut_by_the_limit_is_dropped() -> None:
     capture = BodyCapture(TEXT, "text/plain", limit=4)
     capture.feed("abcé".encode())  # é is two bytes: the limit cuts it in half
     assert _attributes(capture)["c"] == "abc"
+
+
+@pytest.mark.parametrize(
+    ("length", "declared"),
+    [("12", 12), (" 12 ", 12), ("0", 0), (None, None), ("", None), ("-1", None), ("1e3", None), ("\u00b2", None)],
+)
+def test_only_a_plain_non_negative_content_length_is_a_declared_length(
+    length: str | None, declared: int | None
+) -> None:
+    """`"\u00b2"` (superscript two) is a digit to `str.isdigit` but no number to `int`."""
+    core = RequestLogWSGIMiddleware(lambda environ, start_response: [], options=Options.from_env({}))
+    for capture in (True, False):
+        body = core.body_capture("text/plain", None, length, capture=capture)
+        assert (body.declared, body.complete) == (declared, declared == 0)
 
 
 def test_empty_body_without_type_gives_nothing() -> None:

@@ -173,7 +173,7 @@ def global_textmap() -> Iterator[None]:
 def test_a_custom_propagator_is_asked_even_without_w3c_headers(global_textmap: None) -> None:
     recording = _Recording()
     propagate.set_global_textmap(recording)
-    assert w3c_propagation() is None
+    assert w3c_propagation(propagate.get_global_textmap()) is None
     _span_of(None)
     assert recording.extracted == 1
 
@@ -197,7 +197,7 @@ def test_without_w3c_headers_the_parent_is_what_extracting_would_give(global_tex
             got = app.parent(
                 environ, _EnvironGetter(), {"http.request.header.user-agent": ("t",)}, context.get_current()
             )
-            assert w3c_propagation() is not None
+            assert w3c_propagation(propagate.get_global_textmap()) is not None
             assert dict(got) == dict(expected)
         finally:
             context.detach(token)
