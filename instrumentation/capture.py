@@ -112,28 +112,16 @@ class BodyCapture:
     @property
     def total_size(self) -> int:
         """The body's real size: the bytes seen, or the declared length when the rest went unread."""
-        declared = self.declared
-        if declared is not None and declared > self.size and not self.complete:
-            return declared
+        if not self.complete and self.declared is not None and self.declared > self.size:
+            return self.declared
         return self.size
-
-    @property
-    def truncated(self) -> bool:
-        if self.mode == TEXT:
-            return self.total_size > min(self.size, self.limit)
-        if self._multipart is not None:
-            return self._multipart.truncated
-        return False
 
     def write_attributes(self, out: dict[str, object], keys: tuple[str, str, str, str]) -> None:
         """Add this body's span attributes to `out`; an empty body with no content type adds none.
 
         `keys` names the (content, content type, size, truncated) attributes.
         """
-        size = self.size
-        declared = self.declared
-        if declared is not None and declared > size and not self.complete:
-            size = declared  # `total_size`, inline: this runs for both bodies of every request
+        size = self.total_size
         content_type = self.content_type
         if size == 0 and not content_type:
             return

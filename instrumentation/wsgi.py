@@ -24,11 +24,10 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from opentelemetry import context, trace
-from opentelemetry.instrumentation.utils import is_http_instrumentation_enabled
 from opentelemetry.instrumentation.wsgi import wsgi_getter
 
 from . import attributes as attr
-from .core import NAME_CACHE_SIZE, REQ, CaptureCore, add_header, one_value
+from .core import NAME_CACHE_SIZE, REQ, CaptureCore, add_header, http_context, one_value
 from .exchange import current_exchange
 from .frameworks import connect_loaded
 from .options import Options, UserResolver
@@ -71,9 +70,9 @@ class RequestLogWSGIMiddleware(CaptureCore):
         connect_loaded(flask=True)
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        current = context.get_current()  # `http_context()`, written out: it runs for every request
+        current = http_context()
         if (
-            (current and not is_http_instrumentation_enabled())
+            current is None
             or (self._excluded is not None and self.excluded(_url(environ)))
             or (self.methods is not None and environ.get("REQUEST_METHOD") not in self.methods)
         ):
@@ -115,9 +114,7 @@ class RequestLogWSGIMiddleware(CaptureCore):
 
     def _request_attributes(self, environ: Environ) -> tuple[dict[str, Any], dict[str, Any]]:
         """The same attributes and headers, in the same order, as the ASGI side builds from a scope."""
-        path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
-        if not path.isascii() or "%" in path:  # else it is its own `url.path`
-            path = wsgi_span_path(path)
+        path = wsgi_span_path(environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""))
         attributes: dict[str, Any] = {
             attr.HTTP_REQUEST_METHOD: environ.get("REQUEST_METHOD") or "HTTP",
             attr.URL_SCHEME: environ.get("wsgi.url_scheme") or "http",

@@ -17,7 +17,6 @@ wrapper's for any other, both through `WsgiExchange.done()`.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -60,8 +59,8 @@ class WsgiExchange(Exchange):
     def start_response(self, status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
         try:
             # The header attributes, in one pass; the keys of the names seen before come from a
-            # bounded cache. Written out here rather than in a helper: each Python function a
-            # request runs is one more cold code object to fetch between the app's work.
+            # bounded cache. Written out here, its one caller, rather than in a helper: each Python
+            # function a request runs is one more cold code object to fetch between the app's work.
             get_key = self._middleware.response_keys.get
             tuples = self._middleware.value_tuples
             out: dict[str, Any] = {}
@@ -118,14 +117,8 @@ class WsgiExchange(Exchange):
                 finally:
                     self.done()
                 raise
-            body = self.response_body
-            if body is not None:
-                try:  # `response_chunk` for each, written out (see `start_response`)
-                    for chunk in chunks:
-                        body.feed(chunk)
-                except Exception as exc:
-                    self.response_body = None
-                    self.capture_failed(exc)
+            for chunk in chunks:
+                self.response_chunk(chunk)
             self._result = result
             self._chunks = chunks
             return self
@@ -136,14 +129,9 @@ class WsgiExchange(Exchange):
 
     def close(self) -> None:
         """The server is done with a made response: its last chunk is written, the span's end time."""
-        self.end_time = time.time_ns()  # `response_ended`, written out (see `start_response`)
-        body = self.response_body
-        if body is not None:
-            body.complete = True
+        self.response_ended()
         try:
-            close = getattr(self._result, "close", None)  # the app's iterable's own, as PEP 3333 asks
-            if close is not None:
-                close()
+            _close(self._result)
         finally:
             self.done()
 
@@ -153,7 +141,6 @@ class WsgiExchange(Exchange):
         try:
             if (
                 body is not None
-                and not body.complete
                 and self.raw_input is not None
                 and body.unread_wanted() > 0
                 and may_read_unread(self.carrier.get("HTTP_EXPECT"))
@@ -237,20 +224,13 @@ class Input:
         exchange = self.exchange
         if exchange is None:
             return data
-        body = exchange.request_body
-        if body is None:
-            return data
         if data:
-            try:  # `Exchange.request_chunk`, written out (see `WsgiExchange.start_response`)
-                body.feed(data)
-            except Exception as exc:
-                exchange.request_body = None
-                exchange.capture_failed(exc)
-                return data
-            if body.declared is not None and body.size >= body.declared:
-                body.complete = True
+            exchange.request_chunk(data)
+            body = exchange.request_body
+            if body is not None and body.declared is not None and body.size >= body.declared:
+                exchange.request_ended()
         elif asked != 0:
-            body.complete = True  # the input said it has no more
+            exchange.request_ended()  # the input said it has no more
         return data
 
     def read(self, size: int | None = None, /) -> bytes:
