@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import io
 import json
+import random
 import sys
 import time
 from collections.abc import Callable
@@ -156,6 +157,11 @@ def measure(
 
         result["gc_counts"] = footprint(runners, flush, *_GC_REQUESTS)
         return result
+    # Repeatable under valgrind: no random draw, no thread switch forced by a timer (the span
+    # processor's thread then runs only when this one waits), no full collection in the window.
+    random.seed(0)
+    sys.setswitchinterval(100)
+    gc.set_threshold(700, 10, 1_000_000)
     run = runners[only]
     for _ in range(count):
         run()
