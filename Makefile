@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test test-lake postgres lint format bench demo sanitize clean node uap-core nginx chromium
+.PHONY: install run test test-lake postgres lint format bench bench-model demo sanitize clean node uap-core nginx chromium
 
 # The environment is rebuilt whenever pyproject.toml changes (the stamp is older than it), and the
 # C speedups recompiled whenever their source does.
@@ -109,6 +109,11 @@ test: lint node uap-core nginx chromium test-lake
 
 bench: $(STAMP) $(PEERS)/.installed $(LAKE)/.installed postgres
 	$(BIN)/python -m bench
+
+# The Django benchmark as counts (bench/django_model.py): the same each run, under valgrind.
+bench-model: $(STAMP) $(PEERS)/.installed
+	command -v valgrind >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null)
+	$(BIN)/python -m bench.django_model
 
 # The demo has its own port (8765), so it runs beside `make run`; `PORT=9000 make demo` moves it.
 DEMO_PORT := $(if $(filter environment command line,$(origin PORT)),$(PORT),8765)
