@@ -137,12 +137,10 @@ class WsgiExchange(Exchange):
 
     def done(self) -> None:
         """The server is done with the response: read what the app left unread, then end the span."""
-        body = self.request_body
         try:
             if (
-                body is not None
-                and self.raw_input is not None
-                and body.unread_wanted() > 0
+                self.raw_input is not None
+                and self.unread_wanted() > 0
                 and may_read_unread(self.carrier.get("HTTP_EXPECT"))
             ):
                 self._drain()
