@@ -43,7 +43,7 @@ process (the variant's group, each app warmed up) and then serves N requests of 
 N=0 and N=400, and the difference over 400 is the variant's count per request
 (docs/instrumentation.md, "Cost"). With a last level the size of one core's L2 and the span
 processor's thread kept asleep, its instructions and L2 misses give a cost model that repeats to
-~0.5 us and matches the timed figures: `bench/django_model.py` (docs/django.md, "A repeatable
+~0.5 us and matches the timed figures: `bench/django_model.py` (docs/django-cost.md, "A repeatable
 measure").
 
 The modules: `django_apps` (the apps and variants), `django_timing` (the interleaved blocks),

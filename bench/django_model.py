@@ -11,7 +11,7 @@ level the size of one core's L2 and the span processor's thread kept asleep; the
   instrumentation finds its code and data evicted by Django's own work since its last step, so the
   misses are over half of what reqlog costs;
 - a cost model, 0.16 ns per instruction plus 16 ns per L2 miss: fitted on reqlog and stock OTel's
-  timed figures, it reproduces them and those of other variants within ~5% (docs/django.md, "A
+  timed figures, it reproduces them and those of other variants within ~5% (docs/django-cost.md, "A
   repeatable measure").
 
 Where objects land in memory moves the misses by ~1 us per variant, so each figure is the mean
