@@ -15,7 +15,9 @@ level the size of one core's L2 and the span processor's thread kept asleep; the
   repeatable measure").
 
 Where objects land in memory moves the misses by ~1 us per variant, so each figure is the mean
-over hash seeds (`REQLOG_MODEL_SEEDS`, default 0 and 1). Needs valgrind (`make bench-model`
+over hash seeds (`REQLOG_MODEL_SEEDS`, default 0 and 1). Where code lands moves too, with any edit
+of the package: a build carries an offset of a few us that the seeds do not average out, so the
+model settles a change of ~5 us or more (docs/django-cost.md). Needs valgrind (`make bench-model`
 installs it) and `.venv-peers`; ~2 minutes per seed on two cores. `python -m bench.django_model`.
 """
 
