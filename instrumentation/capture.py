@@ -77,6 +77,8 @@ class BodyCapture:
     def feed(self, data: bytes) -> None:
         seen = self.size
         self.size = seen + len(data)
+        if self.declared is not None and self.size >= self.declared:
+            self.complete = True  # the declared length is met: that was the last byte
         if self.mode == TEXT:
             room = self.limit - seen
             if room > 0 and data:
@@ -92,7 +94,8 @@ class BodyCapture:
             self._multipart.feed(data)
 
     def end(self) -> None:
-        """The body's last byte has gone through (the sender said so, or the declared length was met)."""
+        """The sender said the body is over (its last message, an empty read); `feed` ends a body by
+        itself once its declared length is met."""
         self.complete = True
 
     def unread_wanted(self) -> int:
@@ -102,8 +105,6 @@ class BodyCapture:
         declared length already tells the size).
         """
         if self.complete:
-            return 0
-        if self.declared is not None and self.size >= self.declared:
             return 0
         if self.mode == TEXT or (self._multipart is not None and not self._multipart.truncated):
             return max(self.limit - self.size, 0)

@@ -223,10 +223,7 @@ class Input:
         if exchange is None:
             return data
         if data:
-            exchange.request_chunk(data)
-            body = exchange.request_body
-            if body is not None and body.declared is not None and body.size >= body.declared:
-                exchange.request_ended()
+            exchange.request_chunk(data)  # the capture ends itself once the declared length is met
         elif asked != 0:
             exchange.request_ended()  # the input said it has no more
         return data
